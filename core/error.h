@@ -1,0 +1,24 @@
+/* Errors as values: a negative errno plus a one-line message. */
+#pragma once
+
+#include <errno.h>
+#include <stdarg.h>
+
+#define BF_ERROR_MAX 512
+
+typedef struct bf_error {
+        int code;                  /* positive errno, 0 when no error */
+        char msg[BF_ERROR_MAX];    /* one line, no trailing newline */
+} bf_error;
+
+/* Record an error and return -code, so callers can `return bf_error_set(...)`. */
+int bf_error_set(bf_error *err, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+int bf_error_setv(bf_error *err, int code, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
+
+/* Put "prefix: " in front of the message already in err; keeps the code. */
+int bf_error_prefix(bf_error *err, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+void bf_error_clear(bf_error *err);

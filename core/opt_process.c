@@ -1,0 +1,180 @@
+/* Options on the process, root, hostname and annotations. */
+#include "files.h"
+#include "opt_common.h"
+#include "util.h"
+
+static const char *const default_unix_env[] = {
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+};
+
+static int with_env(struct render *r, struct spec *s, const char *const *vars, size_t n)
+{
+        if (n == 0)
+                return 0;
+        int ret = set_process(r, s);
+        if (ret < 0)
+                return ret;
+        return env_replace_or_append(r, &s->process->env, vars, n, &s->process->env);
+}
+
+OPTION_FN(opt_env)
+{
+        const char **vars = l->nargs ? r_alloc(r, l->nargs * sizeof(char *)) : NULL;
+        if (l->nargs && !vars)
+                return -r->err->code;
+        for (size_t i = 0; i < l->nargs; i++)
+                vars[i] = l->args[i].str;
+        return with_env(r, s, vars, l->nargs);
+}
+
+OPTION_FN(opt_env_file)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t n;
+        int ret = file_read_all(l->args[0].str, FILE_READ_MAX, &data, &n, r->err);
+        if (ret < 0)
+                return ret;
+        str_slice lines;
+        ret = scan_lines(r->a, data, n, SCANNER_LINE_MAX, &lines, r->err);
+        if (ret < 0)
+                return ret;
+        return with_env(r, s, lines.v, lines.len);
+}
+
+OPTION_FN(opt_default_path_env)
+{
+        (void) l;
+        if (!s->process)
+                return missing_section(r, "process");
+        return env_replace_or_append(r, &s->process->env, default_unix_env, 1, &s->process->env);
+}
+
+OPTION_FN(opt_process_args)
+{
+        int ret = set_process(r, s);
+        if (ret < 0)
+                return ret;
+        s->process->command_line = NULL;
+        return args_to_slice(r, &s->process->args, l, 0, true);
+}
+
+OPTION_FN(opt_process_cwd)
+{
+        int ret = set_process(r, s);
+        if (ret < 0)
+                return ret;
+        s->process->cwd = l->args[0].str;
+        return 0;
+}
+
+OPTION_FN(opt_tty)
+{
+        (void) l;
+        int ret = set_process(r, s);
+        if (ret < 0)
+                return ret;
+        s->process->terminal = true;
+        if (s->linux_)
+                return push_str(r, &s->process->env, "TERM=xterm");
+        return 0;
+}
+
+OPTION_FN(opt_tty_size)
+{
+        int ret = set_process(r, s);
+        if (ret < 0)
+                return ret;
+        if (!s->process->console_size && !(s->process->console_size = R_NEW(r, struct spec_box)))
+                return -r->err->code;
+        /* uint(width): Go's int to uint conversion wraps negative values */
+        s->process->console_size->width = (uint64_t) l->args[0].i;
+        s->process->console_size->height = (uint64_t) l->args[1].i;
+        return 0;
+}
+
+OPTION_FN(opt_hostname)
+{
+        (void) r;
+        s->hostname = l->args[0].str;
+        return 0;
+}
+
+OPTION_FN(opt_domainname)
+{
+        (void) r;
+        s->domainname = l->args[0].str;
+        return 0;
+}
+
+OPTION_FN(opt_new_privileges)
+{
+        (void) l;
+        int ret = set_process(r, s);
+        if (ret < 0)
+                return ret;
+        s->process->no_new_privileges = false;
+        return 0;
+}
+
+OPTION_FN(opt_no_new_privileges)
+{
+        (void) l;
+        int ret = set_process(r, s);
+        if (ret < 0)
+                return ret;
+        s->process->no_new_privileges = true;
+        return 0;
+}
+
+OPTION_FN(opt_selinux_label)
+{
+        int ret = set_process(r, s);
+        if (ret < 0)
+                return ret;
+        s->process->selinux_label = l->args[0].str;
+        return 0;
+}
+
+OPTION_FN(opt_apparmor_profile)
+{
+        int ret = set_process(r, s);
+        if (ret < 0)
+                return ret;
+        s->process->apparmor_profile = l->args[0].str;
+        return 0;
+}
+
+OPTION_FN(opt_annotations)
+{
+        if (!s->annotations.v)
+                slice_make_empty(&s->annotations);
+        for (size_t i = 0; i < l->nargs; i++) {
+                const char *kv = l->args[i].str;
+                const char *eq = strchr(kv, '=');
+                const char *key = arena_strndup(r->a, kv, (size_t) (eq - kv));
+                const char **value = key ? map_put(r->a, &type_str_map, &s->annotations, key) : NULL;
+                if (!value)
+                        return r_nomem(r);
+                *value = eq + 1;
+        }
+        return 0;
+}
+
+OPTION_FN(opt_rootfs_path)
+{
+        int ret = set_root(r, s);
+        if (ret < 0)
+                return ret;
+        s->root->path = l->args[0].str;
+        return 0;
+}
+
+OPTION_FN(opt_rootfs_readonly)
+{
+        (void) l;
+        int ret = set_root(r, s);
+        if (ret < 0)
+                return ret;
+        s->root->readonly = true;
+        return 0;
+}

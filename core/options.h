@@ -1,0 +1,44 @@
+/* The option table: every containerd v1.7.7 SpecOpts by its exported name,
+ * with its argument signature and the function that applies it. */
+#pragma once
+
+#include <stdint.h>
+
+#include "error.h"
+#include "optline.h"
+#include "render.h"
+#include "spec.h"
+
+enum arg_kind {
+        ARG_STRING,         /* any string */
+        ARG_HOST_PATH,      /* an absolute path on the host */
+        ARG_U16,
+        ARG_U32,
+        ARG_U64,
+        ARG_I64,            /* int64 and Go's int */
+        ARG_ENV,            /* KEY=VALUE, or KEY to unset */
+        ARG_KEY_VALUE,      /* key=value, split at the first '=' */
+        ARG_PERMS,          /* cgroup device permissions, a subset of "rwm" */
+        ARG_JSON_SPEC,      /* JSON object: a whole runtime spec */
+        ARG_JSON_MOUNTS,    /* JSON array of mounts */
+        ARG_JSON_IDMAPS,    /* JSON array of ID mappings */
+        ARG_JSON_DEVICES,   /* JSON array of linux devices */
+        ARG_JSON_BLOCKIO,   /* JSON object: linux.resources.blockIO */
+};
+
+#define ARGS_MAX 8
+#define ARGS_VARIADIC 0xff
+
+typedef int (*option_apply)(struct render *r, struct spec *s, const struct optline *l);
+
+struct option {
+        const char *name;
+        option_apply apply;
+        uint8_t min_args;
+        uint8_t max_args;           /* ARGS_VARIADIC: the last kind repeats */
+        enum arg_kind args[ARGS_MAX];
+};
+
+const struct option *option_find(const char *name, size_t len);
+/* Every option, in name order (for documentation and tests). */
+const struct option *option_list(size_t *ret_n);

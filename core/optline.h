@@ -1,0 +1,52 @@
+/* Option lines: `Name arg arg ...`, one containerd SpecOpts call each.
+ *
+ * Tokens are separated by spaces or tabs. A token starting with `"` is a JSON
+ * string, one starting with `{` or `[` is one JSON value up to its matching
+ * bracket, anything else is a bare word. Parsing checks the arguments against
+ * the option's signature and converts them once; the canonical text is kept
+ * for `cat opts`. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "error.h"
+
+#define OPTLINE_MAX (1024 * 1024)
+
+struct option;
+
+struct optarg {
+        const char *str;        /* the string value; NULL for a JSON object or array */
+        const char *json;       /* compact JSON text of an object or array argument */
+        union {
+                uint64_t u;     /* unsigned number arguments */
+                int64_t i;      /* signed number arguments */
+                void *value;    /* decoded JSON argument (model types) */
+        };
+};
+
+struct optline {
+        const struct option *opt;
+        size_t nargs;
+        struct optarg *args;
+        const char *text;       /* canonical form, without newline */
+        size_t text_len;
+        int refs;
+        arena mem;              /* holds args, text and decoded values */
+};
+
+/* Parse one line (no newline; blank and comment lines are the caller's).
+ * Errors are EINVAL ("invalid option line: ...") or EFBIG. */
+int optline_parse(const char *line, size_t len, struct optline **ret, bf_error *err);
+struct optline *optline_ref(struct optline *l);
+void optline_unref(struct optline *l);
+
+/* True for lines that carry no option: blank or starting with '#'. */
+bool optline_is_blank(const char *line, size_t len);
+
+/* Append s to out quoted as needed so it reads back as one string token. */
+struct buf;
+void optline_put_string(struct buf *out, const char *s);

@@ -1,0 +1,45 @@
+/* Rendering: the default spec for a platform, then every option in order. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "error.h"
+#include "platform.h"
+#include "spec.h"
+
+struct optline;
+
+struct render_input {
+        const char *platform;           /* "os/arch[/variant]" */
+        const char *namespace_;
+        const char *id;
+        const char *bundle_rootfs;      /* look-up root when root.path is relative (NULL: none) */
+        struct optline *const *lines;
+        size_t nlines;
+};
+
+/* The state an option works on. */
+struct render {
+        arena *a;
+        bf_error *err;
+        const char *namespace_;
+        const char *id;
+        const char *bundle_rootfs;
+};
+
+#define RENDER_ARENA_LIMIT ((size_t) 256 << 20)
+
+/* Build the spec. On failure err says why, prefixed with the failing line's
+ * number (counting from 1) and option name. ret_failed_line gets the index of
+ * the failing line, or nlines when the platform itself was refused. */
+int spec_build(arena *a, const struct render_input *in, struct spec *ret, size_t *ret_failed_line, bf_error *err);
+
+/* spec_build, then config.json's bytes (Go's json.Marshal plus a newline). */
+int spec_render(const struct render_input *in, buf *out, bf_error *err);
+
+/* The default spec containerd gives a platform (GenerateSpecWithPlatform
+ * with no options). */
+int spec_default(struct render *r, const char *platform, struct spec *s);

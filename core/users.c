@@ -1,0 +1,184 @@
+#include "users.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "goconv.h"
+#include "opt_common.h"
+#include "util.h"
+
+#define ACCOUNTS_FILE_MAX ((size_t) 16 << 20)
+
+int lookup_root_open(struct render *r, const struct spec *s, int *ret_fd, const char **ret_name)
+{
+        const char *root = s->root && s->root->path && s->root->path[0] == '/' ? s->root->path : NULL;
+        if (!root) {
+                if (!r->bundle_rootfs)
+                        return bf_error_set(r->err, EINVAL, "rootfs absolute path is required");
+                root = r->bundle_rootfs;
+        }
+        int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                int e = errno;
+                return bf_error_set(r->err, e == ENOENT || e == ENOTDIR ? ENOENT : EINVAL, "failed to mount %s: %s",
+                                    root, e == ENOENT ? "no such file or directory" : strerror(e));
+        }
+        *ret_fd = fd;
+        *ret_name = root;
+        return 0;
+}
+
+static int read_in_root(struct render *r, int rootfd, const char *root_name, const char *rel, char **ret,
+                        size_t *ret_len)
+{
+        struct open_how how = {
+                .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        char name[4096];
+        size_t rl = strlen(root_name);
+        snprintf(name, sizeof(name), rl && root_name[rl - 1] == '/' ? "%s%s" : "%s/%s", root_name, rel);
+        int fd;
+        int tries = 0;
+        do
+                fd = (int) syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+        while (fd < 0 && errno == EAGAIN && ++tries < 16);
+        if (fd < 0) {
+                int e = errno;
+                if (e == ENOENT)
+                        return bf_error_set(r->err, ENOENT, "open %s: no such file or directory", name);
+                /* Only a missing file counts as "not there" (Go's os.IsNotExist). */
+                return bf_error_set(r->err, EINVAL, "open %s: %s", name, strerror(e));
+        }
+        int ret_code = fd_read_all(fd, name, ACCOUNTS_FILE_MAX, ret, ret_len, r->err);
+        close(fd);
+        return ret_code;
+}
+
+/* strings.Split(s, ","), with "" giving an empty, non-nil list. */
+static int split_members(arena *a, const char *s, size_t n, str_slice *ret)
+{
+        *ret = (str_slice){ 0 };
+        if (n == 0) {
+                slice_make_empty(ret);
+                return 0;
+        }
+        size_t start = 0;
+        for (size_t i = 0; i <= n; i++) {
+                if (i < n && s[i] != ',')
+                        continue;
+                const char **slot = slice_push(a, ret, sizeof(char *));
+                if (!slot || !(*slot = arena_strndup(a, s + start, i - start)))
+                        return -ENOMEM;
+                start = i + 1;
+        }
+        return 0;
+}
+
+/* The i-th ':'-separated field of a line, if the line has that many. */
+static bool field(const char *s, size_t n, unsigned i, const char **ret, size_t *ret_len)
+{
+        size_t start = 0;
+        for (unsigned f = 0;; f++) {
+                const char *colon = memchr(s + start, ':', n - start);
+                size_t end = colon ? (size_t) (colon - s) : n;
+                if (f == i) {
+                        *ret = s + start;
+                        *ret_len = end - start;
+                        return true;
+                }
+                if (!colon)
+                        return false;
+                start = end + 1;
+        }
+}
+
+static int64_t field_int(const char *s, size_t n, unsigned i)
+{
+        const char *f;
+        size_t fl;
+        bool ok;
+        return field(s, n, i, &f, &fl) ? go_atoi(f, fl, &ok) : 0;
+}
+
+static const char *field_str(arena *a, const char *s, size_t n, unsigned i)
+{
+        const char *f;
+        size_t fl;
+        if (!field(s, n, i, &f, &fl))
+                return "";
+        return arena_strndup(a, f, fl);
+}
+
+int passwd_parse(arena *a, const char *data, size_t n, user_slice *ret, bf_error *err)
+{
+        *ret = (user_slice){ 0 };
+        str_slice lines;
+        int r = scan_lines(a, data, n, SCANNER_LINE_MAX, &lines, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < lines.len; i++) {
+                const char *s = lines.v[i];
+                size_t len = strlen(s);
+                go_trim_space(&s, &len);
+                if (len == 0)
+                        continue;
+                struct pw_user *u = slice_push(a, ret, sizeof(*u));
+                if (!u || !(u->name = field_str(a, s, len, 0)))
+                        return bf_error_set(err, ENOMEM, "out of memory");
+                u->uid = field_int(s, len, 2);
+                u->gid = field_int(s, len, 3);
+        }
+        return 0;
+}
+
+int group_parse(arena *a, const char *data, size_t n, group_slice *ret, bf_error *err)
+{
+        *ret = (group_slice){ 0 };
+        str_slice lines;
+        int r = scan_lines(a, data, n, 0, &lines, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < lines.len; i++) {
+                const char *s = lines.v[i];
+                size_t len = strlen(s);
+                go_trim_space(&s, &len);
+                if (len == 0 || s[0] == '#')
+                        continue;
+                struct gr_group *g = slice_push(a, ret, sizeof(*g));
+                if (!g || !(g->name = field_str(a, s, len, 0)))
+                        return bf_error_set(err, ENOMEM, "out of memory");
+                g->gid = field_int(s, len, 2);
+                const char *m;
+                size_t ml;
+                if (field(s, len, 3, &m, &ml) && split_members(a, m, ml, &g->members) < 0)
+                        return bf_error_set(err, ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+int passwd_read(struct render *r, int rootfd, const char *root_name, user_slice *ret)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t n;
+        int ret_code = read_in_root(r, rootfd, root_name, "etc/passwd", &data, &n);
+        if (ret_code < 0)
+                return ret_code;
+        return passwd_parse(r->a, data, n, ret, r->err);
+}
+
+int group_read(struct render *r, int rootfd, const char *root_name, group_slice *ret)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t n;
+        int ret_code = read_in_root(r, rootfd, root_name, "etc/group", &data, &n);
+        if (ret_code < 0)
+                return ret_code;
+        return group_parse(r->a, data, n, ret, r->err);
+}

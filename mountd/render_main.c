@@ -1,0 +1,116 @@
+/* bundlefs-render: option lines on stdin, config.json on stdout. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "optline.h"
+#include "platform.h"
+#include "render.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+        fputs("Usage: bundlefs-render [--namespace N] [--id ID] [--platform P] [--bundle DIR]\n"
+              "Read option lines on stdin and print the config.json containerd v1.7.7 would render.\n"
+              "\n"
+              "  --namespace N   containerd namespace (default: default)\n"
+              "  --id ID         container id (default: c1)\n"
+              "  --platform P    os/arch[/variant] (default: this host's)\n"
+              "  --bundle DIR    bundle whose rootfs/ serves user look-ups when root.path is relative\n"
+              "  --help, --version\n",
+              f);
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option long_opts[] = {
+                { "namespace", required_argument, NULL, 'n' },
+                { "id", required_argument, NULL, 'i' },
+                { "platform", required_argument, NULL, 'p' },
+                { "bundle", required_argument, NULL, 'b' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                { 0 },
+        };
+        const char *ns = "default", *id = "c1", *platform = platform_host(), *bundle = NULL;
+        int c;
+        while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+                switch (c) {
+                case 'n': ns = optarg; break;
+                case 'i': id = optarg; break;
+                case 'p': platform = optarg; break;
+                case 'b': bundle = optarg; break;
+                case 'h': usage(stdout); return 0;
+                case 'V': printf("bundlefs-render %s\n", BUNDLEFS_VERSION); return 0;
+                default: usage(stderr); return 2;
+                }
+        }
+        if (optind != argc) {
+                usage(stderr);
+                return 2;
+        }
+
+        _cleanup_free_ char *rootfs = NULL;
+        if (bundle && asprintf(&rootfs, "%s/rootfs", bundle) < 0)
+                return 1;
+
+        struct optline **lines = NULL;
+        size_t n = 0, cap = 0, lineno = 0;
+        char *line = NULL;
+        size_t line_cap = 0;
+        ssize_t len;
+        bf_error err = { 0 };
+        int status = 0;
+        while ((len = getline(&line, &line_cap, stdin)) >= 0) {
+                lineno++;
+                if (len && line[len - 1] == '\n')
+                        len--;
+                if (optline_is_blank(line, (size_t) len))
+                        continue;
+                struct optline *l;
+                if (optline_parse(line, (size_t) len, &l, &err) < 0) {
+                        fprintf(stderr, "bundlefs-render: line %zu: %s\n", lineno, err.msg);
+                        status = 1;
+                        goto out;
+                }
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 16;
+                        struct optline **nl = realloc(lines, cap * sizeof(*lines));
+                        if (!nl) {
+                                optline_unref(l);
+                                fprintf(stderr, "bundlefs-render: out of memory\n");
+                                status = 1;
+                                goto out;
+                        }
+                        lines = nl;
+                }
+                lines[n++] = l;
+        }
+
+        struct render_input in = {
+                .platform = platform,
+                .namespace_ = ns,
+                .id = id,
+                .bundle_rootfs = rootfs,
+                .lines = lines,
+                .nlines = n,
+        };
+        buf out = { 0 };
+        if (spec_render(&in, &out, &err) < 0) {
+                fprintf(stderr, "bundlefs-render: %s\n", err.msg);
+                status = 1;
+        } else {
+                fwrite(out.p, 1, out.len, stdout);
+                if (fflush(stdout) != 0)
+                        status = 1;
+        }
+        buf_free(&out);
+out:
+        for (size_t i = 0; i < n; i++)
+                optline_unref(lines[i]);
+        free(lines);
+        free(line);
+        return status;
+}
