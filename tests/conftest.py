@@ -4,6 +4,8 @@ import pathlib
 
 import pytest
 
+from support import conformance_source, copy_fixtures, schema_dir
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -12,8 +14,23 @@ def build_dir() -> pathlib.Path:
     return pathlib.Path(os.environ.get("BUNDLEFS_BUILD", REPO / "build")).resolve()
 
 
+def pytest_report_header(config):
+    return [
+        f"bundlefs build: {build_dir()}",
+        f"bundlefs conformance data: {conformance_source()}",
+        f"bundlefs runtime-spec schema: {schema_dir()}",
+    ]
+
+
 @pytest.fixture(scope="session")
 def render_bin() -> pathlib.Path:
     path = build_dir() / "mountd" / "bundlefs-render"
     assert path.exists(), f"{path} is not built; run meson/ninja first"
     return path
+
+
+@pytest.fixture(scope="session")
+def fixtures_copy(tmp_path_factory) -> pathlib.Path:
+    """A private copy of the conformance fixtures, symlinks as symlinks: the
+    value of @FIXTURES@ for the whole session."""
+    return copy_fixtures(tmp_path_factory.mktemp("conformance"))
