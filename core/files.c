@@ -98,6 +98,14 @@ int json_parse_document(const char *data, size_t n, struct json_object **ret, bf
         struct json_object *j = json_tokener_parse_ex(tok, data, (int) n);
         enum json_tokener_error e = json_tokener_get_error(tok);
         size_t end = json_tokener_get_parse_end(tok);
+        /* A literal or number at the very end (`null`, `5`) is complete only
+         * once json-c is told the input has ended. */
+        if (e == json_tokener_continue && end == n) {
+                j = json_tokener_parse_ex(tok, "", 1);
+                e = json_tokener_get_error(tok);
+                if (e != json_tokener_success)
+                        e = json_tokener_continue;
+        }
         json_tokener_free(tok);
         if (e == json_tokener_continue)
                 return bf_error_set(err, EINVAL, "unexpected end of JSON input");

@@ -21,10 +21,13 @@ int64_t go_atoi(const char *s, size_t n, bool *ok)
                 unsigned d = (unsigned char) s[i] - '0';
                 if (d > 9)
                         return 0;
-                if (v > (UINT64_MAX - d) / 10)
+                /* strconv.ParseUint stops at the first digit that overflows:
+                 * bytes after it are never looked at. */
+                if (v > (UINT64_MAX - d) / 10) {
                         overflow = true;
-                else
-                        v = v * 10 + d;
+                        break;
+                }
+                v = v * 10 + d;
         }
         if (!neg && (overflow || v > (uint64_t) INT64_MAX))
                 return INT64_MAX;
@@ -44,7 +47,7 @@ bool go_parse_uint(const char *s, size_t n, unsigned bits, uint64_t *ret)
                 unsigned d = (unsigned char) s[i] - '0';
                 if (d > 9)
                         return false;
-                if (v > (max - d) / 10)
+                if (d > max || v > (max - d) / 10)
                         return false;
                 v = v * 10 + d;
         }

@@ -631,7 +631,8 @@ static void encode_any(buf *b, struct json_object *j)
                         items[i].val = val;
                         i++;
                 }
-                qsort(items, n, sizeof(*items), kv_cmp);
+                if (n)  /* qsort(NULL, 0, ...) is undefined */
+                        qsort(items, n, sizeof(*items), kv_cmp);
                 buf_putc(b, '{');
                 for (i = 0; i < n; i++) {
                         if (i)

@@ -67,7 +67,7 @@ static int with_user_id(struct render *r, struct spec *s, uint32_t uid)
         struct lookup lk _cleanup_lookup_ = { .fd = -1 };
         if ((e = lookup_begin(r, s, &lk)) < 0)
                 return e;
-        struct pw_user u;
+        struct pw_user u = { 0 };
         e = user_from_path(r, &lk, NULL, (int64_t) uid, &u);
         if (e == -ENOENT) {
                 /* no passwd file, or no such uid: the uid with gid 0 */
@@ -91,7 +91,7 @@ static int with_username(struct render *r, struct spec *s, const char *name)
         s->process->user.additional_gids = (u32_slice){ 0 };
         if (s->linux_) {
                 struct lookup lk _cleanup_lookup_ = { .fd = -1 };
-                struct pw_user u;
+                struct pw_user u = { 0 };
                 if ((e = lookup_begin(r, s, &lk)) < 0 || (e = user_from_path(r, &lk, name, 0, &u)) < 0)
                         return e;
                 s->process->user.uid = (uint32_t) u.uid;
@@ -130,7 +130,10 @@ static int with_user(struct render *r, struct spec *s, const char *userstr)
         int64_t uid_v = go_atoi(user_part, user_len, &uid_ok);
         int64_t gid_v = go_atoi(group_part, strlen(group_part), &gid_ok);
         uint32_t uid = uid_ok ? (uint32_t) uid_v : 0, gid = gid_ok ? (uint32_t) gid_v : 0;
-        if (uid_ok && gid_ok) {
+        /* A part that is not a number is a name to look up; an empty one
+         * (":1000", "1000:") names nothing and stays 0, as in containerd. */
+        bool by_name = !uid_ok && user_len > 0, by_group = !gid_ok && group_part[0] != '\0';
+        if (!by_name && !by_group) {
                 s->process->user.uid = uid;
                 s->process->user.gid = gid;
                 return ensure_additional_gids(r, s);
@@ -138,16 +141,16 @@ static int with_user(struct render *r, struct spec *s, const char *userstr)
         struct lookup lk _cleanup_lookup_ = { .fd = -1 };
         if ((e = lookup_begin(r, s, &lk)) < 0)
                 return e;
-        if (!uid_ok) {
+        if (by_name) {
                 char *name = arena_strndup(r->a, user_part, user_len);
-                struct pw_user u;
+                struct pw_user u = { 0 };
                 if (!name)
                         return r_nomem(r);
                 if ((e = user_from_path(r, &lk, name, 0, &u)) < 0)
                         return e;
                 uid = (uint32_t) u.uid;
         }
-        if (!gid_ok && (e = gid_from_path(r, &lk, group_part, &gid)) < 0)
+        if (by_group && (e = gid_from_path(r, &lk, group_part, &gid)) < 0)
                 return e;
         s->process->user.uid = uid;
         s->process->user.gid = gid;
@@ -195,7 +198,7 @@ static int with_additional_gids(struct render *r, struct spec *s, const char *us
         bool ok;
         int64_t uid = go_atoi(userstr, strlen(userstr), &ok);
         if (ok) {
-                struct pw_user u;
+                struct pw_user u = { 0 };
                 e = user_from_path(r, &lk, NULL, uid, &u);
                 if (e == -ENOENT) {
                         bf_error_clear(r->err);

@@ -431,6 +431,11 @@ int optline_parse(const char *line, size_t len, struct optline **ret, bf_error *
         return 0;
 }
 
+const char *optline_option_name(const struct optline *l)
+{
+        return l->opt->name;
+}
+
 struct optline *optline_ref(struct optline *l)
 {
         if (l)

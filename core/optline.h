@@ -42,6 +42,8 @@ struct optline {
  * Errors are EINVAL ("invalid option line: ...") or EFBIG. */
 int optline_parse(const char *line, size_t len, struct optline **ret, bf_error *err);
 struct optline *optline_ref(struct optline *l);
+/* The containerd name of the line's option, e.g. "WithHostname". */
+const char *optline_option_name(const struct optline *l);
 void optline_unref(struct optline *l);
 
 /* True for lines that carry no option: blank or starting with '#'. */

@@ -1,0 +1,166 @@
+/* Creating, starting and stopping a filesystem instance. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "util.h"
+
+void bfs_log(struct bfs *fs, int priority, const char *fmt, ...)
+{
+        if (!fs->log)
+                return;
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        fs->log(priority, msg);
+}
+
+static void load_warn(void *userdata, const char *msg)
+{
+        bfs_log(userdata, LOG_WARNING, "%s", msg);
+}
+
+static int load_visit(void *userdata, struct store_container *sc)
+{
+        struct bfs *fs = userdata;
+        if (!sc->id) {
+                struct namespace *ns = ns_new(sc->ns);
+                if (!ns)
+                        return -ENOMEM;
+                ns_insert(fs, ns);
+                return 0;
+        }
+        struct namespace *ns = ns_find(fs, sc->ns);
+        if (!ns)
+                return -ENOENT;
+        struct container *c =
+                container_new(fs, ns, sc->id, sc->platform, sc->lines, sc->nlines, sc->logfd, sc->log_size);
+        if (!c)
+                return -ENOMEM;
+        container_insert(ns, c);
+        /* The container holds its own references now. */
+        free(sc->platform);
+        free_lines(sc->lines, sc->nlines);
+        return 0;
+}
+
+int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struct bfs **ret, bf_error *err)
+{
+        struct bfs *fs = calloc(1, sizeof(*fs));
+        if (!fs)
+                return bf_error_set(err, ENOMEM, "out of memory");
+        fs->log = log;
+        fs->uid = getuid();
+        fs->gid = getgid();
+        fs->root = (struct node){ .kind = NODE_ROOT };
+        pthread_mutex_init(&fs->tree_lock, NULL);
+        pthread_mutex_init(&fs->mount_lock, NULL);
+        pthread_cond_init(&fs->mount_wake, NULL);
+        fs->mountpoint = realpath(mountpoint, NULL);
+        if (!fs->mountpoint) {
+                int e = errno;
+                free(fs);
+                return bf_error_set(err, e, "mount point %s: %s", mountpoint, strerror(e));
+        }
+        int r = store_open(state_dir, &fs->store, err);
+        if (r == 0)
+                r = store_load(&fs->store, load_visit, fs, load_warn, err);
+        if (r < 0) {
+                bfs_free(fs);
+                return r;
+        }
+        *ret = fs;
+        return 0;
+}
+
+void bfs_free(struct bfs *fs)
+{
+        if (!fs)
+                return;
+        mounter_stop(fs);
+        struct namespace *ns = fs->namespaces;
+        while (ns) {
+                struct namespace *next = ns->next;
+                struct container *c = ns->containers;
+                while (c) {
+                        struct container *cn = c->next;
+                        container_free(c);
+                        c = cn;
+                }
+                ns_free(ns);
+                ns = next;
+        }
+        if (fs->store.path)
+                store_close(&fs->store);
+        pthread_mutex_destroy(&fs->tree_lock);
+        pthread_mutex_destroy(&fs->mount_lock);
+        pthread_cond_destroy(&fs->mount_wake);
+        free(fs->mountpoint);
+        free(fs);
+}
+
+/* Every container, each with a reference the caller drops with container_put. */
+static struct container **all_containers(struct bfs *fs, size_t *ret_n)
+{
+        pthread_mutex_lock(&fs->tree_lock);
+        size_t n = 0;
+        for (struct namespace *ns = fs->namespaces; ns; ns = ns->next)
+                for (struct container *c = ns->containers; c; c = c->next)
+                        n++;
+        struct container **all = calloc(n ? n : 1, sizeof(*all));
+        size_t i = 0;
+        for (struct namespace *ns = fs->namespaces; all && ns; ns = ns->next)
+                for (struct container *c = ns->containers; c; c = c->next) {
+                        c->open_handles++;
+                        all[i++] = c;
+                }
+        pthread_mutex_unlock(&fs->tree_lock);
+        *ret_n = i;
+        return all;
+}
+
+int bfs_start(struct bfs *fs, struct fuse_session *se, bf_error *err)
+{
+        fs->se = se;
+        int r = mounter_start(fs, err);
+        if (r < 0)
+                return r;
+        size_t n;
+        struct container **all = all_containers(fs, &n);
+        if (!all)
+                return bf_error_set(err, ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                mount_queue(fs, all[i]);
+                container_put(fs, all[i]);
+        }
+        free(all);
+        return 0;
+}
+
+void bfs_stop(struct bfs *fs)
+{
+        mounter_stop(fs);
+        size_t n;
+        struct container **all = all_containers(fs, &n);
+        for (size_t i = 0; all && i < n; i++) {
+                struct container *c = all[i];
+                pthread_mutex_lock(&c->lock);
+                bool mounted = c->mount == MOUNT_DONE;
+                char *ns = strdup(c->ns_name), *id = strdup(c->id);
+                pthread_mutex_unlock(&c->lock);
+                bf_error err = { 0 };
+                /* Walking to each rootfs is served by the session, still running. */
+                if (mounted && ns && id && rootfs_unmount(fs, c, ns, id, &err) < 0)
+                        bfs_log(fs, LOG_WARNING, "%s", err.msg);
+                free(ns);
+                free(id);
+                container_put(fs, c);
+        }
+        free(all);
+}

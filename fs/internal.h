@@ -1,0 +1,232 @@
+/* Internal structures of the filesystem layer. */
+#pragma once
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "bfs.h"
+#include "buf.h"
+#include "optline.h"
+#include "spec.h"
+#include "store.h"
+
+/* ---- immutable option lists ---------------------------------------------- */
+
+/* A version of a container's option list; shared by readers, never changed. */
+struct optlist {
+        int refs;
+        size_t n;
+        struct optline *lines[];
+};
+
+struct optlist *optlist_new(struct optline *const *lines, size_t n, struct optline *const *more, size_t nmore);
+struct optlist *optlist_ref(struct optlist *l);
+void optlist_unref(struct optlist *l);
+
+/* ---- nodes ---------------------------------------------------------------- */
+
+enum node_kind {
+        NODE_ROOT,
+        NODE_NAMESPACE,
+        NODE_CONTAINER,
+        NODE_FILE,
+        NODE_ROOTFS,
+};
+
+struct namespace;
+struct container;
+struct file_def;
+
+struct node {
+        enum node_kind kind;
+        uint64_t nlookup;               /* the kernel's references (tree lock) */
+        struct namespace *ns;           /* NAMESPACE */
+        struct container *c;            /* CONTAINER, FILE, ROOTFS */
+        const struct file_def *file;    /* FILE */
+};
+
+/* ---- the tree ------------------------------------------------------------- */
+
+enum mount_state {
+        MOUNT_PENDING,      /* bind mount not made yet */
+        MOUNT_DONE,
+        MOUNT_FAILED,
+};
+
+struct container {
+        /* tree lock */
+        struct namespace *ns;
+        struct container *next;         /* in ns->containers, sorted by id */
+        bool removed;
+        unsigned open_handles;
+
+        /* Writers take write_lock for the whole check-and-keep, so the list
+         * cannot change under a check; renders never hold a lock, since an
+         * option may read this very container's files through the mount. */
+        pthread_mutex_t write_lock;
+        pthread_mutex_t lock;           /* everything below, held briefly */
+        pthread_cond_t mount_cond;
+        char *id;                       /* also under the tree lock for writers */
+        char *ns_name;
+        struct optlist *list;
+        uint64_t version;               /* counts changes of list */
+        char *platform;
+        int logfd;
+        size_t log_size;
+        char error[BF_ERROR_MAX];
+        bool error_from_read;           /* set by a failed read, cleared by a good one */
+        struct timespec mtime;
+        enum mount_state mount;
+        bool mount_queued;
+        struct container *mount_next;   /* in the mounter's queue (fs->mount_lock) */
+
+        struct node dir;
+        struct node rootfs;
+        struct node *files;             /* one per file_defs entry */
+};
+
+struct namespace {
+        char *name;
+        struct namespace *next;         /* sorted by name */
+        struct container *containers;
+        bool removed;
+        struct node node;
+};
+
+struct bfs {
+        struct store store;
+        char *mountpoint;
+        bfs_log_fn log;
+        struct fuse_session *se;
+        uid_t uid;
+        gid_t gid;
+
+        pthread_mutex_t tree_lock;
+        struct namespace *namespaces;
+        struct node root;
+
+        pthread_mutex_t mount_lock;
+        pthread_cond_t mount_wake;
+        struct container *mount_queue;
+        pthread_t mounter;
+        bool mounter_running;
+        bool stopping;
+        pid_t mounter_tid;
+};
+
+void bfs_log(struct bfs *fs, int priority, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- files of a container -------------------------------------------------- */
+
+enum file_kind {
+        FILE_CONFIG,        /* config.json */
+        FILE_OPTS,
+        FILE_PLATFORM,
+        FILE_ERROR,
+        FILE_CONTROL,       /* sugar over opts: parse and show functions */
+};
+
+/* What a control file's show function reads: the rendered spec. */
+struct view {
+        const struct spec *spec;
+        const struct optlist *list;
+        const char *platform;
+};
+
+struct file_def {
+        const char *name;
+        enum file_kind kind;
+        mode_t mode;
+        /* FILE_CONTROL: print the current value (ending in a newline when not empty) */
+        int (*show)(const struct view *v, buf *out, bf_error *err);
+        /* FILE_CONTROL: turn one written value (no trailing newline) into
+         * option lines, each ending in "\n" */
+        int (*parse)(const char *value, size_t len, buf *lines, bf_error *err);
+};
+
+extern const struct file_def file_defs[];
+extern const size_t file_defs_count;
+const struct file_def *file_def_find(const char *name);
+
+#define CONTROL_VALUE_MAX (64 * 1024)
+#define OPTS_WRITE_MAX (1024 * 1024)
+#define OPTS_LINES_MAX 100000
+
+/* ---- the tree (tree.c; callers hold fs->tree_lock) ---------------------------- */
+
+struct namespace *ns_find(struct bfs *fs, const char *name);
+struct container *container_find(struct namespace *ns, const char *id);
+void ns_insert(struct bfs *fs, struct namespace *ns);
+void ns_unlink(struct bfs *fs, struct namespace *ns);
+void container_insert(struct namespace *ns, struct container *c);
+void container_unlink(struct namespace *ns, struct container *c);
+struct namespace *ns_new(const char *name);
+void ns_free(struct namespace *ns);
+/* Free what is gone from the tree once the kernel holds no reference. */
+void maybe_free_container(struct container *c);
+void maybe_free_ns(struct namespace *ns);
+void node_forget(struct node *n, uint64_t count);
+/* Drop a reference taken with open_handles++ (takes the tree lock). */
+void container_put(struct bfs *fs, struct container *c);
+
+/* ---- container operations (container.c) ------------------------------------ */
+
+struct container *container_new(struct bfs *fs, struct namespace *ns, const char *id, const char *platform,
+                                struct optline **lines, size_t nlines, int logfd, size_t log_size);
+void container_free(struct container *c);
+
+/* Everything a rendering needs, taken under the container lock. */
+struct snapshot {
+        struct optlist *list;
+        uint64_t version;               /* counts changes of list */
+        char *platform;
+        char *ns;
+        char *id;
+        char *rootfs;
+};
+int container_snapshot(struct bfs *fs, struct container *c, struct snapshot *ret);
+void snapshot_done(struct snapshot *s);
+
+/* The content a read of file f shows now (rendering as needed). On failure
+ * the container's error file says why. */
+int container_read(struct bfs *fs, struct container *c, const struct file_def *f, buf *out, bf_error *err);
+
+/* The option lines an open control file has kept, so that later writes to
+ * the same open file (a shell writes line by line) replace them: one value,
+ * one option line. */
+struct value_state {
+        bool kept;
+        uint64_t version;       /* the list version right after they were kept */
+        size_t start;           /* index of their first line */
+};
+
+/* Check lines (canonical text, one per line) against the list and keep them
+ * durably: the write path of opts (append; vs NULL) and of every control
+ * file. */
+int container_append(struct bfs *fs, struct container *c, const char *text, size_t len, struct value_state *vs,
+                     bf_error *err);
+/* Check a whole new list and replace the old one atomically. */
+int container_replace(struct bfs *fs, struct container *c, struct optline **lines, size_t n, bf_error *err);
+/* Check that lines render after `base` (NULL: the empty list), for the
+ * staged list of an opts file opened with O_TRUNC. */
+int container_check(struct bfs *fs, struct container *c, struct optline *const *base, size_t nbase,
+                    struct optline *const *more, size_t nmore, bf_error *err);
+int container_set_platform(struct bfs *fs, struct container *c, const char *value, size_t len, bf_error *err);
+/* Record why a write was refused (one line in `error`). */
+void container_refuse(struct container *c, const bf_error *err);
+
+/* Parse text into option lines (blank and # lines skipped). */
+int parse_lines(const char *text, size_t len, struct optline ***ret, size_t *ret_n, bf_error *err);
+void free_lines(struct optline **lines, size_t n);
+
+/* ---- mounts (mounts.c) ------------------------------------------------------ */
+
+void mount_queue(struct bfs *fs, struct container *c);
+int mounter_start(struct bfs *fs, bf_error *err);
+void mounter_stop(struct bfs *fs);
+/* Detach the rootfs bind mount of c (lazily: a running container may hold it). */
+int rootfs_unmount(struct bfs *fs, struct container *c, const char *ns, const char *id, bf_error *err);
+/* Wait until the bind mount of c is made (or failed), up to a bound. */
+void mount_wait(struct container *c);

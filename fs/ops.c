@@ -1,0 +1,947 @@
+/* The FUSE operations: each request finds its node and hands it to the
+ * tree (namespaces, containers) or to the container's files. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "platform.h"
+#include "util.h"
+
+#define ENTRY_TIMEOUT 60.0
+#define DIR_ATTR_TIMEOUT 1.0
+
+/* An open file: its content is generated once per open (reads), and writes
+ * of an opts file opened with O_TRUNC build a new list here. */
+struct handle {
+        struct node *node;
+        buf content;
+        bool readable;
+        bool replace;               /* opts opened with O_TRUNC */
+        bool refused;               /* a write was refused: close keeps the old list */
+        bool dirty;                 /* staged lines not committed yet */
+        struct optline **staged;
+        size_t nstaged, cap;
+        buf partial;                /* an unfinished last line (replace mode) */
+        buf value;                  /* control files: what this open file was given so far */
+        struct value_state vs;
+};
+
+static struct bfs *fs_of(fuse_req_t req)
+{
+        return fuse_req_userdata(req);
+}
+
+static struct node *node_of(struct bfs *fs, fuse_ino_t ino)
+{
+        return ino == FUSE_ROOT_ID ? &fs->root : (struct node *) (uintptr_t) ino;
+}
+
+static fuse_ino_t ino_of(struct bfs *fs, const struct node *n)
+{
+        return n == &fs->root ? FUSE_ROOT_ID : (fuse_ino_t) (uintptr_t) n;
+}
+
+/* ---- attributes -------------------------------------------------------------- */
+
+static int fill_attr(struct bfs *fs, struct node *n, struct stat *st, double *timeout)
+{
+        memset(st, 0, sizeof(*st));
+        st->st_ino = ino_of(fs, n);
+        st->st_uid = fs->uid;
+        st->st_gid = fs->gid;
+        st->st_nlink = 1;
+        *timeout = DIR_ATTR_TIMEOUT;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        st->st_atim = st->st_mtim = st->st_ctim = now;
+        switch (n->kind) {
+        case NODE_ROOT:
+        case NODE_NAMESPACE:
+                st->st_mode = S_IFDIR | 0755;
+                st->st_nlink = 2;
+                return 0;
+        case NODE_CONTAINER:
+                st->st_mode = S_IFDIR | 0755;
+                st->st_nlink = 3;
+                pthread_mutex_lock(&n->c->lock);
+                st->st_mtim = st->st_ctim = n->c->mtime;
+                pthread_mutex_unlock(&n->c->lock);
+                return 0;
+        case NODE_ROOTFS: {
+                /* The real directory's attributes, under this node's number. */
+                struct snapshot s;
+                if (container_snapshot(fs, n->c, &s) < 0)
+                        return -ENOMEM;
+                int r = stat(s.rootfs, st) < 0 ? -errno : 0;
+                snapshot_done(&s);
+                st->st_ino = ino_of(fs, n);
+                *timeout = 0;
+                return r;
+        }
+        case NODE_FILE: {
+                st->st_mode = S_IFREG | n->file->mode;
+                *timeout = 0;
+                /* Sizes are exact: the content is generated, as a read would. */
+                buf content = { 0 };
+                bf_error err = { 0 };
+                if (container_read(fs, n->c, n->file, &content, &err) == 0)
+                        st->st_size = (off_t) content.len;
+                buf_free(&content);
+                pthread_mutex_lock(&n->c->lock);
+                if (n->file->kind == FILE_OPTS || n->file->kind == FILE_PLATFORM || n->file->kind == FILE_ERROR)
+                        st->st_mtim = st->st_ctim = n->c->mtime;
+                pthread_mutex_unlock(&n->c->lock);
+                return 0;
+        }
+        }
+        return -EIO;
+}
+
+static void reply_entry(fuse_req_t req, struct bfs *fs, struct node *n)
+{
+        struct fuse_entry_param e = { 0 };
+        double attr_timeout;
+        int r = fill_attr(fs, n, &e.attr, &attr_timeout);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        e.ino = ino_of(fs, n);
+        e.generation = 1;
+        e.attr_timeout = attr_timeout;
+        e.entry_timeout = ENTRY_TIMEOUT;
+        pthread_mutex_lock(&fs->tree_lock);
+        n->nlookup++;
+        pthread_mutex_unlock(&fs->tree_lock);
+        if (fuse_reply_entry(req, &e) != 0) {
+                pthread_mutex_lock(&fs->tree_lock);
+                node_forget(n, 1);
+                pthread_mutex_unlock(&fs->tree_lock);
+        }
+}
+
+/* ---- the unmounted rootfs ----------------------------------------------------- */
+
+/* A request reached the FUSE directory under a container's rootfs: the bind
+ * mount is not (or no longer) there. Tell the kernel to walk the path again
+ * (ESTALE: path-based calls retry once, revalidating every dentry); the
+ * revalidation of "rootfs" waits for the mount. */
+static int rootfs_not_mounted(struct bfs *fs, struct container *c, bool may_wait)
+{
+        pthread_mutex_lock(&c->lock);
+        enum mount_state st = c->mount;
+        pthread_mutex_unlock(&c->lock);
+        if (st == MOUNT_FAILED)
+                return -EIO;
+        if (st == MOUNT_DONE) {
+                /* A process that entered before the mount, or the mount was
+                 * removed by hand: check, and mount again if it is gone. */
+                struct snapshot s;
+                if (container_snapshot(fs, c, &s) == 0) {
+                        char target[PATH_MAX];
+                        struct stat a, b;
+                        snprintf(target, sizeof(target), "%s/%s/%s/rootfs", fs->mountpoint, s.ns, s.id);
+                        if (stat(s.rootfs, &a) == 0 && (stat(target, &b) < 0 || a.st_dev != b.st_dev ||
+                                                         a.st_ino != b.st_ino)) {
+                                pthread_mutex_lock(&c->lock);
+                                c->mount = MOUNT_PENDING;
+                                pthread_mutex_unlock(&c->lock);
+                                mount_queue(fs, c);
+                        }
+                        snapshot_done(&s);
+                }
+        }
+        if (may_wait)
+                mount_wait(c);
+        return -ESTALE;
+}
+
+/* ---- lookup, forget, getattr ----------------------------------------------------- */
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+        struct bfs *fs = fs_of(req);
+        struct node *p = node_of(fs, parent), *n = NULL;
+        pthread_mutex_lock(&fs->tree_lock);
+        switch (p->kind) {
+        case NODE_ROOT: {
+                struct namespace *ns = ns_find(fs, name);
+                n = ns ? &ns->node : NULL;
+                break;
+        }
+        case NODE_NAMESPACE: {
+                struct container *c = p->ns->removed ? NULL : container_find(p->ns, name);
+                n = c ? &c->dir : NULL;
+                break;
+        }
+        case NODE_CONTAINER:
+                if (p->c->removed)
+                        break;
+                if (streq(name, "rootfs")) {
+                        n = &p->c->rootfs;
+                } else {
+                        const struct file_def *f = file_def_find(name);
+                        n = f ? &p->c->files[f - file_defs] : NULL;
+                }
+                break;
+        case NODE_FILE:
+                pthread_mutex_unlock(&fs->tree_lock);
+                fuse_reply_err(req, ENOTDIR);
+                return;
+        case NODE_ROOTFS:
+                pthread_mutex_unlock(&fs->tree_lock);
+                fuse_reply_err(req, -rootfs_not_mounted(fs, p->c, false));
+                return;
+        }
+        bool revalidating_rootfs = n && n->kind == NODE_ROOTFS && n->nlookup > 0;
+        pthread_mutex_unlock(&fs->tree_lock);
+        if (!n) {
+                struct fuse_entry_param e = { 0 };
+                fuse_reply_entry(req, &e);  /* negative, not cached */
+                return;
+        }
+        /* The kernel already knows "rootfs" and checks it again (after an ESTALE):
+         * let it continue once the bind mount is there. The mounter's own walk
+         * never waits on itself. */
+        if (revalidating_rootfs && fuse_req_ctx(req)->pid != fs->mounter_tid)
+                mount_wait(n->c);
+        reply_entry(req, fs, n);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+        struct bfs *fs = fs_of(req);
+        pthread_mutex_lock(&fs->tree_lock);
+        node_forget(node_of(fs, ino), nlookup);
+        pthread_mutex_unlock(&fs->tree_lock);
+        fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+        struct bfs *fs = fs_of(req);
+        pthread_mutex_lock(&fs->tree_lock);
+        for (size_t i = 0; i < count; i++)
+                node_forget(node_of(fs, forgets[i].ino), forgets[i].nlookup);
+        pthread_mutex_unlock(&fs->tree_lock);
+        fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        (void) fi;
+        struct bfs *fs = fs_of(req);
+        struct stat st;
+        double timeout;
+        int r = fill_attr(fs, node_of(fs, ino), &st, &timeout);
+        if (r < 0)
+                fuse_reply_err(req, -r);
+        else
+                fuse_reply_attr(req, &st, timeout);
+}
+
+/* ---- directories ------------------------------------------------------------------ */
+
+struct dirbuf {
+        char *p;
+        size_t len;
+};
+
+static void dirbuf_add(fuse_req_t req, struct dirbuf *b, const char *name, fuse_ino_t ino, mode_t mode)
+{
+        struct stat st = { .st_ino = ino, .st_mode = mode };
+        size_t old = b->len;
+        size_t need = fuse_add_direntry(req, NULL, 0, name, NULL, 0);
+        char *p = realloc(b->p, old + need);
+        if (!p)
+                return;
+        b->p = p;
+        b->len += need;
+        fuse_add_direntry(req, b->p + old, need, name, &st, (off_t) b->len);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        struct bfs *fs = fs_of(req);
+        struct node *n = node_of(fs, ino);
+        if (n->kind == NODE_ROOTFS) {
+                fuse_reply_err(req, -rootfs_not_mounted(fs, n->c, true));
+                return;
+        }
+        if (n->kind == NODE_FILE) {
+                fuse_reply_err(req, ENOTDIR);
+                return;
+        }
+        /* The listing is taken once, so offsets stay valid across readdir calls. */
+        struct dirbuf *b = calloc(1, sizeof(*b));
+        if (!b) {
+                fuse_reply_err(req, ENOMEM);
+                return;
+        }
+        dirbuf_add(req, b, ".", ino, S_IFDIR);
+        dirbuf_add(req, b, "..", FUSE_ROOT_ID, S_IFDIR);
+        pthread_mutex_lock(&fs->tree_lock);
+        if (n->kind == NODE_ROOT) {
+                for (struct namespace *ns = fs->namespaces; ns; ns = ns->next)
+                        dirbuf_add(req, b, ns->name, ino_of(fs, &ns->node), S_IFDIR);
+        } else if (n->kind == NODE_NAMESPACE) {
+                for (struct container *c = n->ns->containers; c; c = c->next)
+                        dirbuf_add(req, b, c->id, ino_of(fs, &c->dir), S_IFDIR);
+        } else if (n->kind == NODE_CONTAINER && !n->c->removed) {
+                for (size_t i = 0; i < file_defs_count; i++)
+                        dirbuf_add(req, b, file_defs[i].name, ino_of(fs, &n->c->files[i]), S_IFREG);
+                dirbuf_add(req, b, "rootfs", ino_of(fs, &n->c->rootfs), S_IFDIR);
+        }
+        pthread_mutex_unlock(&fs->tree_lock);
+        fi->fh = (uint64_t) (uintptr_t) b;
+        fi->cache_readdir = 0;
+        if (fuse_reply_open(req, fi) != 0) {
+                free(b->p);
+                free(b);
+        }
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+        (void) ino;
+        struct dirbuf *b = (struct dirbuf *) (uintptr_t) fi->fh;
+        if (off < 0 || (size_t) off >= b->len)
+                fuse_reply_buf(req, NULL, 0);
+        else
+                fuse_reply_buf(req, b->p + off, b->len - (size_t) off < size ? b->len - (size_t) off : size);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        (void) ino;
+        struct dirbuf *b = (struct dirbuf *) (uintptr_t) fi->fh;
+        free(b->p);
+        free(b);
+        fuse_reply_err(req, 0);
+}
+
+static void log_error(struct bfs *fs, const char *what, const bf_error *err)
+{
+        bfs_log(fs, LOG_ERR, "%s: %s", what, err->msg);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+        (void) mode;
+        struct bfs *fs = fs_of(req);
+        struct node *p = node_of(fs, parent);
+        bf_error err = { 0 };
+        if (p->kind == NODE_ROOTFS) {
+                fuse_reply_err(req, -rootfs_not_mounted(fs, p->c, false));
+                return;
+        }
+        if (p->kind == NODE_CONTAINER || p->kind == NODE_FILE) {
+                fuse_reply_err(req, p->kind == NODE_FILE ? ENOTDIR : EPERM);
+                return;
+        }
+        if (!identifier_valid(name)) {
+                fuse_reply_err(req, EINVAL);
+                return;
+        }
+        pthread_mutex_lock(&fs->tree_lock);
+        if (p->kind == NODE_ROOT) {
+                struct namespace *ns = NULL;
+                int r = ns_find(fs, name) ? -EEXIST : 0;
+                if (r == 0 && (r = store_namespace_create(&fs->store, name, &err)) < 0)
+                        log_error(fs, "mkdir", &err);
+                if (r == 0 && !(ns = ns_new(name)))
+                        r = -ENOMEM;
+                if (r == 0)
+                        ns_insert(fs, ns);
+                pthread_mutex_unlock(&fs->tree_lock);
+                if (r < 0)
+                        fuse_reply_err(req, -r);
+                else
+                        reply_entry(req, fs, &ns->node);
+                return;
+        }
+        struct namespace *ns = p->ns;
+        int r = ns->removed ? -ENOENT : container_find(ns, name) ? -EEXIST : 0;
+        int logfd = -1;
+        const char *platform = platform_host();
+        if (r == 0 && (r = store_container_create(&fs->store, ns->name, name, platform, &logfd, &err)) < 0)
+                log_error(fs, "mkdir", &err);
+        struct container *c = NULL;
+        if (r == 0 && !(c = container_new(fs, ns, name, platform, NULL, 0, logfd, 0))) {
+                close(logfd);
+                r = -ENOMEM;
+        }
+        if (r == 0)
+                container_insert(ns, c);
+        pthread_mutex_unlock(&fs->tree_lock);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        /* Queued before the reply, so the mounter walks to the new rootfs first. */
+        mount_queue(fs, c);
+        reply_entry(req, fs, &c->dir);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+        struct bfs *fs = fs_of(req);
+        struct node *p = node_of(fs, parent);
+        bf_error err = { 0 };
+        int r = 0;
+        switch (p->kind) {
+        case NODE_ROOTFS:
+                r = rootfs_not_mounted(fs, p->c, false);
+                break;
+        case NODE_FILE:
+                r = -ENOTDIR;
+                break;
+        case NODE_CONTAINER:
+                r = streq(name, "rootfs") ? -EBUSY : file_def_find(name) ? -ENOTDIR : -ENOENT;
+                break;
+        case NODE_ROOT: {
+                pthread_mutex_lock(&fs->tree_lock);
+                struct namespace *ns = ns_find(fs, name);
+                r = !ns ? -ENOENT : ns->containers ? -ENOTEMPTY : 0;
+                if (r == 0 && (r = store_namespace_remove(&fs->store, name, &err)) < 0)
+                        log_error(fs, "rmdir", &err);
+                if (r == 0) {
+                        ns_unlink(fs, ns);
+                        ns->removed = true;
+                        maybe_free_ns(ns);
+                }
+                pthread_mutex_unlock(&fs->tree_lock);
+                break;
+        }
+        case NODE_NAMESPACE: {
+                pthread_mutex_lock(&fs->tree_lock);
+                struct container *c = container_find(p->ns, name);
+                char *ns_name = strdup(p->ns->name);
+                pthread_mutex_unlock(&fs->tree_lock);
+                if (!c || !ns_name) {
+                        free(ns_name);
+                        r = c ? -ENOMEM : -ENOENT;
+                        break;
+                }
+                /* The kernel holds this directory's lock: the container stays. */
+                bool empty = false;
+                pthread_mutex_lock(&c->lock);
+                enum mount_state ms = c->mount;
+                pthread_mutex_unlock(&c->lock);
+                if ((r = store_rootfs_empty(&fs->store, ns_name, name, &empty, &err)) < 0)
+                        log_error(fs, "rmdir", &err);
+                else if (!empty)
+                        r = -ENOTEMPTY;
+                else if (ms == MOUNT_PENDING)
+                        r = -EBUSY;
+                else if (ms == MOUNT_DONE && (r = rootfs_unmount(fs, c, ns_name, name, &err)) < 0)
+                        log_error(fs, "rmdir", &err);
+                if (r == 0 && (r = store_container_remove(&fs->store, ns_name, name, &err)) < 0)
+                        log_error(fs, "rmdir", &err);
+                if (r == 0) {
+                        pthread_mutex_lock(&fs->tree_lock);
+                        container_unlink(c->ns, c);
+                        c->removed = true;
+                        maybe_free_container(c);
+                        pthread_mutex_unlock(&fs->tree_lock);
+                }
+                free(ns_name);
+                break;
+        }
+        }
+        fuse_reply_err(req, r < 0 ? -r : 0);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+        struct bfs *fs = fs_of(req);
+        struct node *p = node_of(fs, parent);
+        int r;
+        switch (p->kind) {
+        case NODE_ROOTFS:
+                r = rootfs_not_mounted(fs, p->c, false);
+                break;
+        case NODE_CONTAINER:
+                /* Virtual files cannot go away; accepting the unlink lets rm -rf
+                 * empty a container. */
+                r = streq(name, "rootfs") ? -EISDIR : file_def_find(name) ? 0 : -ENOENT;
+                break;
+        case NODE_FILE:
+                r = -ENOTDIR;
+                break;
+        default: {
+                pthread_mutex_lock(&fs->tree_lock);
+                bool exists = p->kind == NODE_ROOT ? ns_find(fs, name) != NULL : container_find(p->ns, name) != NULL;
+                pthread_mutex_unlock(&fs->tree_lock);
+                r = exists ? -EISDIR : -ENOENT;
+        }
+        }
+        fuse_reply_err(req, -r);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname,
+                      unsigned flags)
+{
+        struct bfs *fs = fs_of(req);
+        struct node *p = node_of(fs, parent), *np = node_of(fs, newparent);
+        bf_error err = { 0 };
+        int r = 0;
+        if (p->kind == NODE_ROOTFS || np->kind == NODE_ROOTFS) {
+                fuse_reply_err(req, -rootfs_not_mounted(fs, p->kind == NODE_ROOTFS ? p->c : np->c, false));
+                return;
+        }
+        if (flags & RENAME_EXCHANGE) {
+                fuse_reply_err(req, EINVAL);
+                return;
+        }
+        if (p->kind != np->kind || (p->kind != NODE_ROOT && p->kind != NODE_NAMESPACE)) {
+                fuse_reply_err(req, EPERM);
+                return;
+        }
+        if (!identifier_valid(newname)) {
+                fuse_reply_err(req, EINVAL);
+                return;
+        }
+        pthread_mutex_lock(&fs->tree_lock);
+        if (p->kind == NODE_ROOT) {
+                struct namespace *ns = ns_find(fs, name);
+                r = !ns ? -ENOENT : streq(name, newname) ? 1 : ns_find(fs, newname) ? -EEXIST : 0;
+                char *nn = r == 0 ? strdup(newname) : NULL;
+                if (r == 0 && !nn)
+                        r = -ENOMEM;
+                if (r == 0 && (r = store_namespace_rename(&fs->store, name, newname, &err)) < 0) {
+                        log_error(fs, "rename", &err);
+                        free(nn);
+                }
+                if (r == 0) {
+                        ns_unlink(fs, ns);
+                        free(ns->name);
+                        ns->name = nn;
+                        ns_insert(fs, ns);
+                        for (struct container *c = ns->containers; c; c = c->next) {
+                                pthread_mutex_lock(&c->lock);
+                                char *copy = strdup(newname);
+                                if (copy) {
+                                        free(c->ns_name);
+                                        c->ns_name = copy;
+                                }
+                                pthread_mutex_unlock(&c->lock);
+                        }
+                }
+        } else {
+                struct container *c = container_find(p->ns, name);
+                r = !c ? -ENOENT : (p->ns == np->ns && streq(name, newname)) ? 1 :
+                    container_find(np->ns, newname) ? -EEXIST : 0;
+                char *nid = r == 0 ? strdup(newname) : NULL, *nns = r == 0 ? strdup(np->ns->name) : NULL;
+                if (r == 0 && (!nid || !nns))
+                        r = -ENOMEM;
+                if (r == 0) {
+                        pthread_mutex_lock(&c->lock);
+                        if (c->mount == MOUNT_PENDING)
+                                r = -EBUSY;
+                        pthread_mutex_unlock(&c->lock);
+                }
+                if (r == 0 &&
+                    (r = store_container_rename(&fs->store, p->ns->name, name, np->ns->name, newname, &err)) < 0)
+                        log_error(fs, "rename", &err);
+                if (r == 0) {
+                        /* The bind mount sits on the rootfs dentry and moves with it. */
+                        container_unlink(p->ns, c);
+                        pthread_mutex_lock(&c->lock);
+                        free(c->id);
+                        free(c->ns_name);
+                        c->id = TAKE_PTR(nid);
+                        c->ns_name = TAKE_PTR(nns);
+                        clock_gettime(CLOCK_REALTIME, &c->mtime);
+                        pthread_mutex_unlock(&c->lock);
+                        container_insert(np->ns, c);
+                }
+                free(nid);
+                free(nns);
+        }
+        pthread_mutex_unlock(&fs->tree_lock);
+        fuse_reply_err(req, r < 0 ? -r : 0);
+}
+
+/* Nothing but the tree's own directories and files can be made. */
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+        (void) name, (void) mode, (void) rdev;
+        struct bfs *fs = fs_of(req);
+        struct node *p = node_of(fs, parent);
+        fuse_reply_err(req, p->kind == NODE_ROOTFS ? -rootfs_not_mounted(fs, p->c, false) : EPERM);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
+{
+        (void) fi;
+        op_mknod(req, parent, name, mode, 0);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+        (void) link;
+        op_mknod(req, parent, name, 0, 0);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+        (void) ino;
+        op_mknod(req, newparent, newname, 0, 0);
+}
+
+/* ---- files ----------------------------------------------------------------------- */
+
+static void handle_free(struct handle *h)
+{
+        buf_free(&h->content);
+        buf_free(&h->partial);
+        buf_free(&h->value);
+        free_lines(h->staged, h->nstaged);
+        free(h);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        struct bfs *fs = fs_of(req);
+        struct node *n = node_of(fs, ino);
+        if (n->kind == NODE_ROOTFS) {
+                fuse_reply_err(req, -rootfs_not_mounted(fs, n->c, true));
+                return;
+        }
+        if (n->kind != NODE_FILE) {
+                fuse_reply_err(req, EISDIR);
+                return;
+        }
+        int acc = fi->flags & O_ACCMODE;
+        bool writing = acc != O_RDONLY;
+        if (writing && !(n->file->mode & 0200)) {
+                fuse_reply_err(req, EACCES);
+                return;
+        }
+        struct handle *h = calloc(1, sizeof(*h));
+        if (!h) {
+                fuse_reply_err(req, ENOMEM);
+                return;
+        }
+        h->node = n;
+        h->readable = acc != O_WRONLY;
+        h->replace = n->file->kind == FILE_OPTS && writing && (fi->flags & O_TRUNC);
+        h->dirty = h->replace;
+        if (h->readable) {
+                bf_error err = { 0 };
+                int r = container_read(fs, n->c, n->file, &h->content, &err);
+                if (r < 0) {
+                        handle_free(h);
+                        fuse_reply_err(req, -r);
+                        return;
+                }
+        }
+        pthread_mutex_lock(&fs->tree_lock);
+        if (n->c->removed) {
+                pthread_mutex_unlock(&fs->tree_lock);
+                handle_free(h);
+                fuse_reply_err(req, ENOENT);
+                return;
+        }
+        n->c->open_handles++;
+        pthread_mutex_unlock(&fs->tree_lock);
+        /* Generated content: never cached by the kernel, sizes from getattr. */
+        fi->direct_io = 1;
+        fi->keep_cache = 0;
+        fi->fh = (uint64_t) (uintptr_t) h;
+        if (fuse_reply_open(req, fi) != 0) {
+                pthread_mutex_lock(&fs->tree_lock);
+                n->c->open_handles--;
+                maybe_free_container(n->c);
+                pthread_mutex_unlock(&fs->tree_lock);
+                handle_free(h);
+        }
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+        (void) ino;
+        struct handle *h = (struct handle *) (uintptr_t) fi->fh;
+        if (!h->readable) {
+                fuse_reply_err(req, EBADF);
+                return;
+        }
+        if (off < 0 || (size_t) off >= h->content.len)
+                fuse_reply_buf(req, NULL, 0);
+        else
+                fuse_reply_buf(req, h->content.p + off,
+                               h->content.len - (size_t) off < size ? h->content.len - (size_t) off : size);
+}
+
+/* Replace mode: complete lines are checked against the staged list as they
+ * arrive; an unfinished last line waits for the next write or the close. */
+static int stage_lines(struct bfs *fs, struct handle *h, const char *text, size_t len, bf_error *err)
+{
+        struct optline **lines = NULL;
+        size_t n = 0;
+        int r = parse_lines(text, len, &lines, &n, err);
+        if (r < 0)
+                return r;
+        if (n && (r = container_check(fs, h->node->c, h->staged, h->nstaged, lines, n, err)) < 0) {
+                free_lines(lines, n);
+                return r;
+        }
+        if (h->nstaged + n > h->cap) {
+                size_t cap = h->cap ? h->cap : 16;
+                while (cap < h->nstaged + n)
+                        cap *= 2;
+                struct optline **s = realloc(h->staged, cap * sizeof(*s));
+                if (!s) {
+                        free_lines(lines, n);
+                        return bf_error_set(err, ENOMEM, "out of memory");
+                }
+                h->staged = s;
+                h->cap = cap;
+        }
+        memcpy(h->staged + h->nstaged, lines, n * sizeof(*lines));
+        h->nstaged += n;
+        free(lines);
+        return 0;
+}
+
+static int write_replace(struct bfs *fs, struct handle *h, const char *data, size_t size, bf_error *err)
+{
+        if (h->partial.len + size > OPTS_WRITE_MAX)
+                return bf_error_set(err, EFBIG, "an option line is longer than %d bytes", OPTS_WRITE_MAX);
+        const char *last_nl = NULL;
+        for (size_t i = size; i-- > 0;)
+                if (data[i] == '\n') {
+                        last_nl = data + i;
+                        break;
+                }
+        if (!last_nl) {
+                buf_put(&h->partial, data, size);
+                return h->partial.oom ? bf_error_set(err, ENOMEM, "out of memory") : 0;
+        }
+        size_t head = (size_t) (last_nl - data) + 1;
+        buf text = { 0 };
+        buf_put(&text, h->partial.p ? h->partial.p : "", h->partial.len);
+        buf_put(&text, data, head);
+        int r = text.oom ? bf_error_set(err, ENOMEM, "out of memory") : stage_lines(fs, h, text.p, text.len, err);
+        buf_free(&text);
+        if (r < 0)
+                return r;
+        h->partial.len = 0;
+        buf_put(&h->partial, data + head, size - head);
+        h->dirty = true;
+        return 0;
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+        (void) ino, (void) off;
+        struct bfs *fs = fs_of(req);
+        struct handle *h = (struct handle *) (uintptr_t) fi->fh;
+        struct container *c = h->node->c;
+        const struct file_def *f = h->node->file;
+        bf_error err = { 0 };
+        int r;
+        if (c->removed) {
+                fuse_reply_err(req, ENOENT);
+                return;
+        }
+        switch (f->kind) {
+        case FILE_OPTS:
+                if (h->replace) {
+                        r = h->refused ? bf_error_set(&err, EINVAL, "an earlier write to this open file was refused") :
+                                         write_replace(fs, h, data, size, &err);
+                        if (r < 0) {
+                                h->refused = true;
+                                container_refuse(c, &err);
+                        }
+                        break;
+                }
+                /* A write the kernel had to cut at its maximum size came from one
+                 * larger than the limit. */
+                if (size > OPTS_WRITE_MAX || (size == OPTS_WRITE_MAX && data[size - 1] != '\n')) {
+                        r = bf_error_set(&err, EFBIG, "a write to opts carries at most %d bytes", OPTS_WRITE_MAX);
+                        container_refuse(c, &err);
+                        break;
+                }
+                r = container_append(fs, c, data, size, NULL, &err);
+                break;
+        case FILE_PLATFORM:
+                r = container_set_platform(fs, c, data, size, &err);
+                break;
+        case FILE_CONTROL: {
+                /* One open file writes one value, whether in one write(2) or
+                 * line by line as a shell does: each write extends it, and the
+                 * option line it makes replaces the one kept before. */
+                if (h->value.len + size > CONTROL_VALUE_MAX) {
+                        r = bf_error_set(&err, EFBIG, "a value is at most %d bytes", CONTROL_VALUE_MAX);
+                        container_refuse(c, &err);
+                        break;
+                }
+                buf value = { 0 };
+                buf_put(&value, h->value.p ? h->value.p : "", h->value.len);
+                buf_put(&value, data, size);
+                size_t len = value.len;
+                if (len && value.p[len - 1] == '\n')
+                        len--;
+                buf lines = { 0 };
+                r = value.oom ? bf_error_set(&err, ENOMEM, "out of memory") : f->parse(value.p, len, &lines, &err);
+                if (r == 0 && lines.oom)
+                        r = bf_error_set(&err, ENOMEM, "out of memory");
+                if (r < 0) {
+                        bf_error_prefix(&err, "%s", f->name);
+                        container_refuse(c, &err);
+                } else {
+                        r = container_append(fs, c, lines.p, lines.len, &h->vs, &err);
+                }
+                if (r == 0) {
+                        buf_free(&h->value);
+                        h->value = value;
+                } else {
+                        buf_free(&value);
+                }
+                buf_free(&lines);
+                break;
+        }
+        default:
+                r = -EACCES;
+        }
+        if (r < 0)
+                fuse_reply_err(req, -r);
+        else
+                fuse_reply_write(req, size);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        (void) ino;
+        struct bfs *fs = fs_of(req);
+        struct handle *h = (struct handle *) (uintptr_t) fi->fh;
+        int r = 0;
+        if (h->replace && h->dirty && !h->refused) {
+                bf_error err = { 0 };
+                if (h->partial.len) {
+                        r = stage_lines(fs, h, h->partial.p, h->partial.len, &err);
+                        h->partial.len = 0;
+                }
+                if (r == 0)
+                        r = container_replace(fs, h->node->c, h->staged, h->nstaged, &err);
+                if (r < 0) {
+                        h->refused = true;
+                        container_refuse(h->node->c, &err);
+                } else {
+                        h->dirty = false;
+                }
+        }
+        fuse_reply_err(req, r < 0 ? -r : 0);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        (void) ino;
+        struct bfs *fs = fs_of(req);
+        struct handle *h = (struct handle *) (uintptr_t) fi->fh;
+        struct container *c = h->node->c;
+        handle_free(h);
+        pthread_mutex_lock(&fs->tree_lock);
+        c->open_handles--;
+        maybe_free_container(c);
+        pthread_mutex_unlock(&fs->tree_lock);
+        fuse_reply_err(req, 0);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
+{
+        (void) attr;
+        struct bfs *fs = fs_of(req);
+        struct node *n = node_of(fs, ino);
+        if (n->kind == NODE_ROOTFS) {
+                fuse_reply_err(req, -rootfs_not_mounted(fs, n->c, false));
+                return;
+        }
+        if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+                fuse_reply_err(req, EPERM);
+                return;
+        }
+        if ((to_set & FUSE_SET_ATTR_SIZE) && n->kind == NODE_FILE) {
+                /* truncate(opts, 0) empties the list; other files ignore truncation
+                 * (a shell's > opens them with O_TRUNC before writing). */
+                if (attr->st_size != 0) {
+                        fuse_reply_err(req, EINVAL);
+                        return;
+                }
+                struct handle *h = fi ? (struct handle *) (uintptr_t) fi->fh : NULL;
+                if (n->file->kind == FILE_OPTS && !(h && h->replace)) {
+                        bf_error err = { 0 };
+                        int r = container_replace(fs, n->c, NULL, 0, &err);
+                        if (r < 0) {
+                                fuse_reply_err(req, -r);
+                                return;
+                        }
+                } else if (n->file->kind == FILE_CONFIG || n->file->kind == FILE_ERROR) {
+                        fuse_reply_err(req, EACCES);
+                        return;
+                }
+        }
+        op_getattr(req, ino, fi);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+        (void) ino;
+        struct bfs *fs = fs_of(req);
+        struct statvfs st;
+        if (fstatvfs(fs->store.dirfd, &st) < 0)
+                fuse_reply_err(req, errno);
+        else
+                fuse_reply_statfs(req, &st);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+        (void) userdata;
+        if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+                conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+        /* Writes must arrive whole and in order; nothing may be cached. */
+        conn->want &= ~(unsigned) (FUSE_CAP_ASYNC_DIO | FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_ASYNC_READ);
+        conn->max_write = OPTS_WRITE_MAX;
+}
+
+static const struct fuse_lowlevel_ops ops = {
+        .init = op_init,
+        .lookup = op_lookup,
+        .forget = op_forget,
+        .forget_multi = op_forget_multi,
+        .getattr = op_getattr,
+        .setattr = op_setattr,
+        .mknod = op_mknod,
+        .mkdir = op_mkdir,
+        .unlink = op_unlink,
+        .rmdir = op_rmdir,
+        .symlink = op_symlink,
+        .rename = op_rename,
+        .link = op_link,
+        .open = op_open,
+        .read = op_read,
+        .write = op_write,
+        .flush = op_flush,
+        .release = op_release,
+        .opendir = op_opendir,
+        .readdir = op_readdir,
+        .releasedir = op_releasedir,
+        .statfs = op_statfs,
+        .create = op_create,
+};
+
+const struct fuse_lowlevel_ops *bfs_fuse_ops(void)
+{
+        return &ops;
+}

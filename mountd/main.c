@@ -1,0 +1,271 @@
+/* bundlefs: mount the bundle tree. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "bfs.h"
+#include "util.h"
+
+#define DEFAULT_STATE "/var/lib/bundlefs"
+#define MAX_THREADS 64
+
+struct config {
+        char *state;
+        int help;
+};
+
+static const struct fuse_opt option_spec[] = {
+        { "--state=%s", offsetof(struct config, state), 1 },
+        { "--state %s", offsetof(struct config, state), 1 },
+        { "-h", offsetof(struct config, help), 1 },
+        { "--help", offsetof(struct config, help), 1 },
+        FUSE_OPT_END,
+};
+
+static bool use_syslog;
+
+static void log_msg(int priority, const char *msg)
+{
+        if (use_syslog)
+                syslog(priority, "%s", msg);
+        else
+                fprintf(stderr, "bundlefs: %s\n", msg);
+}
+
+static void logf_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_msg(int priority, const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        log_msg(priority, msg);
+}
+
+static void usage(void)
+{
+        printf("Usage: bundlefs [-f] [-d] [-o FUSE-OPTIONS] [--state DIR] MOUNTPOINT\n"
+               "Mount a tree of OCI runtime bundles whose config.json is rendered as containerd v1.7.7 would.\n"
+               "\n"
+               "  --state DIR   where option lists and root filesystems are kept (default %s)\n"
+               "  -f            stay in the foreground (log to stderr; otherwise to syslog)\n"
+               "  -d            debug: print every FUSE request (implies -f)\n"
+               "  -o OPTIONS    FUSE mount options, passed on\n"
+               "  -h, --help    this help\n"
+               "  -V, --version print the version\n"
+               "\n"
+               "SIGTERM or SIGINT unmount the tree cleanly. See bundlefs(8).\n",
+               DEFAULT_STATE);
+}
+
+/* Is a FUSE filesystem mounted right on path? */
+static bool fuse_mounted_on(const char *path)
+{
+        char real[PATH_MAX];
+        if (!realpath(path, real))
+                return false;
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return false;
+        char *line = NULL;
+        size_t cap = 0;
+        bool found = false;
+        while (!found && getline(&line, &cap, f) > 0) {
+                /* id parent major:minor root mountpoint options ... - fstype ... */
+                char mp[PATH_MAX], *dash = strstr(line, " - ");
+                if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+                        continue;
+                found = streq(mp, real) && strncmp(dash + 3, "fuse", 4) == 0;
+        }
+        free(line);
+        fclose(f);
+        return found;
+}
+
+/* A mount left by a daemon that died answers ENOTCONN (statfs always asks
+ * the daemon; stat may be answered from cache): detach it, and the rootfs
+ * bind mounts under it, before mounting again. */
+static int clean_stale_mount(const char *mountpoint)
+{
+        while (fuse_mounted_on(mountpoint)) {
+                struct statfs st;
+                if (statfs(mountpoint, &st) == 0) {
+                        logf_msg(LOG_ERR, "%s is already mounted by a running filesystem", mountpoint);
+                        return -1;
+                }
+                if (errno != ENOTCONN && errno != ECONNABORTED)
+                        return 0;
+                if (umount2(mountpoint, MNT_DETACH) < 0) {
+                        logf_msg(LOG_ERR, "cleaning up the stale mount on %s: %s", mountpoint, strerror(errno));
+                        return -1;
+                }
+                logf_msg(LOG_NOTICE, "cleaned up the mount a stopped bundlefs left on %s", mountpoint);
+        }
+        return 0;
+}
+
+struct signal_ctx {
+        sigset_t set;
+        struct bfs *fs;
+        struct fuse_session *se;
+        const char *mountpoint;
+        pthread_t main_thread;
+        pthread_mutex_t lock;
+        bool loop_done;
+};
+
+static void wake_handler(int sig)
+{
+        (void) sig;
+}
+
+/* SIGTERM/SIGINT: unmount the rootfs bind mounts while the session still
+ * serves the walks to them, then end the session. */
+static void *signal_thread(void *userdata)
+{
+        struct signal_ctx *ctx = userdata;
+        int sig;
+        if (sigwait(&ctx->set, &sig) != 0)
+                return NULL;
+        pthread_mutex_lock(&ctx->lock);
+        bool done = ctx->loop_done;
+        pthread_mutex_unlock(&ctx->lock);
+        if (done)
+                return NULL;
+        logf_msg(LOG_NOTICE, "%s: unmounting %s", strsignal(sig), ctx->mountpoint);
+        bfs_stop(ctx->fs);
+        fuse_session_exit(ctx->se);
+        /* The session loop waits in sem_wait(), which a signal interrupts; repeat
+         * in case it arrives just before the wait begins. */
+        for (;;) {
+                pthread_mutex_lock(&ctx->lock);
+                done = ctx->loop_done;
+                pthread_mutex_unlock(&ctx->lock);
+                if (done)
+                        break;
+                pthread_kill(ctx->main_thread, SIGUSR1);
+                usleep(100 * 1000);
+        }
+        return NULL;
+}
+
+int main(int argc, char **argv)
+{
+        struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+        struct config conf = { 0 };
+        struct fuse_cmdline_opts opts = { 0 };
+        int status = 1;
+
+        if (fuse_opt_parse(&args, &conf, option_spec, NULL) < 0)
+                return 2;
+        if (conf.help) {
+                usage();
+                fuse_opt_free_args(&args);
+                return 0;
+        }
+        if (fuse_parse_cmdline(&args, &opts) != 0)
+                return 2;
+        if (opts.show_version) {
+                printf("bundlefs %s (libfuse %s)\n", BUNDLEFS_VERSION, fuse_pkgversion());
+                status = 0;
+                goto out_args;
+        }
+        if (opts.show_help) {
+                usage();
+                status = 0;
+                goto out_args;
+        }
+        if (!opts.mountpoint) {
+                fprintf(stderr, "bundlefs: no mount point given (see bundlefs --help)\n");
+                status = 2;
+                goto out_args;
+        }
+        if (geteuid() != 0) {
+                fprintf(stderr, "bundlefs: must run as root: it bind-mounts each container's rootfs into the tree\n");
+                goto out_args;
+        }
+        const char *state = conf.state ? conf.state : DEFAULT_STATE;
+        if (clean_stale_mount(opts.mountpoint) < 0)
+                goto out_args;
+
+        /* Anyone may read specs and use their rootfs; the kernel checks modes. */
+        fuse_opt_add_arg(&args, "-oallow_other,default_permissions,fsname=bundlefs,subtype=bundlefs");
+
+        bf_error err = { 0 };
+        struct bfs *fs = NULL;
+        if (bfs_new(state, opts.mountpoint, log_msg, &fs, &err) < 0) {
+                fprintf(stderr, "bundlefs: %s\n", err.msg);
+                goto out_args;
+        }
+        struct fuse_session *se = fuse_session_new(&args, bfs_fuse_ops(), sizeof(struct fuse_lowlevel_ops), fs);
+        if (!se)
+                goto out_fs;
+        if (fuse_session_mount(se, opts.mountpoint) != 0)
+                goto out_session;
+        if (fuse_daemonize(opts.foreground) != 0)
+                goto out_unmount;
+        if (!opts.foreground) {
+                openlog("bundlefs", LOG_PID, LOG_DAEMON);
+                use_syslog = true;
+        }
+
+        /* Signals go to one thread; every other thread blocks them. */
+        struct signal_ctx sctx = { .fs = fs, .se = se, .mountpoint = opts.mountpoint, .main_thread = pthread_self() };
+        struct sigaction wake = { .sa_handler = wake_handler };    /* no SA_RESTART */
+        sigemptyset(&wake.sa_mask);
+        sigaction(SIGUSR1, &wake, NULL);
+        pthread_mutex_init(&sctx.lock, NULL);
+        sigemptyset(&sctx.set);
+        sigaddset(&sctx.set, SIGTERM);
+        sigaddset(&sctx.set, SIGINT);
+        sigaddset(&sctx.set, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &sctx.set, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        pthread_t sigthr;
+        if (pthread_create(&sigthr, NULL, signal_thread, &sctx) != 0)
+                goto out_unmount;
+
+        if (bfs_start(fs, se, &err) < 0) {
+                log_msg(LOG_ERR, err.msg);
+        } else {
+                logf_msg(LOG_INFO, "serving %s from %s", opts.mountpoint, state);
+                struct fuse_loop_config *lc = fuse_loop_cfg_create();
+                fuse_loop_cfg_set_clone_fd(lc, opts.clone_fd);
+                fuse_loop_cfg_set_max_threads(lc, MAX_THREADS);
+                if (opts.max_idle_threads != UINT_MAX)
+                        fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
+                status = opts.singlethread ? fuse_session_loop(se) : fuse_session_loop_mt(se, lc);
+                fuse_loop_cfg_destroy(lc);
+                status = status == 0 ? 0 : 1;
+        }
+
+        pthread_mutex_lock(&sctx.lock);
+        sctx.loop_done = true;
+        pthread_mutex_unlock(&sctx.lock);
+        pthread_kill(sigthr, SIGTERM);
+        pthread_join(sigthr, NULL);
+
+out_unmount:
+        fuse_session_unmount(se);
+out_session:
+        fuse_session_destroy(se);
+out_fs:
+        bfs_free(fs);
+out_args:
+        free(opts.mountpoint);
+        free(conf.state);
+        fuse_opt_free_args(&args);
+        return status;
+}
