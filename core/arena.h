@@ -27,7 +27,7 @@ void *arena_alloc_slow(arena *a, size_t size);
 static inline void *arena_alloc(arena *a, size_t size)
 {
         size = (size + 15) & ~(size_t) 15;
-        if ((size_t) (a->end - a->cur) >= size && size) {
+        if ((size_t) (a->end - a->cur) >= size && size && (!a->limit || a->used + size <= a->limit)) {
                 void *p = a->cur;
                 a->cur += size;
                 a->used += size;

@@ -1,7 +1,10 @@
 #include "files.h"
 
+#include "jsonparse.h"
+
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -73,50 +76,42 @@ int fd_read_all(int fd, const char *name, size_t max, char **ret, size_t *ret_le
         return 0;
 }
 
+int fd_reopen_regular(int pathfd, const char *name, int *ret_fd, bf_error *err)
+{
+        struct stat st;
+        if (fstat(pathfd, &st) < 0)
+                return bf_error_set(err, errno_class(errno), "stat %s: %s", name, strerror(errno));
+        if (S_ISDIR(st.st_mode))
+                return bf_error_set(err, EINVAL, "read %s: is a directory", name);
+        /* Opening a device or FIFO can act (arm a watchdog, rewind a tape, block). */
+        if (!S_ISREG(st.st_mode))
+                return bf_error_set(err, EINVAL, "read %s: not a regular file", name);
+        char proc[64];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
+        int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return bf_error_set(err, errno_class(errno), "open %s: %s", name, strerror(errno));
+        *ret_fd = fd;
+        return 0;
+}
+
 int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len, bf_error *err)
 {
-        /* O_NONBLOCK: a FIFO in place of a file must not hang the caller. */
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
+        /* O_PATH first: only a regular file is ever opened for reading. */
+        _cleanup_close_ int pathfd = open(path, O_PATH | O_CLOEXEC);
+        if (pathfd < 0)
                 return bf_error_set(err, errno_class(errno), "open %s: %s", path,
                                     errno == ENOENT ? "no such file or directory" : strerror(errno));
+        _cleanup_close_ int fd = -1;
+        int r = fd_reopen_regular(pathfd, path, &fd, err);
+        if (r < 0)
+                return r;
         return fd_read_all(fd, path, max, ret, ret_len, err);
 }
 
 int json_parse_document(const char *data, size_t n, struct json_object **ret, bf_error *err)
 {
-        *ret = NULL;
-        size_t start = strspn(data, " \t\r\n");
-        if (start == n)
-                return bf_error_set(err, EINVAL, "unexpected end of JSON input");
-        if (n > (size_t) INT32_MAX)
-                return bf_error_set(err, EFBIG, "JSON document too large");
-        struct json_tokener *tok = json_tokener_new_ex(64);
-        if (!tok)
-                return bf_error_set(err, ENOMEM, "out of memory");
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-        struct json_object *j = json_tokener_parse_ex(tok, data, (int) n);
-        enum json_tokener_error e = json_tokener_get_error(tok);
-        size_t end = json_tokener_get_parse_end(tok);
-        /* A literal or number at the very end (`null`, `5`) is complete only
-         * once json-c is told the input has ended. */
-        if (e == json_tokener_continue && end == n) {
-                j = json_tokener_parse_ex(tok, "", 1);
-                e = json_tokener_get_error(tok);
-                if (e != json_tokener_success)
-                        e = json_tokener_continue;
-        }
-        json_tokener_free(tok);
-        if (e == json_tokener_continue)
-                return bf_error_set(err, EINVAL, "unexpected end of JSON input");
-        if (e != json_tokener_success)
-                return bf_error_set(err, EINVAL, "invalid JSON near byte %zu: %s", end + 1, json_tokener_error_desc(e));
-        if (end + strspn(data + end, " \t\r\n") != n) {
-                json_object_put(j);
-                return bf_error_set(err, EINVAL, "invalid character after top-level value (byte %zu)", end + 1);
-        }
-        *ret = j;
-        return 0;
+        return json_parse_go(data, n, false, ret, err);
 }
 
 int scan_lines(arena *a, const char *data, size_t n, size_t max_line, str_slice *ret, bf_error *err)

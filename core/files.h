@@ -18,6 +18,9 @@ struct json_object;
  * files give -ENOENT with "open <path>: no such file or directory". */
 int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len, bf_error *err);
 int fd_read_all(int fd, const char *name, size_t max, char **ret, size_t *ret_len, bf_error *err);
+/* pathfd is an O_PATH descriptor: open it for reading only if it is a
+ * regular file (never a device or FIFO). */
+int fd_reopen_regular(int pathfd, const char *name, int *ret_fd, bf_error *err);
 
 /* Parse one JSON document as Go's json.Unmarshal accepts it (strict syntax,
  * nothing but white space after it). "null" gives *ret = NULL. */

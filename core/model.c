@@ -471,34 +471,74 @@ int model_decode(arena *a, const struct type *t, void *dst, struct json_object *
 
 /* ---- encoding ----------------------------------------------------------- */
 
-static bool needs_escape(const char *s, size_t *ret_len)
+/* Length of s if it can be printed between quotes as it is: no byte that
+ * JSON escapes, valid UTF-8. SIZE_MAX otherwise. */
+static size_t plain_length(const char *s)
 {
-        const unsigned char *p = (const unsigned char *) s;
-        for (; *p; p++)
-                if (*p < 0x20 || *p == '"' || *p == '\\')
-                        return true;
-        *ret_len = (size_t) (p - (const unsigned char *) s);
-        return false;
+        /* Eight bytes at a time: any control byte, quote, backslash or
+         * non-ASCII byte sends the string to the careful path. */
+        const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+        size_t n = strlen(s), i = 0;
+        bool high = false;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t x;
+                memcpy(&x, s + i, 8);
+                uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+                uint64_t special = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+                if (special & highs)
+                        return SIZE_MAX;
+                high |= (x & highs) != 0;
+        }
+        if (i < n) {
+                /* the tail, padded with spaces (which need no escaping) */
+                uint64_t x = ones * ' ';
+                memcpy(&x, s + i, n - i);
+                uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+                uint64_t special = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+                if (special & highs)
+                        return SIZE_MAX;
+                high |= (x & highs) != 0;
+        }
+        return high && !utf8_valid(s, n) ? SIZE_MAX : n;
 }
 
 void json_put_string(buf *b, const char *s)
 {
-        size_t n;
         if (!s)
                 s = "";
-        if (!needs_escape(s, &n)) {
-                buf_putc(b, '"');
-                buf_put(b, s, n);
-                buf_putc(b, '"');
+        size_t n = plain_length(s);
+        if (n != SIZE_MAX) {
+                if (b->cap - b->len < n + 3 && !buf_grow(b, n + 3))
+                        return;
+                char *w = b->p + b->len;
+                w[0] = '"';
+                memcpy(w + 1, s, n);
+                w[n + 1] = '"';
+                w[n + 2] = '\0';
+                b->len += n + 2;
                 return;
+        }
+        /* Go writes invalid UTF-8 as U+FFFD; json-c does the escaping. */
+        buf clean = { 0 };
+        size_t len = strlen(s);
+        if (!utf8_valid(s, len)) {
+                utf8_sanitize(&clean, s, len);
+                if (clean.oom) {
+                        b->oom = true;
+                        buf_free(&clean);
+                        return;
+                }
+                s = clean.p;
         }
         struct json_object *j = json_object_new_string(s);
         if (!j) {
                 b->oom = true;
+                buf_free(&clean);
                 return;
         }
         buf_puts(b, json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(j);
+        buf_free(&clean);
 }
 
 void json_put_go_float(buf *b, double f)
@@ -741,9 +781,7 @@ void model_encode(buf *b, const struct type *t, const void *v)
                         if (!first)
                                 buf_putc(b, ',');
                         first = false;
-                        buf_putc(b, '"');
-                        buf_puts(b, f->name);
-                        buf_puts(b, "\":");
+                        buf_put(b, f->json_key, f->json_key_len);
                         model_encode(b, f->type, fv);
                 }
                 buf_putc(b, '}');

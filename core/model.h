@@ -37,6 +37,8 @@ struct type;
 
 struct field {
         const char *name;           /* JSON key */
+        const char *json_key;       /* "\"name\":", ready to print */
+        uint32_t json_key_len;
         const struct type *type;
         uint32_t offset;
         bool omitempty;

@@ -6,9 +6,10 @@
 #include "model.h"
 #include "util.h"
 
-#define FIELD(S, member, key, T) { .name = key, .type = &(T), .offset = offsetof(S, member) }
+#define JSON_KEY(key) .json_key = "\"" key "\":", .json_key_len = sizeof("\"" key "\":") - 1
+#define FIELD(S, member, key, T) { .name = key, JSON_KEY(key), .type = &(T), .offset = offsetof(S, member) }
 #define FIELD_OMIT(S, member, key, T) \
-        { .name = key, .type = &(T), .offset = offsetof(S, member), .omitempty = true }
+        { .name = key, JSON_KEY(key), .type = &(T), .offset = offsetof(S, member), .omitempty = true }
 
 #define STRUCT_TYPE(var, goname, S, fields_)                                             \
         const struct type var = { .kind = T_STRUCT, .name = goname, .size = sizeof(S), \

@@ -7,13 +7,13 @@
 #include <string.h>
 
 #include "buf.h"
+#include "jsonparse.h"
 #include "model.h"
 #include "options.h"
 #include "spec.h"
 #include "utf8.h"
 #include "util.h"
 
-#define JSON_DEPTH_MAX 64
 
 enum token_kind {
         TOKEN_WORD,
@@ -143,28 +143,10 @@ static int tokenize(const char *line, size_t len, struct token **ret, size_t *re
         return 0;
 }
 
-static struct json_object *json_parse_strict(const char *p, size_t n, char *why, size_t why_size)
+static struct json_object *json_parse_strict(const char *p, size_t n, bf_error *why)
 {
-        struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH_MAX);
-        if (!tok) {
-                snprintf(why, why_size, "out of memory");
-                return NULL;
-        }
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        struct json_object *j = json_tokener_parse_ex(tok, p, (int) n);
-        enum json_tokener_error e = json_tokener_get_error(tok);
-        if (e == json_tokener_continue)
-                snprintf(why, why_size, "unexpected end of JSON input");
-        else if (e != json_tokener_success)
-                snprintf(why, why_size, "%s", json_tokener_error_desc(e));
-        else if (json_tokener_get_parse_end(tok) != n) {
-                snprintf(why, why_size, "unexpected data after the JSON value");
-                json_object_put(j);
-                j = NULL;
-                e = json_tokener_error_parse_unexpected;
-        }
-        json_tokener_free(tok);
-        return e == json_tokener_success ? j : NULL;
+        struct json_object *j = NULL;
+        return json_parse_go(p, n, true, &j, why) < 0 ? NULL : j;
 }
 
 /* Strings must be valid, NUL-free C strings for the spec. */
@@ -175,10 +157,10 @@ static int token_string(arena *a, const struct token *t, const char **ret, const
                 *ret = arena_strndup(a, t->p, t->n);
                 return *ret ? 0 : bf_error_set(err, ENOMEM, "out of memory");
         }
-        char why[128];
-        struct json_object *j = json_parse_strict(t->p, t->n, why, sizeof(why));
+        bf_error why = { 0 };
+        struct json_object *j = json_parse_strict(t->p, t->n, &why);
         if (!j)
-                return invalid(err, "%s: argument %zu: invalid JSON string: %s", name, argn, why);
+                return invalid(err, "%s: argument %zu: invalid JSON string: %.200s", name, argn, why.msg);
         const char *s = json_object_get_string(j);
         size_t n = (size_t) json_object_get_string_len(j);
         if (memchr(s, '\0', n)) {
@@ -225,10 +207,10 @@ static int convert_json(arena *a, const struct token *t, enum arg_kind k, struct
         const struct type *type = json_arg_type(k, &want_object);
         if (t->kind != TOKEN_JSON || (t->p[0] == '{') != want_object)
                 return invalid(err, "%s: argument %zu: expected a JSON %s", name, argn, want_object ? "object" : "array");
-        char why[128];
-        struct json_object *j = json_parse_strict(t->p, t->n, why, sizeof(why));
+        bf_error why = { 0 };
+        struct json_object *j = json_parse_strict(t->p, t->n, &why);
         if (!j)
-                return invalid(err, "%s: argument %zu: invalid JSON: %s", name, argn, why);
+                return invalid(err, "%s: argument %zu: invalid JSON: %.200s", name, argn, why.msg);
         const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         arg->json = arena_strdup(a, text);
         arg->value = arena_alloc(a, type->size);

@@ -37,6 +37,7 @@ int spec_render(const struct render_input *in, buf *out, bf_error *err)
         struct spec s;
         int e = spec_build(&a, in, &s, NULL, err);
         if (e == 0) {
+                buf_grow(out, 4096);    /* a typical spec fits: no reallocation */
                 model_encode(out, &type_spec, &s);
                 buf_putc(out, '\n');
                 if (out->oom)

@@ -38,7 +38,7 @@ static int read_in_root(struct render *r, int rootfd, const char *root_name, con
                         size_t *ret_len)
 {
         struct open_how how = {
-                .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                .flags = O_PATH | O_CLOEXEC,
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
         char name[4096];
@@ -56,8 +56,13 @@ static int read_in_root(struct render *r, int rootfd, const char *root_name, con
                 /* Only a missing file counts as "not there" (Go's os.IsNotExist). */
                 return bf_error_set(r->err, EINVAL, "open %s: %s", name, strerror(e));
         }
-        int ret_code = fd_read_all(fd, name, ACCOUNTS_FILE_MAX, ret, ret_len, r->err);
+        int rfd = -1;
+        int ret_code = fd_reopen_regular(fd, name, &rfd, r->err);
         close(fd);
+        if (ret_code < 0)
+                return ret_code;
+        ret_code = fd_read_all(rfd, name, ACCOUNTS_FILE_MAX, ret, ret_len, r->err);
+        close(rfd);
         return ret_code;
 }
 
