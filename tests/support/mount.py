@@ -1,0 +1,121 @@
+"""Running the bundlefs daemon for a test: a private state directory and
+mount point, start, stop with a signal, kill -9, restart."""
+import ctypes
+import os
+import pathlib
+import signal
+import subprocess
+import time
+
+MNT_DETACH = 2
+
+
+def fuse_mounted_on(path) -> bool:
+    """Is a FUSE filesystem mounted right on path (per /proc/self/mountinfo)?"""
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[4] == real and fields[sep + 1].startswith("fuse"):
+                return True
+    return False
+
+
+def mounts_under(path) -> list:
+    """Mount points at or below path."""
+    real = os.path.realpath(path)
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4]
+            if mp == real or mp.startswith(real + "/"):
+                out.append(mp)
+    return out
+
+
+def lazy_unmount(path):
+    libc = ctypes.CDLL(None, use_errno=True)
+    while fuse_mounted_on(path):
+        if libc.umount2(os.fsencode(path), MNT_DETACH) != 0:
+            break
+
+
+class Daemon:
+    """One bundlefs process serving `mountpoint` from `state`."""
+
+    def __init__(self, binary, state, mountpoint, extra_args=()):
+        self.binary = pathlib.Path(binary)
+        self.state = pathlib.Path(state)
+        self.mountpoint = pathlib.Path(mountpoint)
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.log_path = self.state.parent / f"{self.state.name}.log"
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def start(self, timeout=10.0):
+        self.mountpoint.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(self.binary), "-f", "--state", str(self.state), *self.extra_args, str(self.mountpoint)],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"bundlefs exited with {self.proc.returncode}: {self.log()}")
+            if fuse_mounted_on(self.mountpoint):
+                os.listdir(self.mountpoint)
+                return self
+            time.sleep(0.02)
+        raise AssertionError(f"bundlefs did not mount {self.mountpoint}: {self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0) -> int:
+        """Signal the daemon and wait for it; returns its exit status."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+            raise AssertionError(f"bundlefs did not stop on {sig!r}: {self.log()}")
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def cleanup(self):
+        """Whatever happened, leave no process and no mount behind."""
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.stop()
+            except AssertionError:
+                pass
+        self.kill9()
+        lazy_unmount(self.mountpoint)
+
+
+def make_container(mountpoint, ns="default", cid="c1") -> pathlib.Path:
+    """mkdir <mnt>/<ns>/<id>, waiting until its rootfs bind mount is in place."""
+    mnt = pathlib.Path(mountpoint)
+    (mnt / ns).mkdir(exist_ok=True)
+    path = mnt / ns / cid
+    path.mkdir()
+    return path
+
+
+def remove_container(path):
+    """rm -rf of a container: empty its rootfs, then rmdir it."""
+    subprocess.run(["rm", "-rf", str(path)], capture_output=True)
+    assert not os.path.exists(path), f"{path} still exists"
