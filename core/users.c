@@ -1,6 +1,8 @@
 #include "users.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,105 @@ int lookup_root_open(struct render *r, const struct spec *s, int *ret_fd, const 
         return 0;
 }
 
+#define WALK_SYMLINKS_MAX 40
+#define WALK_DEPTH_MAX 256
+
+/* What openat2(RESOLVE_IN_ROOT) does, one component at a time, for kernels
+ * (and tools such as valgrind) without it: ".." stops at the root, absolute
+ * symlinks start again from the root. Returns an O_PATH fd or -errno. */
+int open_in_root_walk(int rootfd, const char *path)
+{
+        int stack[WALK_DEPTH_MAX];
+        size_t depth = 0;
+        int links = 0, result = -ENOENT;
+        stack[0] = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+        if (stack[0] < 0)
+                return -errno;
+        char *todo = strdup(path);
+        if (!todo) {
+                close(stack[0]);
+                return -ENOMEM;
+        }
+        size_t pos = 0;
+        for (;;) {
+                while (todo[pos] == '/')
+                        pos++;
+                if (!todo[pos]) {
+                        /* the path named a directory on the stack */
+                        result = fcntl(stack[depth], F_DUPFD_CLOEXEC, 3);
+                        if (result < 0)
+                                result = -errno;
+                        break;
+                }
+                size_t start = pos;
+                while (todo[pos] && todo[pos] != '/')
+                        pos++;
+                char comp[NAME_MAX + 1];
+                size_t cl = pos - start;
+                if (cl > NAME_MAX) {
+                        result = -ENAMETOOLONG;
+                        break;
+                }
+                memcpy(comp, todo + start, cl);
+                comp[cl] = '\0';
+                size_t rest = pos;
+                while (todo[rest] == '/')
+                        rest++;
+                bool last = !todo[rest];
+                if (streq(comp, "."))
+                        continue;
+                if (streq(comp, "..")) {
+                        if (depth > 0)
+                                close(stack[depth--]);
+                        continue;
+                }
+                int fd = openat(stack[depth], comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                struct stat st;
+                if (fd < 0 || fstat(fd, &st) < 0) {
+                        result = -errno;
+                        if (fd >= 0)
+                                close(fd);
+                        break;
+                }
+                if (S_ISLNK(st.st_mode)) {
+                        char target[PATH_MAX];
+                        ssize_t tl = readlinkat(fd, "", target, sizeof(target) - 1);
+                        close(fd);
+                        if (tl < 0 || ++links > WALK_SYMLINKS_MAX) {
+                                result = tl < 0 ? -errno : -ELOOP;
+                                break;
+                        }
+                        target[tl] = '\0';
+                        if (target[0] == '/')
+                                while (depth > 0)
+                                        close(stack[depth--]);
+                        char *next;
+                        if (asprintf(&next, "%s/%s", target, todo + pos) < 0) {
+                                result = -ENOMEM;
+                                break;
+                        }
+                        free(todo);
+                        todo = next;
+                        pos = 0;
+                        continue;
+                }
+                if (last) {
+                        result = fd;
+                        break;
+                }
+                if (!S_ISDIR(st.st_mode) || depth + 1 >= WALK_DEPTH_MAX) {
+                        close(fd);
+                        result = S_ISDIR(st.st_mode) ? -ENAMETOOLONG : -ENOTDIR;
+                        break;
+                }
+                stack[++depth] = fd;
+        }
+        for (size_t i = 0; i <= depth; i++)
+                close(stack[i]);
+        free(todo);
+        return result;
+}
+
 static int read_in_root(struct render *r, int rootfd, const char *root_name, const char *rel, char **ret,
                         size_t *ret_len)
 {
@@ -49,6 +150,13 @@ static int read_in_root(struct render *r, int rootfd, const char *root_name, con
         do
                 fd = (int) syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
         while (fd < 0 && errno == EAGAIN && ++tries < 16);
+        if (fd < 0 && errno == ENOSYS) {
+                fd = open_in_root_walk(rootfd, rel);
+                if (fd < 0) {
+                        errno = -fd;
+                        fd = -1;
+                }
+        }
         if (fd < 0) {
                 int e = errno;
                 if (e == ENOENT)

@@ -33,5 +33,9 @@ int lookup_root_open(struct render *r, const struct spec *s, int *ret_fd, const 
 int passwd_read(struct render *r, int rootfd, const char *root_name, user_slice *ret);
 int group_read(struct render *r, int rootfd, const char *root_name, group_slice *ret);
 
+/* openat2(RESOLVE_IN_ROOT) done by hand, for systems without openat2: an
+ * O_PATH fd of path resolved inside rootfd, or -errno. */
+int open_in_root_walk(int rootfd, const char *path);
+
 int passwd_parse(arena *a, const char *data, size_t n, user_slice *ret, bf_error *err);
 int group_parse(arena *a, const char *data, size_t n, group_slice *ret, bf_error *err);

@@ -389,3 +389,87 @@ TEST(quirky_fixture_group_parses_as_runc_does)
         }
         arena_done(&f.a);
 }
+
+/* ---- resolving paths inside a root without openat2 ---------------------- */
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct walk_root {
+        char dir[64];
+        int fd;
+};
+
+static void walk_root_make(struct walk_root *w)
+{
+        /* <root>/srv/accounts/{passwd,group}, <root>/etc/passwd -> /srv/accounts/passwd,
+         * <root>/etc/group -> ../../../../srv/accounts/group, a loop, a file in the way */
+        snprintf(w->dir, sizeof(w->dir), "/tmp/bundlefs-walk-XXXXXX");
+        CHECK(mkdtemp(w->dir) != NULL);
+        w->fd = open(w->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(w->fd >= 0);
+        CHECK(mkdirat(w->fd, "srv", 0755) == 0);
+        CHECK(mkdirat(w->fd, "srv/accounts", 0755) == 0);
+        CHECK(mkdirat(w->fd, "etc", 0755) == 0);
+        int f = openat(w->fd, "srv/accounts/passwd", O_WRONLY | O_CREAT, 0644);
+        CHECK(f >= 0);
+        close(f);
+        f = openat(w->fd, "srv/accounts/group", O_WRONLY | O_CREAT, 0644);
+        CHECK(f >= 0);
+        close(f);
+        CHECK(symlinkat("/srv/accounts/passwd", w->fd, "etc/passwd") == 0);
+        CHECK(symlinkat("../../../../srv/accounts/group", w->fd, "etc/group") == 0);
+        CHECK(symlinkat("loop", w->fd, "etc/loop") == 0);
+        CHECK(symlinkat("/etc/passwd", w->fd, "etc/chain") == 0);
+}
+
+static void walk_root_done(struct walk_root *w)
+{
+        char cmd[128];
+        close(w->fd);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", w->dir);
+        CHECK(system(cmd) == 0);
+}
+
+/* Does path, resolved inside the root, land on the file at real (relative to the root)? */
+static bool walk_lands_on(struct walk_root *w, const char *path, const char *real)
+{
+        int fd = open_in_root_walk(w->fd, path);
+        if (fd < 0)
+                return false;
+        struct stat a, b;
+        bool same = fstat(fd, &a) == 0 && fstatat(w->fd, real, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        close(fd);
+        return same;
+}
+
+TEST(walk_in_root_follows_absolute_symlinks_from_the_root)
+{
+        struct walk_root w;
+        walk_root_make(&w);
+        CHECK(walk_lands_on(&w, "etc/passwd", "srv/accounts/passwd"));
+        CHECK(walk_lands_on(&w, "/etc/chain", "srv/accounts/passwd"));
+        walk_root_done(&w);
+}
+
+TEST(walk_in_root_stops_dotdot_at_the_root)
+{
+        struct walk_root w;
+        walk_root_make(&w);
+        CHECK(walk_lands_on(&w, "etc/group", "srv/accounts/group"));
+        CHECK(walk_lands_on(&w, "../../srv/./accounts//group", "srv/accounts/group"));
+        walk_root_done(&w);
+}
+
+TEST(walk_in_root_reports_missing_files_loops_and_files_in_the_way)
+{
+        struct walk_root w;
+        walk_root_make(&w);
+        CHECK_INTEQ(open_in_root_walk(w.fd, "etc/shadow"), -ENOENT);
+        CHECK_INTEQ(open_in_root_walk(w.fd, "etc/loop"), -ELOOP);
+        CHECK_INTEQ(open_in_root_walk(w.fd, "srv/accounts/passwd/x"), -ENOTDIR);
+        walk_root_done(&w);
+}
