@@ -14,7 +14,12 @@ struct arena_chunk {
 
 void arena_init(arena *a, size_t limit)
 {
-        *a = (arena){ .limit = limit };
+        *a = (arena){ .limit = limit, .chunk_min = ARENA_CHUNK_MIN };
+}
+
+void arena_init_small(arena *a)
+{
+        *a = (arena){ .chunk_min = 256 };
 }
 
 void *arena_alloc_slow(arena *a, size_t size)
@@ -24,7 +29,7 @@ void *arena_alloc_slow(arena *a, size_t size)
         if (a->limit && a->used + size > a->limit)
                 return NULL;
         /* Grow geometrically so long renderings need O(log n) chunks. */
-        size_t want = ARENA_CHUNK_MIN;
+        size_t want = a->chunk_min ? a->chunk_min : ARENA_CHUNK_MIN;
         if (a->head)
                 want = a->head->size < (8u << 20) ? a->head->size * 2 : (16u << 20);
         if (want < size)

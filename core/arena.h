@@ -14,9 +14,12 @@ typedef struct arena {
         char *end;
         size_t used;        /* bytes handed out, for limits and statistics */
         size_t limit;       /* 0 = unlimited; past it allocations fail */
+        size_t chunk_min;   /* size of the first chunk */
 } arena;
 
 void arena_init(arena *a, size_t limit);
+/* For many small arenas (one per option line): a small first chunk. */
+void arena_init_small(arena *a);
 /* Free every chunk but the first, which is kept for reuse. */
 void arena_reset(arena *a);
 void arena_done(arena *a);

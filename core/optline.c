@@ -386,7 +386,7 @@ int optline_parse(const char *line, size_t len, struct optline **ret, bf_error *
         struct optline *l = calloc(1, sizeof(*l));
         if (!l)
                 return bf_error_set(err, ENOMEM, "out of memory");
-        arena_init(&l->mem, 0);
+        arena_init_small(&l->mem);
         l->opt = opt;
         l->refs = 1;
         l->nargs = nargs;

@@ -516,7 +516,17 @@ int store_container_remove(struct store *s, const char *ns, const char *id, bf_e
         _cleanup_close_ int nsdir = openat(s->nsfd, ns, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (nsdir < 0)
                 return sys_error(err, "opening namespace", ns);
-        /* Renamed away first, so a crash never leaves a half-removed container. */
+        /* The rootfs goes first, and only if empty: nothing else has changed
+         * when it is not (ENOTEMPTY). A container found without one later gets
+         * an empty one. */
+        char path[256];
+        snprintf(path, sizeof(path), "%s/rootfs", id);
+        if (unlinkat(nsdir, path, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+                if (errno == ENOTEMPTY || errno == EEXIST)
+                        return bf_error_set(err, ENOTEMPTY, "%s/%s: the rootfs is not empty", ns, id);
+                return sys_error(err, "removing the rootfs of", id);
+        }
+        /* Renamed away, so a crash never leaves a half-removed container. */
         char tmp[128];
         snprintf(tmp, sizeof(tmp), ".del-%s", id);
         if (renameat(nsdir, id, nsdir, tmp) < 0)
@@ -525,7 +535,6 @@ int store_container_remove(struct store *s, const char *ns, const char *id, bf_e
                 return sys_error(err, "syncing namespace", ns);
         _cleanup_close_ int cdir = openat(nsdir, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cdir >= 0) {
-                unlinkat(cdir, "rootfs", AT_REMOVEDIR);
                 unlinkat(cdir, LOG_NAME, 0);
                 unlinkat(cdir, LOG_NEW_NAME, 0);
         }

@@ -156,8 +156,32 @@ void bfs_stop(struct bfs *fs)
                 pthread_mutex_unlock(&c->lock);
                 bf_error err = { 0 };
                 /* Walking to each rootfs is served by the session, still running. */
-                if (mounted && ns && id && rootfs_unmount(fs, c, ns, id, &err) < 0)
+                if (mounted && ns && id && rootfs_unmount(fs, c, ns, id, MOUNT_PENDING, &err) < 0)
                         bfs_log(fs, LOG_WARNING, "%s", err.msg);
+                free(ns);
+                free(id);
+                container_put(fs, c);
+        }
+        free(all);
+}
+
+void bfs_detach_all(struct bfs *fs)
+{
+        size_t n;
+        struct container **all = all_containers(fs, &n);
+        for (size_t i = 0; all && i < n; i++) {
+                struct container *c = all[i];
+                pthread_mutex_lock(&c->lock);
+                bool mounted = c->mount == MOUNT_DONE;
+                char *ns = strdup(c->ns_name), *id = strdup(c->id);
+                pthread_mutex_unlock(&c->lock);
+                bf_error err = { 0 };
+                if (mounted && ns && id) {
+                        if (rootfs_unmount(fs, c, ns, id, MOUNT_DETACHED, &err) < 0)
+                                bfs_log(fs, LOG_WARNING, "%s", err.msg);
+                        else
+                                mount_queue(fs, c);     /* back once idle, if the tree stays */
+                }
                 free(ns);
                 free(id);
                 container_put(fs, c);

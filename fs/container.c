@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -91,12 +93,25 @@ struct container *container_new(struct bfs *fs, struct namespace *ns, const char
         if (!c)
                 return NULL;
         c->logfd = -1;
+        c->rootfs_fd = -1;
         c->files = calloc(file_defs_count, sizeof(*c->files));
         c->id = strdup(id);
         c->ns_name = strdup(ns->name);
         c->platform = strdup(platform);
         c->list = optlist_new(lines, nlines, NULL, 0);
         if (!c->files || !c->id || !c->ns_name || !c->platform || !c->list) {
+                container_free(c);
+                return NULL;
+        }
+        /* The real rootfs, for requests that reach it through FUSE; made if a
+         * crash left the container without one. */
+        char *rootfs = store_rootfs_path(&fs->store, ns->name, id);
+        if (rootfs) {
+                mkdir(rootfs, 0755);
+                c->rootfs_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        }
+        free(rootfs);
+        if (c->rootfs_fd < 0) {
                 container_free(c);
                 return NULL;
         }
@@ -112,7 +127,7 @@ struct container *container_new(struct bfs *fs, struct namespace *ns, const char
         c->rootfs = (struct node){ .kind = NODE_ROOTFS, .c = c };
         for (size_t i = 0; i < file_defs_count; i++)
                 c->files[i] = (struct node){ .kind = NODE_FILE, .c = c, .file = &file_defs[i] };
-        (void) fs;
+        clock_gettime(CLOCK_MONOTONIC, &c->rootfs_active);
         return c;
 }
 
@@ -122,6 +137,9 @@ void container_free(struct container *c)
                 return;
         if (c->logfd >= 0)
                 close(c->logfd);
+        if (c->rootfs_fd >= 0)
+                close(c->rootfs_fd);
+        pt_free_all(c);
         optlist_unref(c->list);
         free(c->files);
         free(c->id);
@@ -325,11 +343,18 @@ int container_append(struct bfs *fs, struct container *c, const char *text, size
         struct optline **lines = NULL;
         size_t n = 0;
         int r = parse_lines(text, len, &lines, &n, err);
-        if (r == 0 && n == 0)
-                r = bf_error_set(err, EINVAL, "no option line in the write");
         if (r < 0) {
                 container_refuse(c, err);
                 return r;
+        }
+        if (n == 0) {
+                /* only blank and comment lines: accepted, nothing to keep */
+                pthread_mutex_lock(&c->lock);
+                c->error[0] = '\0';
+                c->error_from_read = false;
+                pthread_mutex_unlock(&c->lock);
+                free(lines);
+                return 0;
         }
         buf payload = { 0 };
         for (size_t i = 0; i < n; i++) {

@@ -32,7 +32,8 @@ enum node_kind {
         NODE_NAMESPACE,
         NODE_CONTAINER,
         NODE_FILE,
-        NODE_ROOTFS,
+        NODE_ROOTFS,        /* <id>/rootfs itself: passthrough to the real directory */
+        NODE_PT,            /* a file below an unmounted rootfs (passthrough.c) */
 };
 
 struct namespace;
@@ -50,10 +51,13 @@ struct node {
 /* ---- the tree ------------------------------------------------------------- */
 
 enum mount_state {
-        MOUNT_PENDING,      /* bind mount not made yet */
+        MOUNT_PENDING,      /* bind mount not made yet (the rootfs is served by passthrough) */
         MOUNT_DONE,
+        MOUNT_DETACHED,     /* taken off while the container's files are unlinked (rm -rf) */
         MOUNT_FAILED,
 };
+
+struct pt_node;
 
 struct container {
         /* tree lock */
@@ -61,6 +65,8 @@ struct container {
         struct container *next;         /* in ns->containers, sorted by id */
         bool removed;
         unsigned open_handles;
+        struct pt_node *pt_nodes;       /* passthrough nodes the kernel holds */
+        int rootfs_fd;                  /* O_PATH of the real rootfs directory */
 
         /* Writers take write_lock for the whole check-and-keep, so the list
          * cannot change under a check; renders never hold a lock, since an
@@ -79,7 +85,9 @@ struct container {
         bool error_from_read;           /* set by a failed read, cleared by a good one */
         struct timespec mtime;
         enum mount_state mount;
+        bool gone;                      /* removed: a mount made now is taken off again */
         bool mount_queued;
+        struct timespec rootfs_active;  /* last passthrough use, to mount again once idle */
         struct container *mount_next;   /* in the mounter's queue (fs->mount_lock) */
 
         struct node dir;
@@ -221,12 +229,51 @@ void container_refuse(struct container *c, const bf_error *err);
 int parse_lines(const char *text, size_t len, struct optline ***ret, size_t *ret_n, bf_error *err);
 void free_lines(struct optline **lines, size_t n);
 
+/* ---- the rootfs through FUSE (passthrough.c) -------------------------------- */
+
+bool node_is_pt(const struct node *n);
+int pt_stat(const struct node *n, struct stat *st);
+void pt_forget(struct node *n, uint64_t count);     /* tree lock held */
+void pt_free_all(struct container *c);              /* tree lock held */
+void pt_lookup(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name);
+void pt_getattr(fuse_req_t req, struct node *n);
+void pt_setattr(fuse_req_t req, struct node *n, struct stat *attr, int to_set, struct fuse_file_info *fi);
+void pt_readlink(fuse_req_t req, struct node *n);
+void pt_mknod(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name, mode_t mode, dev_t rdev);
+void pt_mkdir(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name, mode_t mode);
+void pt_symlink(fuse_req_t req, struct bfs *fs, const char *link, struct node *parent, const char *name);
+void pt_link(fuse_req_t req, struct bfs *fs, struct node *n, struct node *newparent, const char *newname);
+void pt_unlink(fuse_req_t req, struct node *parent, const char *name, bool dir);
+void pt_rename(fuse_req_t req, struct node *parent, const char *name, struct node *newparent, const char *newname,
+               unsigned flags);
+void pt_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi);
+void pt_create(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name, mode_t mode,
+               struct fuse_file_info *fi);
+void pt_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi);
+void pt_write(fuse_req_t req, const char *data, size_t size, off_t off, struct fuse_file_info *fi);
+void pt_flush(fuse_req_t req, struct fuse_file_info *fi);
+void pt_release(fuse_req_t req, struct fuse_file_info *fi);
+void pt_fsync(fuse_req_t req, int datasync, struct fuse_file_info *fi);
+void pt_opendir(fuse_req_t req, struct node *n, struct fuse_file_info *fi);
+void pt_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi);
+void pt_releasedir(fuse_req_t req, struct fuse_file_info *fi);
+void pt_statfs(fuse_req_t req, struct node *n);
+void pt_getxattr(fuse_req_t req, struct node *n, const char *name, size_t size);
+void pt_listxattr(fuse_req_t req, struct node *n, size_t size);
+void pt_setxattr(fuse_req_t req, struct node *n, const char *name, const char *value, size_t size, int flags);
+void pt_removexattr(fuse_req_t req, struct node *n, const char *name);
+
 /* ---- mounts (mounts.c) ------------------------------------------------------ */
 
 void mount_queue(struct bfs *fs, struct container *c);
 int mounter_start(struct bfs *fs, bf_error *err);
 void mounter_stop(struct bfs *fs);
-/* Detach the rootfs bind mount of c (lazily: a running container may hold it). */
-int rootfs_unmount(struct bfs *fs, struct container *c, const char *ns, const char *id, bf_error *err);
-/* Wait until the bind mount of c is made (or failed), up to a bound. */
-void mount_wait(struct container *c);
+/* Detach the rootfs bind mount of c (lazily: a running container may hold it);
+ * the state becomes `after` (MOUNT_PENDING when the container goes away,
+ * MOUNT_DETACHED to mount again once the rootfs is idle). */
+int rootfs_unmount(struct bfs *fs, struct container *c, const char *ns, const char *id, enum mount_state after,
+                   bf_error *err);
+/* Take every rootfs bind mount off (for an unmount of the tree). */
+void bfs_detach_all(struct bfs *fs);
+/* The rootfs was used through FUSE just now (keeps a detached rootfs unmounted). */
+void rootfs_touch(struct container *c);

@@ -1,14 +1,18 @@
 /* Each container's rootfs is a real directory in the state directory,
  * bind-mounted onto <mnt>/<ns>/<id>/rootfs so file I/O in it is native and a
  * running container keeps its root without the daemon. Mounting walks the
- * mounted tree, so it runs in its own thread while the session serves. */
+ * mounted tree, so it runs in its own thread while the session serves; until
+ * the mount is there, the FUSE directory below it passes requests through to
+ * the same real directory (passthrough.c). */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,7 +20,8 @@
 #include "internal.h"
 #include "util.h"
 
-#define MOUNT_WAIT_SECONDS 10
+/* A rootfs taken off for rm -rf is mounted again once unused this long. */
+#define REMOUNT_IDLE_MS 2000
 
 static void target_path(struct bfs *fs, const char *ns, const char *id, char *out, size_t size)
 {
@@ -30,45 +35,113 @@ static bool is_mounted(const char *source, const char *target)
         return stat(source, &a) == 0 && stat(target, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-static void set_state(struct container *c, enum mount_state st)
+static long ms_since(const struct timespec *t)
+{
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+void rootfs_touch(struct container *c)
 {
         pthread_mutex_lock(&c->lock);
-        c->mount = st;
-        c->mount_queued = false;
-        pthread_cond_broadcast(&c->mount_cond);
+        clock_gettime(CLOCK_MONOTONIC, &c->rootfs_active);
         pthread_mutex_unlock(&c->lock);
+}
+
+/* Clone the rootfs directory as a mount and move it onto target. The tree
+ * fd still names the mount afterwards, so it can be taken off even if the
+ * container went away meanwhile. */
+static int bind_mount(const char *source, const char *target, int *ret_tree)
+{
+        int tree = (int) syscall(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree < 0)
+                return -errno;
+        /* Private: taking it off later must not reach the copies that running
+         * containers (their own mount namespaces) hold. */
+        struct mount_attr attr = { .propagation = MS_PRIVATE };
+        (void) syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr));
+        if (syscall(SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+                int e = errno;
+                close(tree);
+                return -e;
+        }
+        *ret_tree = tree;
+        return 0;
+}
+
+static void detach_tree(int tree)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", tree);
+        umount2(path, MNT_DETACH);
 }
 
 static void mount_one(struct bfs *fs, struct container *c)
 {
-        for (int attempt = 0; attempt < 5; attempt++) {
+        enum mount_state result = MOUNT_FAILED;
+        for (int attempt = 0; attempt < 50; attempt++) {
+                if (attempt)
+                        usleep(10 * 1000);      /* a rename is finishing */
                 struct snapshot s;
                 if (container_snapshot(fs, c, &s) < 0)
                         break;
                 char target[PATH_MAX];
                 target_path(fs, s.ns, s.id, target, sizeof(target));
-                int r = 0;
+                int tree = -1, r = 0;
                 if (!is_mounted(s.rootfs, target))
-                        r = mount(s.rootfs, target, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
+                        r = bind_mount(s.rootfs, target, &tree);
                 if (r == 0) {
+                        pthread_mutex_lock(&c->lock);
+                        /* rmdir may have come while mounting: it left the mount to us. */
+                        bool removed = c->gone;
+                        if (removed && tree >= 0)
+                                detach_tree(tree);
+                        c->mount = removed ? MOUNT_PENDING : MOUNT_DONE;
+                        c->mount_queued = false;
+                        pthread_mutex_unlock(&c->lock);
+                        if (tree >= 0)
+                                close(tree);
                         snapshot_done(&s);
-                        set_state(c, MOUNT_DONE);
                         return;
                 }
-                /* Renamed or removed while mounting: look again. */
-                bool removed;
-                pthread_mutex_lock(&fs->tree_lock);
-                removed = c->removed;
-                pthread_mutex_unlock(&fs->tree_lock);
-                if (removed || r != -ENOENT) {
+                pthread_mutex_lock(&c->lock);
+                bool removed = c->gone;
+                pthread_mutex_unlock(&c->lock);
+                /* Renamed while mounting: look again. */
+                if (removed || r != -ENOENT || attempt == 49) {
                         if (!removed)
-                                bfs_log(fs, LOG_ERR, "bind-mounting %s on %s: %s", s.rootfs, target, strerror(-r));
+                                bfs_log(fs, LOG_ERR, "bind-mounting %s on %s: %s (its rootfs is served "
+                                                     "through FUSE)", s.rootfs, target, strerror(-r));
                         snapshot_done(&s);
                         break;
                 }
                 snapshot_done(&s);
         }
-        set_state(c, MOUNT_FAILED);
+        pthread_mutex_lock(&c->lock);
+        c->mount = result;
+        c->mount_queued = false;
+        pthread_mutex_unlock(&c->lock);
+}
+
+/* A detached rootfs goes back under its bind mount once nobody has used it
+ * through FUSE for a while (rm -rf has finished or given up). Returns true
+ * if the container was mounted or no longer needs it. */
+static bool remount_if_idle(struct bfs *fs, struct container *c)
+{
+        pthread_mutex_lock(&c->lock);
+        bool detached = c->mount == MOUNT_DETACHED;
+        long idle = ms_since(&c->rootfs_active);
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_lock(&c->lock);
+        bool removed = c->gone;
+        pthread_mutex_unlock(&c->lock);
+        if (!detached || removed)
+                return true;
+        if (idle < REMOUNT_IDLE_MS)
+                return false;
+        mount_one(fs, c);
+        return true;
 }
 
 static void *mounter(void *userdata)
@@ -85,7 +158,37 @@ static void *mounter(void *userdata)
                 fs->mount_queue = c->mount_next;
                 c->mount_next = NULL;
                 pthread_mutex_unlock(&fs->mount_lock);
-                mount_one(fs, c);
+
+                pthread_mutex_lock(&c->lock);
+                enum mount_state st = c->mount;
+                pthread_mutex_unlock(&c->lock);
+                bool done = true;
+                if (st == MOUNT_DETACHED)
+                        done = remount_if_idle(fs, c);
+                else
+                        mount_one(fs, c);
+
+                pthread_mutex_lock(&fs->mount_lock);
+                if (!done) {
+                        /* not idle yet: look again later, after the rest of the queue */
+                        struct container **p = &fs->mount_queue;
+                        while (*p)
+                                p = &(*p)->mount_next;
+                        *p = c;
+                        struct timespec deadline;
+                        clock_gettime(CLOCK_REALTIME, &deadline);
+                        deadline.tv_nsec += 200 * 1000000L;
+                        if (deadline.tv_nsec >= 1000000000L) {
+                                deadline.tv_sec++;
+                                deadline.tv_nsec -= 1000000000L;
+                        }
+                        pthread_cond_timedwait(&fs->mount_wake, &fs->mount_lock, &deadline);
+                        continue;
+                }
+                pthread_mutex_unlock(&fs->mount_lock);
+                pthread_mutex_lock(&c->lock);
+                c->mount_queued = false;
+                pthread_mutex_unlock(&c->lock);
                 container_put(fs, c);   /* the queue's reference */
                 pthread_mutex_lock(&fs->mount_lock);
         }
@@ -114,18 +217,6 @@ void mount_queue(struct bfs *fs, struct container *c)
         pthread_mutex_unlock(&fs->mount_lock);
 }
 
-void mount_wait(struct container *c)
-{
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += MOUNT_WAIT_SECONDS;
-        pthread_mutex_lock(&c->lock);
-        while (c->mount == MOUNT_PENDING)
-                if (pthread_cond_timedwait(&c->mount_cond, &c->lock, &deadline) == ETIMEDOUT)
-                        break;
-        pthread_mutex_unlock(&c->lock);
-}
-
 int mounter_start(struct bfs *fs, bf_error *err)
 {
         int r = pthread_create(&fs->mounter, NULL, mounter, fs);
@@ -145,22 +236,39 @@ void mounter_stop(struct bfs *fs)
         pthread_mutex_unlock(&fs->mount_lock);
         pthread_join(fs->mounter, NULL);
         fs->mounter_running = false;
+        /* Whatever is still queued loses the queue's reference. */
+        while (fs->mount_queue) {
+                struct container *c = fs->mount_queue;
+                fs->mount_queue = c->mount_next;
+                c->mount_next = NULL;
+                pthread_mutex_lock(&c->lock);
+                c->mount_queued = false;
+                pthread_mutex_unlock(&c->lock);
+                container_put(fs, c);
+        }
 }
 
-int rootfs_unmount(struct bfs *fs, struct container *c, const char *ns, const char *id, bf_error *err)
+int rootfs_unmount(struct bfs *fs, struct container *c, const char *ns, const char *id, enum mount_state after,
+                   bf_error *err)
 {
         char target[PATH_MAX];
         target_path(fs, ns, id, target, sizeof(target));
-        char *source = store_rootfs_path(&fs->store, ns, id);
-        bool ours = source && is_mounted(source, target);
-        free(source);
+        /* The rootfs directory itself (its path may be gone already, when rmdir
+         * removed it) must be what the target shows. */
+        struct stat a, b;
+        bool ours = fstat(c->rootfs_fd, &a) == 0 && stat(target, &b) == 0 && a.st_dev == b.st_dev &&
+                    a.st_ino == b.st_ino;
         int r = 0;
         if (ours && umount2(target, UMOUNT_NOFOLLOW) < 0) {
                 /* A running container (or a shell inside) holds it: detach lazily. */
                 if (errno != EBUSY || umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
                         r = bf_error_set(err, errno, "unmounting %s: %s", target, strerror(errno));
         }
-        if (r == 0)
-                set_state(c, MOUNT_PENDING);
+        if (r == 0) {
+                pthread_mutex_lock(&c->lock);
+                c->mount = after;
+                clock_gettime(CLOCK_MONOTONIC, &c->rootfs_active);
+                pthread_mutex_unlock(&c->lock);
+        }
         return r;
 }

@@ -74,17 +74,11 @@ static int fill_attr(struct bfs *fs, struct node *n, struct stat *st, double *ti
                 st->st_mtim = st->st_ctim = n->c->mtime;
                 pthread_mutex_unlock(&n->c->lock);
                 return 0;
-        case NODE_ROOTFS: {
-                /* The real directory's attributes, under this node's number. */
-                struct snapshot s;
-                if (container_snapshot(fs, n->c, &s) < 0)
-                        return -ENOMEM;
-                int r = stat(s.rootfs, st) < 0 ? -errno : 0;
-                snapshot_done(&s);
-                st->st_ino = ino_of(fs, n);
+        case NODE_ROOTFS:
+        case NODE_PT:
+                /* the real directory's attributes, under this node's number */
                 *timeout = 0;
-                return r;
-        }
+                return pt_stat(n, st);
         case NODE_FILE: {
                 st->st_mode = S_IFREG | n->file->mode;
                 *timeout = 0;
@@ -127,40 +121,14 @@ static void reply_entry(fuse_req_t req, struct bfs *fs, struct node *n)
         }
 }
 
-/* ---- the unmounted rootfs ----------------------------------------------------- */
-
-/* A request reached the FUSE directory under a container's rootfs: the bind
- * mount is not (or no longer) there. Tell the kernel to walk the path again
- * (ESTALE: path-based calls retry once, revalidating every dentry); the
- * revalidation of "rootfs" waits for the mount. */
-static int rootfs_not_mounted(struct bfs *fs, struct container *c, bool may_wait)
+/* A request on the rootfs or below it reached FUSE: its bind mount is not
+ * there (yet, or any more). It is served by passthrough. */
+static bool passthrough(struct node *n)
 {
-        pthread_mutex_lock(&c->lock);
-        enum mount_state st = c->mount;
-        pthread_mutex_unlock(&c->lock);
-        if (st == MOUNT_FAILED)
-                return -EIO;
-        if (st == MOUNT_DONE) {
-                /* A process that entered before the mount, or the mount was
-                 * removed by hand: check, and mount again if it is gone. */
-                struct snapshot s;
-                if (container_snapshot(fs, c, &s) == 0) {
-                        char target[PATH_MAX];
-                        struct stat a, b;
-                        snprintf(target, sizeof(target), "%s/%s/%s/rootfs", fs->mountpoint, s.ns, s.id);
-                        if (stat(s.rootfs, &a) == 0 && (stat(target, &b) < 0 || a.st_dev != b.st_dev ||
-                                                         a.st_ino != b.st_ino)) {
-                                pthread_mutex_lock(&c->lock);
-                                c->mount = MOUNT_PENDING;
-                                pthread_mutex_unlock(&c->lock);
-                                mount_queue(fs, c);
-                        }
-                        snapshot_done(&s);
-                }
-        }
-        if (may_wait)
-                mount_wait(c);
-        return -ESTALE;
+        if (!node_is_pt(n))
+                return false;
+        rootfs_touch(n->c);
+        return true;
 }
 
 /* ---- lookup, forget, getattr ----------------------------------------------------- */
@@ -196,22 +164,18 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
                 fuse_reply_err(req, ENOTDIR);
                 return;
         case NODE_ROOTFS:
+        case NODE_PT:
                 pthread_mutex_unlock(&fs->tree_lock);
-                fuse_reply_err(req, -rootfs_not_mounted(fs, p->c, false));
+                if (passthrough(p))
+                        pt_lookup(req, fs, p, name);
                 return;
         }
-        bool revalidating_rootfs = n && n->kind == NODE_ROOTFS && n->nlookup > 0;
         pthread_mutex_unlock(&fs->tree_lock);
         if (!n) {
                 struct fuse_entry_param e = { 0 };
                 fuse_reply_entry(req, &e);  /* negative, not cached */
                 return;
         }
-        /* The kernel already knows "rootfs" and checks it again (after an ESTALE):
-         * let it continue once the bind mount is there. The mounter's own walk
-         * never waits on itself. */
-        if (revalidating_rootfs && fuse_req_ctx(req)->pid != fs->mounter_tid)
-                mount_wait(n->c);
         reply_entry(req, fs, n);
 }
 
@@ -238,6 +202,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
         (void) fi;
         struct bfs *fs = fs_of(req);
+        if (passthrough(node_of(fs, ino))) {
+                pt_getattr(req, node_of(fs, ino));
+                return;
+        }
         struct stat st;
         double timeout;
         int r = fill_attr(fs, node_of(fs, ino), &st, &timeout);
@@ -271,8 +239,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
         struct bfs *fs = fs_of(req);
         struct node *n = node_of(fs, ino);
-        if (n->kind == NODE_ROOTFS) {
-                fuse_reply_err(req, -rootfs_not_mounted(fs, n->c, true));
+        if (passthrough(n)) {
+                pt_opendir(req, n, fi);
                 return;
         }
         if (n->kind == NODE_FILE) {
@@ -310,7 +278,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-        (void) ino;
+        if (passthrough(node_of(fs_of(req), ino))) {
+                pt_readdir(req, size, off, fi);
+                return;
+        }
         struct dirbuf *b = (struct dirbuf *) (uintptr_t) fi->fh;
         if (off < 0 || (size_t) off >= b->len)
                 fuse_reply_buf(req, NULL, 0);
@@ -320,7 +291,10 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-        (void) ino;
+        if (node_is_pt(node_of(fs_of(req), ino))) {
+                pt_releasedir(req, fi);
+                return;
+        }
         struct dirbuf *b = (struct dirbuf *) (uintptr_t) fi->fh;
         free(b->p);
         free(b);
@@ -338,8 +312,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
         struct bfs *fs = fs_of(req);
         struct node *p = node_of(fs, parent);
         bf_error err = { 0 };
-        if (p->kind == NODE_ROOTFS) {
-                fuse_reply_err(req, -rootfs_not_mounted(fs, p->c, false));
+        if (passthrough(p)) {
+                pt_mkdir(req, fs, p, name, mode);
                 return;
         }
         if (p->kind == NODE_CONTAINER || p->kind == NODE_FILE) {
@@ -390,21 +364,97 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
         reply_entry(req, fs, &c->dir);
 }
 
+/* rm -rf of a container unlinks its files first: take the rootfs bind mount
+ * off then, so rm can go on to remove the (then FUSE) rootfs directory and
+ * the container. The mount comes back once the rootfs is idle, if the
+ * container stays. */
+static void container_unlinked(struct bfs *fs, struct container *c)
+{
+        pthread_mutex_lock(&c->lock);
+        enum mount_state ms = c->mount;
+        char *ns = strdup(c->ns_name), *id = strdup(c->id);
+        pthread_mutex_unlock(&c->lock);
+        bf_error err = { 0 };
+        if (ms == MOUNT_DONE && ns && id) {
+                if (rootfs_unmount(fs, c, ns, id, MOUNT_DETACHED, &err) < 0)
+                        log_error(fs, "unlink", &err);
+                else
+                        mount_queue(fs, c);
+        } else if (ms == MOUNT_DETACHED) {
+                rootfs_touch(c);
+        }
+        free(ns);
+        free(id);
+}
+
+static int rmdir_container(struct bfs *fs, struct namespace *parent, const char *name)
+{
+        bf_error err = { 0 };
+        pthread_mutex_lock(&fs->tree_lock);
+        struct container *c = container_find(parent, name);
+        char *ns_name = strdup(parent->name);
+        if (c)
+                c->open_handles++;
+        pthread_mutex_unlock(&fs->tree_lock);
+        if (!c || !ns_name) {
+                free(ns_name);
+                return c ? (container_put(fs, c), -ENOMEM) : -ENOENT;
+        }
+        /* Fails with ENOTEMPTY, changing nothing, unless the rootfs is empty:
+         * rmdir never deletes data. */
+        int r = store_container_remove(&fs->store, ns_name, name, &err);
+        if (r < 0 && r != -ENOTEMPTY)
+                log_error(fs, "rmdir", &err);
+        if (r == 0) {
+                pthread_mutex_lock(&fs->tree_lock);
+                container_unlink(c->ns, c);
+                c->removed = true;
+                pthread_mutex_unlock(&fs->tree_lock);
+                /* A mount made by now is ours to take off; one still being made
+                 * is taken off by the mounter, which sees `removed`. */
+                pthread_mutex_lock(&c->lock);
+                c->gone = true;
+                enum mount_state ms = c->mount;
+                pthread_mutex_unlock(&c->lock);
+                if (ms == MOUNT_DONE && rootfs_unmount(fs, c, ns_name, name, MOUNT_PENDING, &err) < 0)
+                        log_error(fs, "rmdir", &err);
+        }
+        free(ns_name);
+        container_put(fs, c);
+        return r;
+}
+
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
         struct bfs *fs = fs_of(req);
         struct node *p = node_of(fs, parent);
         bf_error err = { 0 };
         int r = 0;
+        if (passthrough(p)) {
+                pt_unlink(req, p, name, true);
+                return;
+        }
         switch (p->kind) {
-        case NODE_ROOTFS:
-                r = rootfs_not_mounted(fs, p->c, false);
-                break;
         case NODE_FILE:
                 r = -ENOTDIR;
                 break;
         case NODE_CONTAINER:
-                r = streq(name, "rootfs") ? -EBUSY : file_def_find(name) ? -ENOTDIR : -ENOENT;
+                if (streq(name, "rootfs")) {
+                        /* Only reached without the bind mount (rm -rf took it off):
+                         * an empty rootfs "goes" like the virtual files, so rm
+                         * goes on to remove the container. */
+                        pthread_mutex_lock(&p->c->lock);
+                        char *ns = strdup(p->c->ns_name), *id = strdup(p->c->id);
+                        pthread_mutex_unlock(&p->c->lock);
+                        bool empty = false;
+                        r = ns && id ? store_rootfs_empty(&fs->store, ns, id, &empty, &err) : -ENOMEM;
+                        if (r == 0 && !empty)
+                                r = -ENOTEMPTY;
+                        free(ns);
+                        free(id);
+                } else {
+                        r = file_def_find(name) ? -ENOTDIR : -ENOENT;
+                }
                 break;
         case NODE_ROOT: {
                 pthread_mutex_lock(&fs->tree_lock);
@@ -420,41 +470,11 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
                 pthread_mutex_unlock(&fs->tree_lock);
                 break;
         }
-        case NODE_NAMESPACE: {
-                pthread_mutex_lock(&fs->tree_lock);
-                struct container *c = container_find(p->ns, name);
-                char *ns_name = strdup(p->ns->name);
-                pthread_mutex_unlock(&fs->tree_lock);
-                if (!c || !ns_name) {
-                        free(ns_name);
-                        r = c ? -ENOMEM : -ENOENT;
-                        break;
-                }
-                /* The kernel holds this directory's lock: the container stays. */
-                bool empty = false;
-                pthread_mutex_lock(&c->lock);
-                enum mount_state ms = c->mount;
-                pthread_mutex_unlock(&c->lock);
-                if ((r = store_rootfs_empty(&fs->store, ns_name, name, &empty, &err)) < 0)
-                        log_error(fs, "rmdir", &err);
-                else if (!empty)
-                        r = -ENOTEMPTY;
-                else if (ms == MOUNT_PENDING)
-                        r = -EBUSY;
-                else if (ms == MOUNT_DONE && (r = rootfs_unmount(fs, c, ns_name, name, &err)) < 0)
-                        log_error(fs, "rmdir", &err);
-                if (r == 0 && (r = store_container_remove(&fs->store, ns_name, name, &err)) < 0)
-                        log_error(fs, "rmdir", &err);
-                if (r == 0) {
-                        pthread_mutex_lock(&fs->tree_lock);
-                        container_unlink(c->ns, c);
-                        c->removed = true;
-                        maybe_free_container(c);
-                        pthread_mutex_unlock(&fs->tree_lock);
-                }
-                free(ns_name);
+        case NODE_NAMESPACE:
+                r = rmdir_container(fs, p->ns, name);
                 break;
-        }
+        default:
+                r = -EIO;
         }
         fuse_reply_err(req, r < 0 ? -r : 0);
 }
@@ -464,14 +484,17 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
         struct bfs *fs = fs_of(req);
         struct node *p = node_of(fs, parent);
         int r;
+        if (passthrough(p)) {
+                pt_unlink(req, p, name, false);
+                return;
+        }
         switch (p->kind) {
-        case NODE_ROOTFS:
-                r = rootfs_not_mounted(fs, p->c, false);
-                break;
         case NODE_CONTAINER:
                 /* Virtual files cannot go away; accepting the unlink lets rm -rf
                  * empty a container. */
                 r = streq(name, "rootfs") ? -EISDIR : file_def_find(name) ? 0 : -ENOENT;
+                if (r == 0)
+                        container_unlinked(fs, p->c);
                 break;
         case NODE_FILE:
                 r = -ENOTDIR;
@@ -493,8 +516,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
         struct node *p = node_of(fs, parent), *np = node_of(fs, newparent);
         bf_error err = { 0 };
         int r = 0;
-        if (p->kind == NODE_ROOTFS || np->kind == NODE_ROOTFS) {
-                fuse_reply_err(req, -rootfs_not_mounted(fs, p->kind == NODE_ROOTFS ? p->c : np->c, false));
+        if (node_is_pt(p) || node_is_pt(np)) {
+                if (passthrough(p) && passthrough(np))
+                        pt_rename(req, p, name, np, newname, flags);
+                else
+                        fuse_reply_err(req, EXDEV);
                 return;
         }
         if (flags & RENAME_EXCHANGE) {
@@ -542,12 +568,6 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
                 char *nid = r == 0 ? strdup(newname) : NULL, *nns = r == 0 ? strdup(np->ns->name) : NULL;
                 if (r == 0 && (!nid || !nns))
                         r = -ENOMEM;
-                if (r == 0) {
-                        pthread_mutex_lock(&c->lock);
-                        if (c->mount == MOUNT_PENDING)
-                                r = -EBUSY;
-                        pthread_mutex_unlock(&c->lock);
-                }
                 if (r == 0 &&
                     (r = store_container_rename(&fs->store, p->ns->name, name, np->ns->name, newname, &err)) < 0)
                         log_error(fs, "rename", &err);
@@ -560,8 +580,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
                         c->id = TAKE_PTR(nid);
                         c->ns_name = TAKE_PTR(nns);
                         clock_gettime(CLOCK_REALTIME, &c->mtime);
+                        bool unmounted = c->mount == MOUNT_FAILED;
                         pthread_mutex_unlock(&c->lock);
                         container_insert(np->ns, c);
+                        if (unmounted)
+                                mount_queue(fs, c);     /* it may have failed on the old name */
                 }
                 free(nid);
                 free(nns);
@@ -570,31 +593,93 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
         fuse_reply_err(req, r < 0 ? -r : 0);
 }
 
-/* Nothing but the tree's own directories and files can be made. */
+/* Nothing but the tree's own directories and files can be made, except in
+ * a rootfs served through FUSE. */
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-        (void) name, (void) mode, (void) rdev;
         struct bfs *fs = fs_of(req);
         struct node *p = node_of(fs, parent);
-        fuse_reply_err(req, p->kind == NODE_ROOTFS ? -rootfs_not_mounted(fs, p->c, false) : EPERM);
+        if (passthrough(p))
+                pt_mknod(req, fs, p, name, mode, rdev);
+        else
+                fuse_reply_err(req, EPERM);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
 {
-        (void) fi;
-        op_mknod(req, parent, name, mode, 0);
+        struct bfs *fs = fs_of(req);
+        struct node *p = node_of(fs, parent);
+        if (passthrough(p))
+                pt_create(req, fs, p, name, mode, fi);
+        else
+                fuse_reply_err(req, EPERM);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-        (void) link;
-        op_mknod(req, parent, name, 0, 0);
+        struct bfs *fs = fs_of(req);
+        struct node *p = node_of(fs, parent);
+        if (passthrough(p))
+                pt_symlink(req, fs, link, p, name);
+        else
+                fuse_reply_err(req, EPERM);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-        (void) ino;
-        op_mknod(req, newparent, newname, 0, 0);
+        struct bfs *fs = fs_of(req);
+        struct node *n = node_of(fs, ino), *p = node_of(fs, newparent);
+        if (passthrough(p) && node_is_pt(n))
+                pt_link(req, fs, n, p, newname);
+        else
+                fuse_reply_err(req, node_is_pt(p) ? EXDEV : EPERM);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+        struct node *n = node_of(fs_of(req), ino);
+        if (passthrough(n))
+                pt_readlink(req, n);
+        else
+                fuse_reply_err(req, EINVAL);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+        struct node *n = node_of(fs_of(req), ino);
+        if (passthrough(n))
+                pt_getxattr(req, n, name, size);
+        else
+                fuse_reply_err(req, ENODATA);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+        struct node *n = node_of(fs_of(req), ino);
+        if (passthrough(n))
+                pt_listxattr(req, n, size);
+        else if (size == 0)
+                fuse_reply_xattr(req, 0);
+        else
+                fuse_reply_buf(req, NULL, 0);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags)
+{
+        struct node *n = node_of(fs_of(req), ino);
+        if (passthrough(n))
+                pt_setxattr(req, n, name, value, size, flags);
+        else
+                fuse_reply_err(req, ENOTSUP);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+        struct node *n = node_of(fs_of(req), ino);
+        if (passthrough(n))
+                pt_removexattr(req, n, name);
+        else
+                fuse_reply_err(req, ENOTSUP);
 }
 
 /* ---- files ----------------------------------------------------------------------- */
@@ -612,8 +697,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct bfs *fs = fs_of(req);
         struct node *n = node_of(fs, ino);
-        if (n->kind == NODE_ROOTFS) {
-                fuse_reply_err(req, -rootfs_not_mounted(fs, n->c, true));
+        if (passthrough(n)) {
+                pt_open(req, n, fi);
                 return;
         }
         if (n->kind != NODE_FILE) {
@@ -668,7 +753,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-        (void) ino;
+        if (passthrough(node_of(fs_of(req), ino))) {
+                pt_read(req, size, off, fi);
+                return;
+        }
         struct handle *h = (struct handle *) (uintptr_t) fi->fh;
         if (!h->readable) {
                 fuse_reply_err(req, EBADF);
@@ -714,6 +802,10 @@ static int stage_lines(struct bfs *fs, struct handle *h, const char *text, size_
 
 static int write_replace(struct bfs *fs, struct handle *h, const char *data, size_t size, bf_error *err)
 {
+        /* as for appends: a first piece of exactly 1 MiB ending within a line
+         * starts a write over the limit */
+        if (size == OPTS_WRITE_MAX && data[size - 1] != '\n' && !h->partial.len)
+                return bf_error_set(err, EFBIG, "a write to opts carries at most %d bytes", OPTS_WRITE_MAX);
         if (h->partial.len + size > OPTS_WRITE_MAX)
                 return bf_error_set(err, EFBIG, "an option line is longer than %d bytes", OPTS_WRITE_MAX);
         const char *last_nl = NULL;
@@ -740,11 +832,56 @@ static int write_replace(struct bfs *fs, struct handle *h, const char *data, siz
         return 0;
 }
 
+/* The kernel hands a write over in pieces of at most 1 MiB, cut where the
+ * writer's buffer crosses 256 pages: a piece that ends within a line and is
+ * that large is continued by the next one. */
+#define PAGE_SPLIT_MIN (OPTS_WRITE_MAX - 4095)
+
+/* Appending: each write(2) carries whole lines, all kept or none. */
+static int write_append(struct bfs *fs, struct handle *h, const char *data, size_t size, bf_error *err)
+{
+        struct container *c = h->node->c;
+        bool cut = size >= PAGE_SPLIT_MIN && data[size - 1] != '\n';
+        /* A piece of exactly 1 MiB that ends within a line, with nothing before
+         * it, is the start of a write over the limit. */
+        if (size > OPTS_WRITE_MAX || (cut && size == OPTS_WRITE_MAX && !h->partial.len)) {
+                int r = bf_error_set(err, EFBIG, "a write to opts carries at most %d bytes", OPTS_WRITE_MAX);
+                container_refuse(c, err);
+                return r;
+        }
+        buf text = { 0 };
+        buf_put(&text, h->partial.p ? h->partial.p : "", h->partial.len);
+        buf_put(&text, data, size);
+        size_t keep = text.len;
+        if (cut) {
+                /* hold the unfinished line for the next piece (or the close) */
+                while (keep && text.p[keep - 1] != '\n')
+                        keep--;
+        }
+        if (text.len - keep > OPTLINE_MAX) {
+                buf_free(&text);
+                int r = bf_error_set(err, EFBIG, "an option line is longer than %d bytes", OPTLINE_MAX);
+                container_refuse(c, err);
+                return r;
+        }
+        int r = text.oom ? bf_error_set(err, ENOMEM, "out of memory") :
+                keep ? container_append(fs, c, text.p, keep, NULL, err) : 0;
+        if (r == 0) {
+                h->partial.len = 0;
+                buf_put(&h->partial, text.p + keep, text.len - keep);
+        }
+        buf_free(&text);
+        return r;
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
-        (void) ino, (void) off;
         struct bfs *fs = fs_of(req);
+        if (passthrough(node_of(fs, ino))) {
+                pt_write(req, data, size, off, fi);
+                return;
+        }
         struct handle *h = (struct handle *) (uintptr_t) fi->fh;
         struct container *c = h->node->c;
         const struct file_def *f = h->node->file;
@@ -765,14 +902,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                         }
                         break;
                 }
-                /* A write the kernel had to cut at its maximum size came from one
-                 * larger than the limit. */
-                if (size > OPTS_WRITE_MAX || (size == OPTS_WRITE_MAX && data[size - 1] != '\n')) {
-                        r = bf_error_set(&err, EFBIG, "a write to opts carries at most %d bytes", OPTS_WRITE_MAX);
-                        container_refuse(c, &err);
-                        break;
-                }
-                r = container_append(fs, c, data, size, NULL, &err);
+                r = write_append(fs, h, data, size, &err);
                 break;
         case FILE_PLATFORM:
                 r = container_set_platform(fs, c, data, size, &err);
@@ -822,10 +952,19 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-        (void) ino;
         struct bfs *fs = fs_of(req);
+        if (node_is_pt(node_of(fs, ino))) {
+                pt_flush(req, fi);
+                return;
+        }
         struct handle *h = (struct handle *) (uintptr_t) fi->fh;
         int r = 0;
+        if (!h->replace && h->partial.len) {
+                /* the end of a write cut by the kernel, with no final newline */
+                bf_error err = { 0 };
+                r = container_append(fs, h->node->c, h->partial.p, h->partial.len, NULL, &err);
+                h->partial.len = 0;
+        }
         if (h->replace && h->dirty && !h->refused) {
                 bf_error err = { 0 };
                 if (h->partial.len) {
@@ -846,8 +985,11 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-        (void) ino;
         struct bfs *fs = fs_of(req);
+        if (node_is_pt(node_of(fs, ino))) {
+                pt_release(req, fi);
+                return;
+        }
         struct handle *h = (struct handle *) (uintptr_t) fi->fh;
         struct container *c = h->node->c;
         handle_free(h);
@@ -863,8 +1005,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         (void) attr;
         struct bfs *fs = fs_of(req);
         struct node *n = node_of(fs, ino);
-        if (n->kind == NODE_ROOTFS) {
-                fuse_reply_err(req, -rootfs_not_mounted(fs, n->c, false));
+        if (passthrough(n)) {
+                pt_setattr(req, n, attr, to_set, fi);
                 return;
         }
         if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
@@ -894,10 +1036,40 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         op_getattr(req, ino, fi);
 }
 
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+        if (node_is_pt(node_of(fs_of(req), ino)))
+                pt_fsync(req, datasync, fi);
+        else
+                fuse_reply_err(req, 0);     /* accepted writes are durable already */
+}
+
+/* umount(8) looks at the tree with statfs(2) right before unmounting it,
+ * and the kernel refuses to unmount a tree with mounts below it: take the
+ * rootfs bind mounts off first. (If the unmount then fails anyway, they come
+ * back once the rootfs is used again.) fusermount3 -u asks nothing first;
+ * fusermount3 -u -z and stopping the daemon work. */
+static bool caller_is_umount(fuse_req_t req)
+{
+        char path[64], comm[32] = { 0 };
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int) fuse_req_ctx(req)->pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return false;
+        bool is = fgets(comm, sizeof(comm), f) && streq(comm, "umount\n");
+        fclose(f);
+        return is;
+}
+
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-        (void) ino;
         struct bfs *fs = fs_of(req);
+        if (ino == FUSE_ROOT_ID && caller_is_umount(req))
+                bfs_detach_all(fs);
+        if (passthrough(node_of(fs, ino))) {
+                pt_statfs(req, node_of(fs, ino));
+                return;
+        }
         struct statvfs st;
         if (fstatvfs(fs->store.dirfd, &st) < 0)
                 fuse_reply_err(req, errno);
@@ -939,6 +1111,12 @@ static const struct fuse_lowlevel_ops ops = {
         .releasedir = op_releasedir,
         .statfs = op_statfs,
         .create = op_create,
+        .readlink = op_readlink,
+        .fsync = op_fsync,
+        .getxattr = op_getxattr,
+        .listxattr = op_listxattr,
+        .setxattr = op_setxattr,
+        .removexattr = op_removexattr,
 };
 
 const struct fuse_lowlevel_ops *bfs_fuse_ops(void)

@@ -80,7 +80,7 @@ void ns_free(struct namespace *ns)
 /* Free what is gone from the tree once the kernel holds no reference. */
 void maybe_free_container(struct container *c)
 {
-        if (!c->removed || c->open_handles || c->dir.nlookup || c->rootfs.nlookup)
+        if (!c->removed || c->open_handles || c->dir.nlookup || c->rootfs.nlookup || c->pt_nodes)
                 return;
         for (size_t i = 0; i < file_defs_count; i++)
                 if (c->files[i].nlookup)
@@ -96,6 +96,12 @@ void maybe_free_ns(struct namespace *ns)
 
 void node_forget(struct node *n, uint64_t count)
 {
+        if (n->kind == NODE_PT) {
+                struct container *c = n->c;
+                pt_forget(n, count);    /* may free n */
+                maybe_free_container(c);
+                return;
+        }
         n->nlookup = n->nlookup > count ? n->nlookup - count : 0;
         if (n->kind == NODE_NAMESPACE)
                 maybe_free_ns(n->ns);

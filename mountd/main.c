@@ -200,6 +200,10 @@ int main(int argc, char **argv)
         if (clean_stale_mount(opts.mountpoint) < 0)
                 goto out_args;
 
+        /* Files made in a rootfs served through FUSE get the modes asked for
+         * (the kernel applied the caller's umask already). */
+        umask(0);
+
         /* Anyone may read specs and use their rootfs; the kernel checks modes. */
         fuse_opt_add_arg(&args, "-oallow_other,default_permissions,fsname=bundlefs,subtype=bundlefs");
 

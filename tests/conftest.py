@@ -34,3 +34,35 @@ def fixtures_copy(tmp_path_factory) -> pathlib.Path:
     """A private copy of the conformance fixtures, symlinks as symlinks: the
     value of @FIXTURES@ for the whole session."""
     return copy_fixtures(tmp_path_factory.mktemp("conformance"))
+
+
+@pytest.fixture(scope="session")
+def bundlefs_bin() -> pathlib.Path:
+    path = build_dir() / "mountd" / "bundlefs"
+    assert path.exists(), f"{path} is not built; run meson/ninja first"
+    assert os.geteuid() == 0, "the mounted-tree tests run as root (bundlefs bind-mounts rootfs directories)"
+    return path
+
+
+@pytest.fixture
+def daemon(bundlefs_bin, tmp_path):
+    """A running bundlefs on a fresh state directory: tmp_path/state served at
+    tmp_path/mnt. Stopped (and any mount removed) at the end."""
+    from support.mount import Daemon
+
+    d = Daemon(bundlefs_bin, tmp_path / "state", tmp_path / "mnt").start()
+    yield d
+    d.cleanup()
+
+
+@pytest.fixture
+def mnt(daemon) -> pathlib.Path:
+    return daemon.mountpoint
+
+
+@pytest.fixture
+def ctr(mnt) -> pathlib.Path:
+    """The container default/c1 of a fresh tree."""
+    from support.mount import make_container
+
+    return make_container(mnt, "default", "c1")

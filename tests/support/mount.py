@@ -106,12 +106,19 @@ class Daemon:
         lazy_unmount(self.mountpoint)
 
 
-def make_container(mountpoint, ns="default", cid="c1") -> pathlib.Path:
-    """mkdir <mnt>/<ns>/<id>, waiting until its rootfs bind mount is in place."""
+def make_container(mountpoint, ns="default", cid="c1", timeout=10.0) -> pathlib.Path:
+    """mkdir <mnt>/<ns>/<id>, then wait until its rootfs bind mount is in place
+    (the daemon makes it just after mkdir returns; until then the rootfs is
+    served through FUSE, which works but is not what these tests look at)."""
     mnt = pathlib.Path(mountpoint)
     (mnt / ns).mkdir(exist_ok=True)
     path = mnt / ns / cid
     path.mkdir()
+    target = os.path.realpath(path / "rootfs")
+    deadline = time.monotonic() + timeout
+    while target not in mounts_under(target):
+        assert time.monotonic() < deadline, f"{target} was not bind-mounted within {timeout}s"
+        time.sleep(0.01)
     return path
 
 

@@ -1,0 +1,499 @@
+/* A container's rootfs served through FUSE, for the times its bind mount is
+ * not there: the instant after mkdir (the mount can only be made once mkdir
+ * has returned), while a daemon starts, while rm -rf removes a container, and
+ * for a process that entered before the mount. Each request is done on the
+ * real directory, as libfuse's passthrough_ll example does; nodes hold O_PATH
+ * descriptors and are keyed by device and inode number. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "util.h"
+
+#define PT_TIMEOUT 0.0  /* the real directory changes behind FUSE's back */
+
+struct pt_node {
+        struct node node;       /* kind NODE_PT, node.c its container */
+        int fd;                 /* O_PATH */
+        dev_t dev;
+        ino_t ino;
+        struct pt_node *next;   /* in the container's list (tree lock) */
+};
+
+struct pt_dir {
+        DIR *dir;
+        off_t offset;
+        struct dirent *entry;
+};
+
+bool node_is_pt(const struct node *n)
+{
+        return n->kind == NODE_PT || n->kind == NODE_ROOTFS;
+}
+
+static int node_fd(const struct node *n)
+{
+        return n->kind == NODE_ROOTFS ? n->c->rootfs_fd : ((const struct pt_node *) n)->fd;
+}
+
+static fuse_ino_t pt_ino(const struct node *n)
+{
+        return (fuse_ino_t) (uintptr_t) n;
+}
+
+static void proc_path(char *out, size_t size, int fd)
+{
+        snprintf(out, size, "/proc/self/fd/%d", fd);
+}
+
+int pt_stat(const struct node *n, struct stat *st)
+{
+        if (fstatat(node_fd(n), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        st->st_ino = pt_ino(n);
+        return 0;
+}
+
+/* The node for the real file name under parent, made or found (tree lock
+ * taken), with one more kernel reference. */
+static int pt_find(struct bfs *fs, struct node *parent, const char *name, struct fuse_entry_param *e)
+{
+        memset(e, 0, sizeof(*e));
+        int fd = openat(node_fd(parent), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+                int e2 = errno;
+                close(fd);
+                return -e2;
+        }
+        struct container *c = parent->c;
+        pthread_mutex_lock(&fs->tree_lock);
+        struct pt_node *p;
+        for (p = c->pt_nodes; p; p = p->next)
+                if (p->dev == st.st_dev && p->ino == st.st_ino)
+                        break;
+        if (p) {
+                close(fd);
+        } else {
+                p = calloc(1, sizeof(*p));
+                if (!p) {
+                        pthread_mutex_unlock(&fs->tree_lock);
+                        close(fd);
+                        return -ENOMEM;
+                }
+                *p = (struct pt_node){
+                        .node = { .kind = NODE_PT, .c = c },
+                        .fd = fd,
+                        .dev = st.st_dev,
+                        .ino = st.st_ino,
+                        .next = c->pt_nodes,
+                };
+                c->pt_nodes = p;
+        }
+        p->node.nlookup++;
+        pthread_mutex_unlock(&fs->tree_lock);
+        st.st_ino = pt_ino(&p->node);
+        e->attr = st;
+        e->ino = pt_ino(&p->node);
+        e->generation = 1;
+        e->attr_timeout = PT_TIMEOUT;
+        e->entry_timeout = PT_TIMEOUT;
+        return 0;
+}
+
+/* Tree lock held. */
+void pt_forget(struct node *n, uint64_t count)
+{
+        n->nlookup = n->nlookup > count ? n->nlookup - count : 0;
+        if (n->nlookup || n->kind != NODE_PT)
+                return;
+        struct pt_node *p = (struct pt_node *) n;
+        for (struct pt_node **q = &n->c->pt_nodes; *q; q = &(*q)->next)
+                if (*q == p) {
+                        *q = p->next;
+                        break;
+                }
+        close(p->fd);
+        free(p);
+}
+
+/* Tree lock held: when the container goes for good. */
+void pt_free_all(struct container *c)
+{
+        while (c->pt_nodes) {
+                struct pt_node *p = c->pt_nodes;
+                c->pt_nodes = p->next;
+                close(p->fd);
+                free(p);
+        }
+}
+
+static void reply_entry_or_err(fuse_req_t req, struct bfs *fs, int r, struct fuse_entry_param *e)
+{
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        if (fuse_reply_entry(req, e) != 0) {
+                pthread_mutex_lock(&fs->tree_lock);
+                pt_forget((struct node *) (uintptr_t) e->ino, 1);
+                pthread_mutex_unlock(&fs->tree_lock);
+        }
+}
+
+void pt_lookup(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name)
+{
+        struct fuse_entry_param e;
+        int r = pt_find(fs, parent, name, &e);
+        if (r == -ENOENT) {
+                memset(&e, 0, sizeof(e));
+                fuse_reply_entry(req, &e);
+                return;
+        }
+        reply_entry_or_err(req, fs, r, &e);
+}
+
+void pt_getattr(fuse_req_t req, struct node *n)
+{
+        struct stat st;
+        int r = pt_stat(n, &st);
+        if (r < 0)
+                fuse_reply_err(req, -r);
+        else
+                fuse_reply_attr(req, &st, PT_TIMEOUT);
+}
+
+void pt_setattr(fuse_req_t req, struct node *n, struct stat *attr, int to_set, struct fuse_file_info *fi)
+{
+        char path[64];
+        int fd = node_fd(n);
+        proc_path(path, sizeof(path), fd);
+        int r = 0;
+        if ((to_set & FUSE_SET_ATTR_MODE) && r == 0)
+                r = (fi ? fchmod((int) fi->fh, attr->st_mode) : chmod(path, attr->st_mode)) < 0 ? -errno : 0;
+        if ((to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) && r == 0) {
+                uid_t u = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t) -1;
+                gid_t g = to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t) -1;
+                r = fchownat(fd, "", u, g, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+        }
+        if ((to_set & FUSE_SET_ATTR_SIZE) && r == 0)
+                r = (fi ? ftruncate((int) fi->fh, attr->st_size) : truncate(path, attr->st_size)) < 0 ? -errno : 0;
+        if ((to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) && r == 0) {
+                struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+                if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+                        tv[0].tv_nsec = UTIME_NOW;
+                else if (to_set & FUSE_SET_ATTR_ATIME)
+                        tv[0] = attr->st_atim;
+                if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+                        tv[1].tv_nsec = UTIME_NOW;
+                else if (to_set & FUSE_SET_ATTR_MTIME)
+                        tv[1] = attr->st_mtim;
+                r = (fi ? futimens((int) fi->fh, tv) : utimensat(AT_FDCWD, path, tv, 0)) < 0 ? -errno : 0;
+        }
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        pt_getattr(req, n);
+}
+
+void pt_readlink(fuse_req_t req, struct node *n)
+{
+        char target[PATH_MAX + 1];
+        ssize_t l = readlinkat(node_fd(n), "", target, sizeof(target) - 1);
+        if (l < 0) {
+                fuse_reply_err(req, errno);
+                return;
+        }
+        target[l] = '\0';
+        fuse_reply_readlink(req, target);
+}
+
+/* New files belong to the caller (the daemon makes them as root), with the
+ * group of a set-group-ID directory. */
+static void give_to_caller(fuse_req_t req, struct node *parent, const char *name)
+{
+        const struct fuse_ctx *ctx = fuse_req_ctx(req);
+        struct stat dir;
+        gid_t gid = ctx->gid;
+        if (fstatat(node_fd(parent), "", &dir, AT_EMPTY_PATH) == 0 && (dir.st_mode & S_ISGID))
+                gid = dir.st_gid;
+        if (ctx->uid != 0 || gid != 0)
+                (void) fchownat(node_fd(parent), name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW);
+}
+
+static void made(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name, int r)
+{
+        struct fuse_entry_param e;
+        if (r == 0) {
+                give_to_caller(req, parent, name);
+                r = pt_find(fs, parent, name, &e);
+        }
+        reply_entry_or_err(req, fs, r, &e);
+}
+
+void pt_mknod(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name, mode_t mode, dev_t rdev)
+{
+        made(req, fs, parent, name, mknodat(node_fd(parent), name, mode, rdev) < 0 ? -errno : 0);
+}
+
+void pt_mkdir(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name, mode_t mode)
+{
+        made(req, fs, parent, name, mkdirat(node_fd(parent), name, mode) < 0 ? -errno : 0);
+}
+
+void pt_symlink(fuse_req_t req, struct bfs *fs, const char *link, struct node *parent, const char *name)
+{
+        made(req, fs, parent, name, symlinkat(link, node_fd(parent), name) < 0 ? -errno : 0);
+}
+
+void pt_link(fuse_req_t req, struct bfs *fs, struct node *n, struct node *newparent, const char *newname)
+{
+        char path[64];
+        proc_path(path, sizeof(path), node_fd(n));
+        int r = linkat(AT_FDCWD, path, node_fd(newparent), newname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+        struct fuse_entry_param e;
+        if (r == 0)
+                r = pt_find(fs, newparent, newname, &e);
+        reply_entry_or_err(req, fs, r, &e);
+}
+
+void pt_unlink(fuse_req_t req, struct node *parent, const char *name, bool dir)
+{
+        int r = unlinkat(node_fd(parent), name, dir ? AT_REMOVEDIR : 0) < 0 ? errno : 0;
+        fuse_reply_err(req, r);
+}
+
+void pt_rename(fuse_req_t req, struct node *parent, const char *name, struct node *newparent, const char *newname,
+               unsigned flags)
+{
+        int r = parent->c != newparent->c ? EXDEV :
+                renameat2(node_fd(parent), name, node_fd(newparent), newname, flags) < 0 ? errno : 0;
+        fuse_reply_err(req, r);
+}
+
+void pt_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
+{
+        char path[64];
+        proc_path(path, sizeof(path), node_fd(n));
+        int fd = open(path, (fi->flags & ~O_NOFOLLOW) | O_CLOEXEC);
+        if (fd < 0) {
+                fuse_reply_err(req, errno);
+                return;
+        }
+        fi->fh = (uint64_t) fd;
+        fi->direct_io = 1;  /* the page cache belongs to the real file */
+        if (fuse_reply_open(req, fi) != 0)
+                close(fd);
+}
+
+void pt_create(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name, mode_t mode,
+               struct fuse_file_info *fi)
+{
+        int fd = openat(node_fd(parent), name, (fi->flags | O_CREAT) & ~O_NOFOLLOW, mode);
+        if (fd < 0) {
+                fuse_reply_err(req, errno);
+                return;
+        }
+        give_to_caller(req, parent, name);
+        struct fuse_entry_param e;
+        int r = pt_find(fs, parent, name, &e);
+        if (r < 0) {
+                close(fd);
+                fuse_reply_err(req, -r);
+                return;
+        }
+        fi->fh = (uint64_t) fd;
+        fi->direct_io = 1;
+        if (fuse_reply_create(req, &e, fi) != 0) {
+                close(fd);
+                pthread_mutex_lock(&fs->tree_lock);
+                pt_forget((struct node *) (uintptr_t) e.ino, 1);
+                pthread_mutex_unlock(&fs->tree_lock);
+        }
+}
+
+void pt_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
+{
+        char *data = malloc(size ? size : 1);
+        if (!data) {
+                fuse_reply_err(req, ENOMEM);
+                return;
+        }
+        ssize_t n = pread((int) fi->fh, data, size, off);
+        if (n < 0)
+                fuse_reply_err(req, errno);
+        else
+                fuse_reply_buf(req, data, (size_t) n);
+        free(data);
+}
+
+void pt_write(fuse_req_t req, const char *data, size_t size, off_t off, struct fuse_file_info *fi)
+{
+        ssize_t n = (fi->flags & O_APPEND) ? write((int) fi->fh, data, size) : pwrite((int) fi->fh, data, size, off);
+        if (n < 0)
+                fuse_reply_err(req, errno);
+        else
+                fuse_reply_write(req, (size_t) n);
+}
+
+void pt_flush(fuse_req_t req, struct fuse_file_info *fi)
+{
+        /* close(dup()) reports what close() would (NFS-like write-back errors) */
+        int fd = dup((int) fi->fh);
+        fuse_reply_err(req, fd < 0 ? errno : close(fd) < 0 ? errno : 0);
+}
+
+void pt_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+        close((int) fi->fh);
+        fuse_reply_err(req, 0);
+}
+
+void pt_fsync(fuse_req_t req, int datasync, struct fuse_file_info *fi)
+{
+        int r = datasync ? fdatasync((int) fi->fh) : fsync((int) fi->fh);
+        fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+void pt_opendir(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
+{
+        struct pt_dir *d = calloc(1, sizeof(*d));
+        int fd = openat(node_fd(n), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (!d || fd < 0) {
+                int e = d ? errno : ENOMEM;
+                if (fd >= 0)
+                        close(fd);
+                free(d);
+                fuse_reply_err(req, e);
+                return;
+        }
+        d->dir = fdopendir(fd);
+        if (!d->dir) {
+                int e = errno;
+                close(fd);
+                free(d);
+                fuse_reply_err(req, e);
+                return;
+        }
+        fi->fh = (uint64_t) (uintptr_t) d;
+        if (fuse_reply_open(req, fi) != 0) {
+                closedir(d->dir);
+                free(d);
+        }
+}
+
+void pt_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
+{
+        struct pt_dir *d = (struct pt_dir *) (uintptr_t) fi->fh;
+        char *out = malloc(size ? size : 1);
+        if (!out) {
+                fuse_reply_err(req, ENOMEM);
+                return;
+        }
+        if (off != d->offset) {
+                seekdir(d->dir, off);
+                d->entry = NULL;
+                d->offset = off;
+        }
+        size_t used = 0;
+        for (;;) {
+                if (!d->entry) {
+                        errno = 0;
+                        d->entry = readdir(d->dir);
+                        if (!d->entry)
+                                break;
+                }
+                struct stat st = { .st_ino = d->entry->d_ino, .st_mode = (mode_t) d->entry->d_type << 12 };
+                off_t next = telldir(d->dir);
+                size_t l = fuse_add_direntry(req, out + used, size - used, d->entry->d_name, &st, next);
+                if (l > size - used)
+                        break;
+                used += l;
+                d->entry = NULL;
+                d->offset = next;
+        }
+        fuse_reply_buf(req, out, used);
+        free(out);
+}
+
+void pt_releasedir(fuse_req_t req, struct fuse_file_info *fi)
+{
+        struct pt_dir *d = (struct pt_dir *) (uintptr_t) fi->fh;
+        closedir(d->dir);
+        free(d);
+        fuse_reply_err(req, 0);
+}
+
+void pt_statfs(fuse_req_t req, struct node *n)
+{
+        struct statvfs st;
+        if (fstatvfs(node_fd(n), &st) < 0)
+                fuse_reply_err(req, errno);
+        else
+                fuse_reply_statfs(req, &st);
+}
+
+/* Extended attributes go through /proc/self/fd, which O_PATH descriptors allow. */
+void pt_getxattr(fuse_req_t req, struct node *n, const char *name, size_t size)
+{
+        char path[64];
+        proc_path(path, sizeof(path), node_fd(n));
+        char *value = size ? malloc(size) : NULL;
+        if (size && !value) {
+                fuse_reply_err(req, ENOMEM);
+                return;
+        }
+        ssize_t l = getxattr(path, name, value, size);
+        if (l < 0)
+                fuse_reply_err(req, errno);
+        else if (size == 0)
+                fuse_reply_xattr(req, (size_t) l);
+        else
+                fuse_reply_buf(req, value, (size_t) l);
+        free(value);
+}
+
+void pt_listxattr(fuse_req_t req, struct node *n, size_t size)
+{
+        char path[64];
+        proc_path(path, sizeof(path), node_fd(n));
+        char *value = size ? malloc(size) : NULL;
+        if (size && !value) {
+                fuse_reply_err(req, ENOMEM);
+                return;
+        }
+        ssize_t l = listxattr(path, value, size);
+        if (l < 0)
+                fuse_reply_err(req, errno);
+        else if (size == 0)
+                fuse_reply_xattr(req, (size_t) l);
+        else
+                fuse_reply_buf(req, value, (size_t) l);
+        free(value);
+}
+
+void pt_setxattr(fuse_req_t req, struct node *n, const char *name, const char *value, size_t size, int flags)
+{
+        char path[64];
+        proc_path(path, sizeof(path), node_fd(n));
+        fuse_reply_err(req, setxattr(path, name, value, size, flags) < 0 ? errno : 0);
+}
+
+void pt_removexattr(fuse_req_t req, struct node *n, const char *name)
+{
+        char path[64];
+        proc_path(path, sizeof(path), node_fd(n));
+        fuse_reply_err(req, removexattr(path, name) < 0 ? errno : 0);
+}
