@@ -31,6 +31,7 @@ struct handle {
         buf partial;                /* an unfinished last line (replace mode) */
         buf value;                  /* control files: what this open file was given so far */
         struct value_state vs;
+        int refs;                   /* see struct dirbuf */
 };
 
 static struct bfs *fs_of(fuse_req_t req)
@@ -217,10 +218,28 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 /* ---- directories ------------------------------------------------------------------ */
 
+/* The kernel can close a file (and send its release) the moment it has a
+ * reply, while the thread that replied is still returning: buffers a reply
+ * is made from are held by a reference until then. */
 struct dirbuf {
         char *p;
         size_t len;
+        int refs;
 };
+
+static struct dirbuf *dirbuf_ref(struct dirbuf *b)
+{
+        __atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+        return b;
+}
+
+static void dirbuf_unref(struct dirbuf *b)
+{
+        if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) > 0)
+                return;
+        free(b->p);
+        free(b);
+}
 
 static void dirbuf_add(fuse_req_t req, struct dirbuf *b, const char *name, fuse_ino_t ino, mode_t mode)
 {
@@ -253,6 +272,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
                 fuse_reply_err(req, ENOMEM);
                 return;
         }
+        b->refs = 1;
         dirbuf_add(req, b, ".", ino, S_IFDIR);
         dirbuf_add(req, b, "..", FUSE_ROOT_ID, S_IFDIR);
         pthread_mutex_lock(&fs->tree_lock);
@@ -270,10 +290,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         pthread_mutex_unlock(&fs->tree_lock);
         fi->fh = (uint64_t) (uintptr_t) b;
         fi->cache_readdir = 0;
-        if (fuse_reply_open(req, fi) != 0) {
-                free(b->p);
-                free(b);
-        }
+        if (fuse_reply_open(req, fi) != 0)
+                dirbuf_unref(b);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -282,11 +300,12 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
                 pt_readdir(req, size, off, fi);
                 return;
         }
-        struct dirbuf *b = (struct dirbuf *) (uintptr_t) fi->fh;
+        struct dirbuf *b = dirbuf_ref((struct dirbuf *) (uintptr_t) fi->fh);
         if (off < 0 || (size_t) off >= b->len)
                 fuse_reply_buf(req, NULL, 0);
         else
                 fuse_reply_buf(req, b->p + off, b->len - (size_t) off < size ? b->len - (size_t) off : size);
+        dirbuf_unref(b);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -295,9 +314,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
                 pt_releasedir(req, fi);
                 return;
         }
-        struct dirbuf *b = (struct dirbuf *) (uintptr_t) fi->fh;
-        free(b->p);
-        free(b);
+        dirbuf_unref((struct dirbuf *) (uintptr_t) fi->fh);
         fuse_reply_err(req, 0);
 }
 
@@ -686,6 +703,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 static void handle_free(struct handle *h)
 {
+        if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) > 0)
+                return;
         buf_free(&h->content);
         buf_free(&h->partial);
         buf_free(&h->value);
@@ -717,6 +736,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 return;
         }
         h->node = n;
+        h->refs = 1;
         h->readable = acc != O_WRONLY;
         h->replace = n->file->kind == FILE_OPTS && writing && (fi->flags & O_TRUNC);
         h->dirty = h->replace;
@@ -741,6 +761,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         /* Generated content: never cached by the kernel, sizes from getattr. */
         fi->direct_io = 1;
         fi->keep_cache = 0;
+        fi->noflush = !writing;     /* nothing to do at close: one round trip less */
         fi->fh = (uint64_t) (uintptr_t) h;
         if (fuse_reply_open(req, fi) != 0) {
                 pthread_mutex_lock(&fs->tree_lock);
@@ -762,11 +783,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
                 fuse_reply_err(req, EBADF);
                 return;
         }
+        __atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
         if (off < 0 || (size_t) off >= h->content.len)
                 fuse_reply_buf(req, NULL, 0);
         else
                 fuse_reply_buf(req, h->content.p + off,
                                h->content.len - (size_t) off < size ? h->content.len - (size_t) off : size);
+        handle_free(h);
 }
 
 /* Replace mode: complete lines are checked against the staged list as they
