@@ -69,6 +69,15 @@ static bool word_is(const char *t, size_t tl, const char *s)
         return tl == strlen(s) && memcmp(t, s, tl) == 0;
 }
 
+/* Blanks around a number, a flag or a name are not part of it. */
+static void trim(const char **v, size_t *len)
+{
+        while (*len && isspace((unsigned char) (*v)[0]))
+                (*v)++, (*len)--;
+        while (*len && isspace((unsigned char) (*v)[*len - 1]))
+                (*len)--;
+}
+
 static bool single_line(const char *v, size_t len)
 {
         return !memchr(v, '\n', len);
@@ -398,6 +407,7 @@ static int show_user(const struct view *v, buf *out, bf_error *err)
 
 static int parse_user(const char *v, size_t len, buf *lines, bf_error *err)
 {
+        trim(&v, &len);
         if (len == 0 || count_words(v, len) != 1)
                 return bf_error_set(err, EINVAL, len ? "one user expected (name, uid, name:group or uid:gid)" :
                                                        "empty value");
@@ -618,6 +628,7 @@ static int parse_image(const char *v, size_t len, buf *lines, bf_error *err)
 
 static int parse_flag(const char *option, const char *what, const char *v, size_t len, buf *lines, bf_error *err)
 {
+        trim(&v, &len);
         if (len == 1 && v[0] == '1') {
                 buf_puts(lines, option);
                 buf_putc(lines, '\n');
@@ -637,6 +648,7 @@ static int show_tty(const struct view *v, buf *out, bf_error *err)
 
 static int parse_tty(const char *v, size_t len, buf *lines, bf_error *err)
 {
+        trim(&v, &len);
         const char *x = memchr(v, 'x', len);
         if (!x)
                 return parse_flag("WithTTY", "the terminal", v, len, lines, err);
@@ -705,6 +717,7 @@ static int parse_privileged(const char *v, size_t len, buf *lines, bf_error *err
 /* Bytes with an optional K/M/G/T suffix (powers of 1024). */
 static int parse_bytes(const char *v, size_t len, bool allow_minus_one, char *out, size_t outsize, bf_error *err)
 {
+        trim(&v, &len);
         if (len == 0)
                 return bf_error_set(err, EINVAL, "empty value");
         if (len == 3 && memcmp(v, "max", 3) == 0)
@@ -900,6 +913,7 @@ static int parse_cpu_rt(const char *v, size_t len, buf *lines, bf_error *err)
 /* cpuset lists: "0-3,5,7-8" */
 static int parse_cpuset(const char *option, const char *v, size_t len, buf *lines, bf_error *err)
 {
+        trim(&v, &len);
         bool ok = len > 0;
         bool need_digit = true, in_range = false;
         for (size_t i = 0; ok && i < len; i++) {

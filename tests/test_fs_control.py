@@ -575,3 +575,21 @@ def test_control_files_read_in_small_pieces(ctr):
             assert os.pread(fd, 10, 3) == whole[3:13], name
         finally:
             os.close(fd)
+
+
+@pytest.mark.parametrize("name, value, want_line", [
+    ("memory.limit", " 1G\r\n", "WithMemoryLimit 1073741824"),
+    ("pids.max", "\t64 ", "WithPidsLimit 64"),
+    ("cpuset.cpus", " 0-1 \n", "WithCPUs 0-1"),
+    ("tty", " 1\r\n", "WithTTY"),
+    ("hostname", "web\r\n", "WithHostname web"),
+])
+def test_blanks_around_a_value_and_crlf_line_ends_are_not_part_of_it(ctr, name, value, want_line):
+    write_value(ctr / name, value)
+    assert opts_lines(ctr) == [want_line]
+
+
+def test_a_user_name_is_written_without_the_blanks_around_it(box):
+    write_value(box / "user", " alice \n")
+    assert opts_lines(box)[-1] == "WithUser alice"
+    assert read(box / "user") == "1000:1000\n"
