@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "files.h"
 #include "optline.h"
 #include "render.h"
 
@@ -94,44 +95,17 @@ static int load_lines(struct bench_case *c)
         c->nlines = 0;
         if (!c->path)
                 return 0;
-        FILE *f = fopen(c->path, "re");
-        if (!f) {
-                fprintf(stderr, "render_bench: %s: %s\n", c->path, strerror(errno));
+        char *text = NULL;
+        size_t len = 0;
+        bf_error err = { 0 };
+        if (file_read_all(c->path, FILE_READ_MAX, &text, &len, &err) < 0 ||
+            optline_parse_text(text, len, &c->lines, &c->nlines, &err) < 0) {
+                fprintf(stderr, "render_bench: %s: %s\n", c->path, err.msg);
+                free(text);
                 return -1;
         }
-        size_t cap = 0, lineno = 0, line_cap = 0;
-        char *line = NULL;
-        ssize_t len;
-        int ret = 0;
-        while ((len = getline(&line, &line_cap, f)) >= 0) {
-                lineno++;
-                if (len && line[len - 1] == '\n')
-                        len--;
-                if (optline_is_blank(line, (size_t) len))
-                        continue;
-                struct optline *l;
-                bf_error err = { 0 };
-                if (optline_parse(line, (size_t) len, &l, &err) < 0) {
-                        fprintf(stderr, "render_bench: %s:%zu: %s\n", c->path, lineno, err.msg);
-                        ret = -1;
-                        break;
-                }
-                if (c->nlines == cap) {
-                        cap = cap ? cap * 2 : 16;
-                        struct optline **nl = realloc(c->lines, cap * sizeof(*nl));
-                        if (!nl) {
-                                optline_unref(l);
-                                fprintf(stderr, "render_bench: out of memory\n");
-                                ret = -1;
-                                break;
-                        }
-                        c->lines = nl;
-                }
-                c->lines[c->nlines++] = l;
-        }
-        free(line);
-        fclose(f);
-        return ret;
+        free(text);
+        return 0;
 }
 
 static void free_lines(struct bench_case *c)

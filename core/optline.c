@@ -418,6 +418,48 @@ const char *optline_option_name(const struct optline *l)
         return l->opt->name;
 }
 
+void optline_free_all(struct optline **lines, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                optline_unref(lines[i]);
+        free(lines);
+}
+
+int optline_parse_text(const char *text, size_t len, struct optline ***ret, size_t *ret_n, bf_error *err)
+{
+        struct optline **lines = NULL;
+        size_t n = 0, cap = 0, lineno = 0;
+        size_t i = 0;
+        while (i < len) {
+                const char *nl = memchr(text + i, '\n', len - i);
+                size_t end = nl ? (size_t) (nl - text) : len;
+                lineno++;
+                if (!optline_is_blank(text + i, end - i)) {
+                        if (n == cap) {
+                                cap = cap ? cap * 2 : 8;
+                                struct optline **nlines = realloc(lines, cap * sizeof(*lines));
+                                if (!nlines) {
+                                        optline_free_all(lines, n);
+                                        return bf_error_set(err, ENOMEM, "out of memory");
+                                }
+                                lines = nlines;
+                        }
+                        int r = optline_parse(text + i, end - i, &lines[n], err);
+                        if (r < 0) {
+                                optline_free_all(lines, n);
+                                if (lineno > 1 || (nl && end + 1 < len))
+                                        bf_error_prefix(err, "line %zu", lineno);
+                                return r;
+                        }
+                        n++;
+                }
+                i = end + 1;
+        }
+        *ret = lines;
+        *ret_n = n;
+        return 0;
+}
+
 struct optline *optline_ref(struct optline *l)
 {
         if (l)

@@ -46,6 +46,11 @@ struct optline *optline_ref(struct optline *l);
 const char *optline_option_name(const struct optline *l);
 void optline_unref(struct optline *l);
 
+/* Parse every line of text (blank and # lines skipped). A message about a
+ * line of a text of several lines starts with "line N: ". */
+int optline_parse_text(const char *text, size_t len, struct optline ***ret, size_t *ret_n, bf_error *err);
+void optline_free_all(struct optline **lines, size_t n);
+
 /* True for lines that carry no option: blank or starting with '#'. */
 bool optline_is_blank(const char *line, size_t len);
 

@@ -227,29 +227,27 @@ static void loaded_free(struct loaded *l)
 
 static int loaded_add_lines(struct loaded *l, const char *p, size_t len, bf_error *err)
 {
-        size_t i = 0;
-        while (i < len) {
-                const char *nl = memchr(p + i, '\n', len - i);
-                size_t end = nl ? (size_t) (nl - p) : len;
-                if (!optline_is_blank(p + i, end - i)) {
-                        struct optline *ol;
-                        int r = optline_parse(p + i, end - i, &ol, err);
-                        if (r < 0)
-                                return r;
-                        if (l->n == l->cap) {
-                                size_t cap = l->cap ? l->cap * 2 : 16;
-                                struct optline **nl2 = realloc(l->lines, cap * sizeof(*nl2));
-                                if (!nl2) {
-                                        optline_unref(ol);
-                                        return bf_error_set(err, ENOMEM, "out of memory");
-                                }
-                                l->lines = nl2;
-                                l->cap = cap;
-                        }
-                        l->lines[l->n++] = ol;
+        struct optline **lines;
+        size_t n;
+        int r = optline_parse_text(p, len, &lines, &n, err);
+        if (r < 0)
+                return r;
+        if (l->n + n > l->cap) {
+                size_t cap = l->cap ? l->cap : 16;
+                while (cap < l->n + n)
+                        cap *= 2;
+                struct optline **grown = realloc(l->lines, cap * sizeof(*grown));
+                if (!grown) {
+                        optline_free_all(lines, n);
+                        return bf_error_set(err, ENOMEM, "out of memory");
                 }
-                i = end + 1;
+                l->lines = grown;
+                l->cap = cap;
         }
+        if (n)
+                memcpy(l->lines + l->n, lines, n * sizeof(*lines));
+        l->n += n;
+        free(lines);
         return 0;
 }
 

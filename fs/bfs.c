@@ -46,7 +46,7 @@ static int load_visit(void *userdata, struct store_container *sc)
         container_insert(ns, c);
         /* The container holds its own references now. */
         free(sc->platform);
-        free_lines(sc->lines, sc->nlines);
+        optline_free_all(sc->lines, sc->nlines);
         return 0;
 }
 
@@ -143,9 +143,9 @@ int bfs_start(struct bfs *fs, struct fuse_session *se, bf_error *err)
         return 0;
 }
 
-void bfs_stop(struct bfs *fs)
+/* Take off every rootfs bind mount; `after` says what comes next. */
+static void unmount_all(struct bfs *fs, enum mount_state after)
 {
-        mounter_stop(fs);
         size_t n;
         struct container **all = all_containers(fs, &n);
         for (size_t i = 0; all && i < n; i++) {
@@ -156,30 +156,10 @@ void bfs_stop(struct bfs *fs)
                 pthread_mutex_unlock(&c->lock);
                 bf_error err = { 0 };
                 /* Walking to each rootfs is served by the session, still running. */
-                if (mounted && ns && id && rootfs_unmount(fs, c, ns, id, MOUNT_PENDING, &err) < 0)
-                        bfs_log(fs, LOG_WARNING, "%s", err.msg);
-                free(ns);
-                free(id);
-                container_put(fs, c);
-        }
-        free(all);
-}
-
-void bfs_detach_all(struct bfs *fs)
-{
-        size_t n;
-        struct container **all = all_containers(fs, &n);
-        for (size_t i = 0; all && i < n; i++) {
-                struct container *c = all[i];
-                pthread_mutex_lock(&c->lock);
-                bool mounted = c->mount == MOUNT_DONE;
-                char *ns = strdup(c->ns_name), *id = strdup(c->id);
-                pthread_mutex_unlock(&c->lock);
-                bf_error err = { 0 };
                 if (mounted && ns && id) {
-                        if (rootfs_unmount(fs, c, ns, id, MOUNT_DETACHED, &err) < 0)
+                        if (rootfs_unmount(fs, c, ns, id, after, &err) < 0)
                                 bfs_log(fs, LOG_WARNING, "%s", err.msg);
-                        else
+                        else if (after == MOUNT_DETACHED)
                                 mount_queue(fs, c);     /* back once idle, if the tree stays */
                 }
                 free(ns);
@@ -187,4 +167,15 @@ void bfs_detach_all(struct bfs *fs)
                 container_put(fs, c);
         }
         free(all);
+}
+
+void bfs_stop(struct bfs *fs)
+{
+        mounter_stop(fs);
+        unmount_all(fs, MOUNT_PENDING);
+}
+
+void bfs_detach_all(struct bfs *fs)
+{
+        unmount_all(fs, MOUNT_DETACHED);
 }

@@ -44,48 +44,6 @@ void optlist_unref(struct optlist *l)
         free(l);
 }
 
-void free_lines(struct optline **lines, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                optline_unref(lines[i]);
-        free(lines);
-}
-
-int parse_lines(const char *text, size_t len, struct optline ***ret, size_t *ret_n, bf_error *err)
-{
-        struct optline **lines = NULL;
-        size_t n = 0, cap = 0, lineno = 0;
-        size_t i = 0;
-        while (i < len) {
-                const char *nl = memchr(text + i, '\n', len - i);
-                size_t end = nl ? (size_t) (nl - text) : len;
-                lineno++;
-                if (!optline_is_blank(text + i, end - i)) {
-                        if (n == cap) {
-                                cap = cap ? cap * 2 : 8;
-                                struct optline **nlines = realloc(lines, cap * sizeof(*lines));
-                                if (!nlines) {
-                                        free_lines(lines, n);
-                                        return bf_error_set(err, ENOMEM, "out of memory");
-                                }
-                                lines = nlines;
-                        }
-                        int r = optline_parse(text + i, end - i, &lines[n], err);
-                        if (r < 0) {
-                                free_lines(lines, n);
-                                if (nl && end + 1 < len)
-                                        bf_error_prefix(err, "line %zu of the write", lineno);
-                                return r;
-                        }
-                        n++;
-                }
-                i = end + 1;
-        }
-        *ret = lines;
-        *ret_n = n;
-        return 0;
-}
-
 struct container *container_new(struct bfs *fs, struct namespace *ns, const char *id, const char *platform,
                                 struct optline **lines, size_t nlines, int logfd, size_t log_size)
 {
@@ -342,7 +300,7 @@ int container_append(struct bfs *fs, struct container *c, const char *text, size
 {
         struct optline **lines = NULL;
         size_t n = 0;
-        int r = parse_lines(text, len, &lines, &n, err);
+        int r = optline_parse_text(text, len, &lines, &n, err);
         if (r < 0) {
                 container_refuse(c, err);
                 return r;
@@ -393,7 +351,7 @@ int container_append(struct bfs *fs, struct container *c, const char *text, size
         optlist_unref(cur);
         optlist_unref(next);
         buf_free(&payload);
-        free_lines(lines, n);
+        optline_free_all(lines, n);
         return r;
 }
 

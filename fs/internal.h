@@ -225,9 +225,6 @@ int container_set_platform(struct bfs *fs, struct container *c, const char *valu
 /* Record why a write was refused (one line in `error`). */
 void container_refuse(struct container *c, const bf_error *err);
 
-/* Parse text into option lines (blank and # lines skipped). */
-int parse_lines(const char *text, size_t len, struct optline ***ret, size_t *ret_n, bf_error *err);
-void free_lines(struct optline **lines, size_t n);
 
 /* ---- the rootfs through FUSE (passthrough.c) -------------------------------- */
 

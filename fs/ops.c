@@ -708,7 +708,7 @@ static void handle_free(struct handle *h)
         buf_free(&h->content);
         buf_free(&h->partial);
         buf_free(&h->value);
-        free_lines(h->staged, h->nstaged);
+        optline_free_all(h->staged, h->nstaged);
         free(h);
 }
 
@@ -798,11 +798,11 @@ static int stage_lines(struct bfs *fs, struct handle *h, const char *text, size_
 {
         struct optline **lines = NULL;
         size_t n = 0;
-        int r = parse_lines(text, len, &lines, &n, err);
+        int r = optline_parse_text(text, len, &lines, &n, err);
         if (r < 0)
                 return r;
         if (n && (r = container_check(fs, h->node->c, h->staged, h->nstaged, lines, n, err)) < 0) {
-                free_lines(lines, n);
+                optline_free_all(lines, n);
                 return r;
         }
         if (h->nstaged + n > h->cap) {
@@ -811,7 +811,7 @@ static int stage_lines(struct bfs *fs, struct handle *h, const char *text, size_
                         cap *= 2;
                 struct optline **s = realloc(h->staged, cap * sizeof(*s));
                 if (!s) {
-                        free_lines(lines, n);
+                        optline_free_all(lines, n);
                         return bf_error_set(err, ENOMEM, "out of memory");
                 }
                 h->staged = s;

@@ -56,38 +56,29 @@ int main(int argc, char **argv)
         if (bundle && asprintf(&rootfs, "%s/rootfs", bundle) < 0)
                 return 1;
 
+        /* All of stdin, then its lines */
+        char *text = NULL;
+        size_t text_len = 0;
+        FILE *mem = open_memstream(&text, &text_len);
+        char chunk[65536];
+        size_t got;
+        while (mem && (got = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+                fwrite(chunk, 1, got, mem);
+        if (!mem || fclose(mem) != 0 || ferror(stdin)) {
+                fprintf(stderr, "bundlefs-render: reading stdin failed\n");
+                free(text);
+                return 1;
+        }
         struct optline **lines = NULL;
-        size_t n = 0, cap = 0, lineno = 0;
-        char *line = NULL;
-        size_t line_cap = 0;
-        ssize_t len;
+        size_t n = 0;
         bf_error err = { 0 };
         int status = 0;
-        while ((len = getline(&line, &line_cap, stdin)) >= 0) {
-                lineno++;
-                if (len && line[len - 1] == '\n')
-                        len--;
-                if (optline_is_blank(line, (size_t) len))
-                        continue;
-                struct optline *l;
-                if (optline_parse(line, (size_t) len, &l, &err) < 0) {
-                        fprintf(stderr, "bundlefs-render: line %zu: %s\n", lineno, err.msg);
-                        status = 1;
-                        goto out;
-                }
-                if (n == cap) {
-                        cap = cap ? cap * 2 : 16;
-                        struct optline **nl = realloc(lines, cap * sizeof(*lines));
-                        if (!nl) {
-                                optline_unref(l);
-                                fprintf(stderr, "bundlefs-render: out of memory\n");
-                                status = 1;
-                                goto out;
-                        }
-                        lines = nl;
-                }
-                lines[n++] = l;
+        if (optline_parse_text(text, text_len, &lines, &n, &err) < 0) {
+                fprintf(stderr, "bundlefs-render: %s\n", err.msg);
+                free(text);
+                return 1;
         }
+        free(text);
 
         struct render_input in = {
                 .platform = platform,
@@ -107,10 +98,6 @@ int main(int argc, char **argv)
                         status = 1;
         }
         buf_free(&out);
-out:
-        for (size_t i = 0; i < n; i++)
-                optline_unref(lines[i]);
-        free(lines);
-        free(line);
+        optline_free_all(lines, n);
         return status;
 }
