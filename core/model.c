@@ -471,50 +471,38 @@ int model_decode(arena *a, const struct type *t, void *dst, struct json_object *
 
 /* ---- encoding ----------------------------------------------------------- */
 
-/* Length of s if it can be printed between quotes as it is: no byte that
- * JSON escapes, valid UTF-8. SIZE_MAX otherwise. */
-static size_t plain_length(const char *s)
-{
-        /* Eight bytes at a time: any control byte, quote, backslash or
-         * non-ASCII byte sends the string to the careful path. */
-        const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-        size_t n = strlen(s), i = 0;
-        bool high = false;
-        for (; i + 8 <= n; i += 8) {
-                uint64_t x;
-                memcpy(&x, s + i, 8);
-                uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
-                uint64_t special = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
-                if (special & highs)
-                        return SIZE_MAX;
-                high |= (x & highs) != 0;
-        }
-        if (i < n) {
-                /* the tail, padded with spaces (which need no escaping) */
-                uint64_t x = ones * ' ';
-                memcpy(&x, s + i, n - i);
-                uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
-                uint64_t special = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
-                if (special & highs)
-                        return SIZE_MAX;
-                high |= (x & highs) != 0;
-        }
-        return high && !utf8_valid(s, n) ? SIZE_MAX : n;
-}
-
 void json_put_string(buf *b, const char *s)
 {
         if (!s)
                 s = "";
-        size_t n = plain_length(s);
-        if (n != SIZE_MAX) {
-                if (b->cap - b->len < n + 3 && !buf_grow(b, n + 3))
-                        return;
-                char *w = b->p + b->len;
-                w[0] = '"';
-                memcpy(w + 1, s, n);
-                w[n + 1] = '"';
-                w[n + 2] = '\0';
+        /* The common case, a string that needs no escaping, is copied as it is
+         * scanned, eight bytes at a time: control bytes, quotes and
+         * backslashes send it to json-c, non-ASCII bytes to a UTF-8 check. */
+        const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+        size_t n = strlen(s);
+        if (b->cap - b->len < n + 3 && !buf_grow(b, n + 3))
+                return;
+        char *w = b->p + b->len + 1;
+        uint64_t special = 0, high = 0;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t x;
+                memcpy(&x, s + i, 8);
+                memcpy(w + i, &x, 8);
+                uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+                special |= ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+                high |= x;
+        }
+        for (; i < n; i++) {
+                unsigned char c = (unsigned char) s[i];
+                w[i] = (char) c;
+                special |= c < 0x20 || c == '"' || c == '\\' ? 0x80 : 0;
+                high |= c;
+        }
+        if (!(special & highs) && (!(high & highs) || utf8_valid(s, n))) {
+                w[-1] = '"';
+                w[n] = '"';
+                w[n + 1] = '\0';
                 b->len += n + 2;
                 return;
         }

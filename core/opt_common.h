@@ -45,6 +45,9 @@ int ensure_additional_gids(struct render *r, struct spec *s);
 int env_replace_or_append(struct render *r, const str_slice *defaults, const char *const *overrides, size_t n,
                           str_slice *ret);
 
+/* filepath.Join("/", namespace, id), containerd's default cgroups path. */
+const char *cgroups_path_of(struct render *r);
+
 /* Apply another option's function with synthetic arguments (compositions). */
 int apply_with_args(struct render *r, struct spec *s, option_apply fn, const char *const *strs, size_t n);
 

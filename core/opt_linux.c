@@ -83,11 +83,7 @@ OPTION_FN(opt_namespaced_cgroup)
         int ret = set_linux(r, s);
         if (ret < 0)
                 return ret;
-        buf b = { 0 };
-        const char *parts[] = { "/", r->namespace_, r->id };
-        go_path_join(&b, parts, ARRAY_SIZE(parts));
-        s->linux_->cgroups_path = b.oom ? NULL : arena_strndup(r->a, b.p, b.len);
-        buf_free(&b);
+        s->linux_->cgroups_path = cgroups_path_of(r);
         return s->linux_->cgroups_path ? 0 : r_nomem(r);
 }
 

@@ -48,6 +48,35 @@ static const struct {
 
 #define SET_SLICE(r, dst, table) slice_set((r)->a, &(dst), (table), ARRAY_SIZE(table), sizeof((table)[0]))
 
+/* A plain name: joining it to a path needs no cleaning. */
+static bool plain_name(const char *s)
+{
+        return s && s[0] && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+/* filepath.Join("/", namespace, id): "/<ns>/<id>" for the names the tree
+ * allows, cleaned as Go does for anything else. */
+const char *cgroups_path_of(struct render *r)
+{
+        if (plain_name(r->namespace_) && plain_name(r->id)) {
+                size_t nl = strlen(r->namespace_), il = strlen(r->id);
+                char *p = arena_alloc(r->a, nl + il + 3);
+                if (p) {
+                        p[0] = '/';
+                        memcpy(p + 1, r->namespace_, nl);
+                        p[nl + 1] = '/';
+                        memcpy(p + nl + 2, r->id, il + 1);
+                }
+                return p;
+        }
+        buf cg = { 0 };
+        const char *parts[] = { "/", r->namespace_, r->id };
+        go_path_join(&cg, parts, ARRAY_SIZE(parts));
+        const char *p = cg.oom ? NULL : arena_strndup(r->a, cg.p, cg.len);
+        buf_free(&cg);
+        return p;
+}
+
 static int populate_unix(struct render *r, struct spec *s)
 {
         *s = (struct spec){ .oci_version = SPEC_VERSION };
@@ -71,12 +100,7 @@ static int populate_unix(struct render *r, struct spec *s)
         res->devices = (device_cgroup_slice){ .v = deny, .len = 1, .cap = 1 };
         lx->resources = res;
 
-        /* filepath.Join("/", ns, id) */
-        buf cg = { 0 };
-        const char *parts[] = { "/", r->namespace_, r->id };
-        go_path_join(&cg, parts, ARRAY_SIZE(parts));
-        lx->cgroups_path = cg.oom ? NULL : arena_strndup(r->a, cg.p, cg.len);
-        buf_free(&cg);
+        lx->cgroups_path = cgroups_path_of(r);
         if (!lx->cgroups_path)
                 return r_nomem(r);
 
@@ -131,11 +155,22 @@ static int populate_darwin(struct render *r, struct spec *s)
 /* generateDefaultSpecWithPlatform */
 int spec_default(struct render *r, const char *platform, struct spec *s)
 {
-        struct platform p;
-        int ret = platform_parse(platform, &p, r->err);
-        if (ret < 0)
-                return ret;
-        switch (platform_spec_os(&p)) {
+        /* Every rendering of a container parses the same platform string. */
+        static __thread char last[PLATFORM_MAX];
+        static __thread enum spec_os last_os;
+        enum spec_os os;
+        if (last[0] && strcmp(last, platform) == 0) {
+                os = last_os;
+        } else {
+                struct platform p;
+                int ret = platform_parse(platform, &p, r->err);
+                if (ret < 0)
+                        return ret;
+                os = platform_spec_os(&p);
+                snprintf(last, sizeof(last), "%s", platform);
+                last_os = os;
+        }
+        switch (os) {
         case SPEC_OS_WINDOWS:
                 return populate_windows(r, s);
         case SPEC_OS_DARWIN:

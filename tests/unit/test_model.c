@@ -746,3 +746,46 @@ TEST(image_times_must_be_rfc3339)
         }
         DECODE_ERR(&type_image, "{\"created\":5}", NULL);
 }
+
+/* json_put_string's fast path copies eight bytes at a time: every special
+ * byte must be caught wherever it falls, in a full chunk or in the tail. */
+TEST(strings_are_escaped_wherever_the_special_byte_falls)
+{
+        static const char specials[] = { '"', '\\', '\n', '\t', 0x01, 0x1f };
+        for (size_t len = 1; len <= 24; len++)
+                for (size_t at = 0; at < len; at++)
+                        for (size_t k = 0; k < sizeof(specials); k++) {
+                                char s[32];
+                                memset(s, 'a', len);
+                                s[at] = specials[k];
+                                s[len] = '\0';
+                                buf b = { 0 };
+                                json_put_string(&b, s);
+                                /* the output parses back to the same string */
+                                struct json_object *j = json_tokener_parse(b.p);
+                                CHECK(j != NULL && json_object_get_type(j) == json_type_string);
+                                if (j) {
+                                        CHECK_STREQ(json_object_get_string(j), s);
+                                        json_object_put(j);
+                                }
+                                CHECK((size_t) b.len > len + 2);
+                                buf_free(&b);
+                        }
+}
+
+TEST(strings_with_valid_utf8_are_copied_and_invalid_bytes_become_fffd)
+{
+        buf b = { 0 };
+        json_put_string(&b, "caf\xc3\xa9 \xe2\x82\xac and more than eight bytes");
+        CHECK_STREQ(b.p, "\"caf\xc3\xa9 \xe2\x82\xac and more than eight bytes\"");
+        buf_free(&b);
+        json_put_string(&b, "abcdefgh\xff" "ij");
+        CHECK_STREQ(b.p, "\"abcdefgh\xef\xbf\xbd" "ij\"");
+        buf_free(&b);
+        json_put_string(&b, "");
+        CHECK_STREQ(b.p, "\"\"");
+        buf_free(&b);
+        json_put_string(&b, NULL);
+        CHECK_STREQ(b.p, "\"\"");
+        buf_free(&b);
+}
