@@ -175,9 +175,11 @@ static void noop_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 fuse_reply_err(req, EISDIR);
                 return;
         }
-        /* Like bundlefs's generated files: never cached by the kernel. */
+        /* Like bundlefs's generated files: never cached by the kernel, and no
+         * flush round trip when opened only for reading. */
         fi->direct_io = 1;
         fi->keep_cache = 0;
+        fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
         fuse_reply_open(req, fi);
 }
 
