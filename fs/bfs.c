@@ -125,9 +125,8 @@ static struct container **all_containers(struct bfs *fs, size_t *ret_n)
         return all;
 }
 
-int bfs_start(struct bfs *fs, struct fuse_session *se, bf_error *err)
+int bfs_start(struct bfs *fs, bf_error *err)
 {
-        fs->se = se;
         int r = mounter_start(fs, err);
         if (r < 0)
                 return r;

@@ -20,6 +20,6 @@ const struct fuse_lowlevel_ops *bfs_fuse_ops(void);
 
 /* Once the session serves requests: bind-mount every container's rootfs
  * (in a background thread, since mounting walks the mounted tree). */
-int bfs_start(struct bfs *fs, struct fuse_session *se, bf_error *err);
+int bfs_start(struct bfs *fs, bf_error *err);
 /* Before the FUSE mount goes: detach every rootfs bind mount. */
 void bfs_stop(struct bfs *fs);

@@ -107,7 +107,6 @@ struct bfs {
         struct store store;
         char *mountpoint;
         bfs_log_fn log;
-        struct fuse_session *se;
         uid_t uid;
         gid_t gid;
 
@@ -121,7 +120,6 @@ struct bfs {
         pthread_t mounter;
         bool mounter_running;
         bool stopping;
-        pid_t mounter_tid;
 };
 
 void bfs_log(struct bfs *fs, int priority, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -147,7 +147,6 @@ static bool remount_if_idle(struct bfs *fs, struct container *c)
 static void *mounter(void *userdata)
 {
         struct bfs *fs = userdata;
-        fs->mounter_tid = gettid();
         pthread_mutex_lock(&fs->mount_lock);
         for (;;) {
                 while (!fs->mount_queue && !fs->stopping)

@@ -241,7 +241,7 @@ int main(int argc, char **argv)
         if (pthread_create(&sigthr, NULL, signal_thread, &sctx) != 0)
                 goto out_unmount;
 
-        if (bfs_start(fs, se, &err) < 0) {
+        if (bfs_start(fs, &err) < 0) {
                 log_msg(LOG_ERR, err.msg);
         } else {
                 logf_msg(LOG_INFO, "serving %s from %s", opts.mountpoint, state);
