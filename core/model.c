@@ -449,7 +449,18 @@ static int decode_value(struct decode *d, const struct type *t, void *dst, struc
                 if (!m->v)
                         slice_make_empty(m);
                 json_object_object_foreach(j, key, val) {
-                        const char *k = arena_strdup(d->a, key);
+                        /* keys are strings too: invalid UTF-8 becomes U+FFFD before
+                         * they are sorted, as in Go */
+                        const char *k;
+                        size_t kl = strlen(key);
+                        if (utf8_valid(key, kl)) {
+                                k = arena_strndup(d->a, key, kl);
+                        } else {
+                                buf clean = { 0 };
+                                utf8_sanitize(&clean, key, kl);
+                                k = clean.oom ? NULL : arena_strndup(d->a, clean.p, clean.len);
+                                buf_free(&clean);
+                        }
                         void *slot = k ? map_put(d->a, t, m, k) : NULL;
                         if (!slot)
                                 return bf_error_set(d->err, ENOMEM, "out of memory");
@@ -654,22 +665,40 @@ static void encode_any(buf *b, struct json_object *j)
                         b->oom = true;
                         return;
                 }
+                /* Go decodes keys (invalid UTF-8 becoming U+FFFD), then sorts them */
+                buf keys = { 0 };
+                size_t *offsets = n ? calloc(n, sizeof(*offsets)) : NULL;
+                if (n && !offsets) {
+                        free(items);
+                        b->oom = true;
+                        return;
+                }
                 json_object_object_foreach(j, key, val) {
-                        items[i].key = key;
+                        offsets[i] = keys.len;
+                        utf8_sanitize(&keys, key, strlen(key));
+                        buf_putc(&keys, '\0');
                         items[i].val = val;
                         i++;
                 }
+                if (n && keys.oom) {
+                        b->oom = true;
+                        n = 0;
+                }
+                for (i = 0; i < n; i++)
+                        items[i].key = keys.p + offsets[i];
                 if (n)  /* qsort(NULL, 0, ...) is undefined */
                         qsort(items, n, sizeof(*items), kv_cmp);
                 buf_putc(b, '{');
                 for (i = 0; i < n; i++) {
                         if (i)
                                 buf_putc(b, ',');
-                        put_sanitized_string(b, items[i].key, strlen(items[i].key));
+                        json_put_string(b, items[i].key);
                         buf_putc(b, ':');
                         encode_any(b, items[i].val);
                 }
                 buf_putc(b, '}');
+                free(offsets);
+                buf_free(&keys);
                 free(items);
                 return;
         }

@@ -789,3 +789,36 @@ TEST(strings_with_valid_utf8_are_copied_and_invalid_bytes_become_fffd)
         CHECK_STREQ(b.p, "\"\"");
         buf_free(&b);
 }
+
+/* Go decodes keys before it sorts them: invalid UTF-8 in a key becomes U+FFFD
+ * first, so the order printed is the order of the decoded keys. */
+TEST(map_keys_with_invalid_utf8_are_decoded_before_they_are_sorted)
+{
+        /* printing and reading back must give the same bytes */
+        const char *doc = "{\"annotations\":{\"b\":\"1\",\"\xff\":\"2\",\"a\xc3\":\"3\"},"
+                          "\"windows\":{\"credentialSpec\":{\"z\xfe\":1,\"y\":2}}}";
+        struct json_object *j = json_tokener_parse(doc);
+        CHECK(j != NULL);
+        arena a;
+        arena_init(&a, 0);
+        struct spec s = { 0 };
+        bf_error err = { 0 };
+        CHECK(model_decode(&a, &type_spec, &s, j, &err) == 0);
+        json_object_put(j);
+        buf once = { 0 };
+        model_encode(&once, &type_spec, &s);
+        CHECK_STREQ(once.p, "{\"ociVersion\":\"\",\"annotations\":{\"a\xef\xbf\xbd\":\"3\",\"b\":\"1\","
+                            "\"\xef\xbf\xbd\":\"2\"},\"windows\":{\"layerFolders\":null,"
+                            "\"credentialSpec\":{\"y\":2,\"z\xef\xbf\xbd\":1}}}");
+        /* and again: stable */
+        struct json_object *j2 = json_tokener_parse(once.p);
+        struct spec s2 = { 0 };
+        CHECK(model_decode(&a, &type_spec, &s2, j2, &err) == 0);
+        json_object_put(j2);
+        buf twice = { 0 };
+        model_encode(&twice, &type_spec, &s2);
+        CHECK_STREQ(twice.p, once.p);
+        buf_free(&once);
+        buf_free(&twice);
+        arena_done(&a);
+}
