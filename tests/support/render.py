@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
+import os
 import subprocess
 from typing import Any
 
@@ -35,7 +36,9 @@ def render_cli(render_bin: pathlib.Path, lines: list[str], *, namespace: str, id
     if bundle is not None:
         argv += ["--bundle", str(bundle)]
     stdin = "".join(line + "\n" for line in lines)
-    proc = subprocess.run(argv, input=stdin.encode("utf-8"), capture_output=True,
+    # BUNDLEFS_RENDER_WRAP runs it under a tool, e.g. valgrind (scripts/test does).
+    wrap = os.environ.get("BUNDLEFS_RENDER_WRAP", "").split()
+    proc = subprocess.run([*wrap, *argv], input=stdin.encode("utf-8"), capture_output=True,
                           timeout=timeout, check=False)
     return RenderResult(proc.returncode, proc.stdout.decode("utf-8", "replace"),
                         proc.stderr.decode("utf-8", "replace"))
