@@ -35,17 +35,13 @@ static bool running_in_userns(void)
         return in_userns;
 }
 
-static int errno_class(int e)
-{
-        return e == ENOENT || e == ENOTDIR ? ENOENT : EINVAL;
-}
 
 int device_from_path(struct render *r, const char *path, struct spec_device *ret)
 {
         struct stat st;
         if (lstat(path, &st) < 0) {
                 int e = errno;
-                return bf_error_set(r->err, errno_class(e), "%s", e == ENOENT ? "no such file or directory" : strerror(e));
+                return bf_error_set(r->err, bf_errno_class(e), "%s", e == ENOENT ? "no such file or directory" : strerror(e));
         }
         const char *type;
         switch (st.st_mode & S_IFMT) {
@@ -121,7 +117,7 @@ static int walk_dir(struct render *r, const char *path, const char *container_pa
         DIR *d = opendir(path);
         if (!d) {
                 int e = errno;
-                return bf_error_set(r->err, errno_class(e), "open %s: %s", path, strerror(e));
+                return bf_error_set(r->err, bf_errno_class(e), "open %s: %s", path, strerror(e));
         }
         /* os.ReadDir: entries sorted by name, with their types */
         size_t n = 0, cap = 64;
@@ -211,7 +207,7 @@ static int walk(struct render *r, const char *path, const char *container_path, 
         struct stat st;
         if (stat(path, &st) < 0) {
                 int e = errno;
-                return bf_error_set(r->err, errno_class(e), "error stating device path: stat %s: %s", path,
+                return bf_error_set(r->err, bf_errno_class(e), "error stating device path: stat %s: %s", path,
                                     e == ENOENT ? "no such file or directory" : strerror(e));
         }
         if (!S_ISDIR(st.st_mode)) {

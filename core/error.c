@@ -68,3 +68,16 @@ void bf_error_clear(bf_error *err)
                 err->msg[0] = '\0';
         }
 }
+
+int bf_errno_class(int e)
+{
+        switch (e) {
+        case ENOENT:
+        case ENOTDIR:
+                return ENOENT;
+        case ENOMEM:
+                return ENOMEM;
+        default:
+                return EINVAL;
+        }
+}

@@ -22,3 +22,8 @@ int bf_error_prefix(bf_error *err, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
 void bf_error_clear(bf_error *err);
+
+/* The errno a refusal reports for a failed system call, by the interface's
+ * table: ENOENT for a missing file (or a path through a non-directory),
+ * ENOMEM kept, EINVAL for anything else. */
+int bf_errno_class(int e);

@@ -12,24 +12,12 @@
 
 #include "util.h"
 
-static int errno_class(int e)
-{
-        switch (e) {
-        case ENOENT:
-        case ENOTDIR:
-                return ENOENT;
-        case ENOMEM:
-                return ENOMEM;
-        default:
-                return EINVAL;
-        }
-}
 
 int fd_read_all(int fd, const char *name, size_t max, char **ret, size_t *ret_len, bf_error *err)
 {
         struct stat st;
         if (fstat(fd, &st) < 0)
-                return bf_error_set(err, errno_class(errno), "stat %s: %s", name, strerror(errno));
+                return bf_error_set(err, bf_errno_class(errno), "stat %s: %s", name, strerror(errno));
         if (S_ISDIR(st.st_mode))
                 return bf_error_set(err, EINVAL, "read %s: is a directory", name);
         if (!S_ISREG(st.st_mode))
@@ -60,7 +48,7 @@ int fd_read_all(int fd, const char *name, size_t max, char **ret, size_t *ret_le
                                 continue;
                         int e = errno;
                         free(data);
-                        return bf_error_set(err, errno_class(e), "read %s: %s", name, strerror(e));
+                        return bf_error_set(err, bf_errno_class(e), "read %s: %s", name, strerror(e));
                 }
                 if (r == 0)
                         break;
@@ -80,7 +68,7 @@ int fd_reopen_regular(int pathfd, const char *name, int *ret_fd, bf_error *err)
 {
         struct stat st;
         if (fstat(pathfd, &st) < 0)
-                return bf_error_set(err, errno_class(errno), "stat %s: %s", name, strerror(errno));
+                return bf_error_set(err, bf_errno_class(errno), "stat %s: %s", name, strerror(errno));
         if (S_ISDIR(st.st_mode))
                 return bf_error_set(err, EINVAL, "read %s: is a directory", name);
         /* Opening a device or FIFO can act (arm a watchdog, rewind a tape, block). */
@@ -90,7 +78,7 @@ int fd_reopen_regular(int pathfd, const char *name, int *ret_fd, bf_error *err)
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
         int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
-                return bf_error_set(err, errno_class(errno), "open %s: %s", name, strerror(errno));
+                return bf_error_set(err, bf_errno_class(errno), "open %s: %s", name, strerror(errno));
         *ret_fd = fd;
         return 0;
 }
@@ -100,7 +88,7 @@ int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len, bf_
         /* O_PATH first: only a regular file is ever opened for reading. */
         _cleanup_close_ int pathfd = open(path, O_PATH | O_CLOEXEC);
         if (pathfd < 0)
-                return bf_error_set(err, errno_class(errno), "open %s: %s", path,
+                return bf_error_set(err, bf_errno_class(errno), "open %s: %s", path,
                                     errno == ENOENT ? "no such file or directory" : strerror(errno));
         _cleanup_close_ int fd = -1;
         int r = fd_reopen_regular(pathfd, path, &fd, err);

@@ -57,7 +57,7 @@ static int with_linux_device(struct render *r, struct spec *s, const char *path,
                                         break;
                                 *slash = '/';
                         }
-                        return bf_error_set(r->err, e == ENOENT || e == ENOTDIR ? ENOENT : EINVAL, "lstat %s: %s",
+                        return bf_error_set(r->err, bf_errno_class(e), "lstat %s: %s",
                                             prefix, e == ENOENT ? "no such file or directory" : strerror(e));
                 }
                 path = resolved;

@@ -28,7 +28,7 @@ int lookup_root_open(struct render *r, const struct spec *s, int *ret_fd, const 
         int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) {
                 int e = errno;
-                return bf_error_set(r->err, e == ENOENT || e == ENOTDIR ? ENOENT : EINVAL, "failed to mount %s: %s",
+                return bf_error_set(r->err, bf_errno_class(e), "failed to mount %s: %s",
                                     root, e == ENOENT ? "no such file or directory" : strerror(e));
         }
         *ret_fd = fd;
