@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.h"
+
 #ifndef BENCH_SOURCE_ROOT
 #define BENCH_SOURCE_ROOT "."
 #endif
@@ -65,13 +67,6 @@ static void on_signal(int sig)
         interrupted = 1;
 }
 
-static double now_s(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
 static void sleep_s(double s)
 {
         struct timespec ts = { .tv_sec = (time_t) s, .tv_nsec = (long) ((s - (double) (time_t) s) * 1e9) };
@@ -94,17 +89,11 @@ static char *xasprintf(const char *fmt, ...)
         return s;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *) a, y = *(const double *) b;
-        return (x > y) - (x < y);
-}
-
 static double median(const double *v, int n)
 {
         double s[MAX_ROUNDS];
         memcpy(s, v, (size_t) n * sizeof(*v));
-        qsort(s, (size_t) n, sizeof(*s), cmp_double);
+        qsort(s, (size_t) n, sizeof(*s), bench_cmp_double);
         return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
@@ -165,12 +154,6 @@ static char *read_file(const char *path, size_t *ret_len)
         p[len] = '\0';
         *ret_len = len;
         return p;
-}
-
-static bool file_exists(const char *path)
-{
-        struct stat st;
-        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* ---- the mounts ------------------------------------------------------------------ */
@@ -275,7 +258,7 @@ static void daemon_start(struct bench *b, struct daemon *d, char **prefix, char 
         }
         d->pid = pid;
         b->mounted_any = true;
-        double t0 = now_s();
+        double t0 = bench_now();
         while (!is_fuse_mounted(d->mnt)) {
                 int status;
                 if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -283,7 +266,7 @@ static void daemon_start(struct bench *b, struct daemon *d, char **prefix, char 
                         print_log_tail(d);
                         die("%s exited before mounting %s", d->name, d->mnt);
                 }
-                if (now_s() - t0 > b->mount_timeout || interrupted)
+                if (bench_now() - t0 > b->mount_timeout || interrupted)
                         die("%s did not mount %s within %.0f s", d->name, d->mnt, b->mount_timeout);
                 sleep_s(0.01);
         }
@@ -298,13 +281,13 @@ static void daemon_stop(struct daemon *d)
         if (d->pid <= 0)
                 return;
         kill(d->pid, SIGTERM);
-        double t0 = now_s();
+        double t0 = bench_now();
         int status;
         for (;;) {
                 pid_t r = waitpid(d->pid, &status, WNOHANG);
                 if (r == d->pid || (r < 0 && errno == ECHILD))
                         break;
-                if (now_s() - t0 > 20) {
+                if (bench_now() - t0 > 20) {
                         fprintf(stderr, "fs_bench: %s (pid %d) ignores SIGTERM: detaching %s and killing it\n",
                                 d->name, (int) d->pid, d->mnt);
                         umount2(d->mnt, MNT_DETACH);
@@ -545,12 +528,12 @@ static struct run_result run_threads(struct bench *b, const struct measure *m, d
                         die("pthread_create failed");
         }
         pthread_barrier_wait(&start);
-        double t0 = now_s(), c0 = daemon_cpu(m->srv);
+        double t0 = bench_now(), c0 = daemon_cpu(m->srv);
         sleep_s(seconds);
         __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
         for (int i = 0; i < m->threads; i++)
                 pthread_join(th[i], NULL);
-        res.elapsed = now_s() - t0;
+        res.elapsed = bench_now() - t0;
         res.cpu = daemon_cpu(m->srv) - c0;
         pthread_barrier_destroy(&start);
         for (int i = 0; i < m->threads; i++) {
@@ -571,7 +554,7 @@ static struct run_result run_for(struct bench *b, const struct measure *m, doubl
         if (m->reset)
                 m->reset(b, m);
         long long seg_ops = 0;
-        double seg_t0 = now_s(), seg_c0 = daemon_cpu(m->srv);
+        double seg_t0 = bench_now(), seg_c0 = daemon_cpu(m->srv);
         for (;;) {
                 const char *what = "";
                 int r = do_op(&m->t, rbuf, &what);
@@ -579,7 +562,7 @@ static struct run_result run_for(struct bench *b, const struct measure *m, doubl
                         op_failed(m, r, what);
                 res.ops++;
                 seg_ops++;
-                double t = now_s();
+                double t = bench_now();
                 if (res.elapsed + (t - seg_t0) >= seconds || interrupted) {
                         res.elapsed += t - seg_t0;
                         res.cpu += daemon_cpu(m->srv) - seg_c0;
@@ -590,7 +573,7 @@ static struct run_result run_for(struct bench *b, const struct measure *m, doubl
                         res.cpu += daemon_cpu(m->srv) - seg_c0;
                         m->reset(b, m);
                         seg_ops = 0;
-                        seg_t0 = now_s();
+                        seg_t0 = bench_now();
                         seg_c0 = daemon_cpu(m->srv);
                 }
         }
@@ -764,18 +747,6 @@ static char *self_dir(void)
                 return strdup(".");
         path[n] = '\0';
         return strdup(dirname(path));
-}
-
-static const char *find_list12(void)
-{
-        static const char *const candidates[] = {
-                BENCH_SOURCE_ROOT "/../shared/bench/list12.opts",
-                BENCH_SOURCE_ROOT "/bench/list12.opts",
-        };
-        for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
-                if (file_exists(candidates[i]))
-                        return candidates[i];
-        return NULL;
 }
 
 static char *loadavg(void)
@@ -1150,7 +1121,7 @@ int main(int argc, char **argv)
         if (!b.noop_path)
                 b.noop_path = xasprintf("%s/noop_fs", dir);
         free(dir);
-        if (!b.list_path && !(b.list_path = (char *) find_list12())) {
+        if (!b.list_path && !(b.list_path = (char *) bench_find_list12())) {
                 fprintf(stderr, "fs_bench: list12.opts not found beside %s (use --list)\n", BENCH_SOURCE_ROOT);
                 return 1;
         }

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "buf.h"
 #include "error.h"
 #include "files.h"
@@ -57,13 +58,6 @@ struct options {
         const char *id;
 };
 
-static double now_s(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
 static double cpu_s(void)
 {
         struct timespec ts;
@@ -75,12 +69,6 @@ static double cpu_s(void)
 static inline void escape(const void *p)
 {
         __asm__ volatile("" : : "g"(p) : "memory");
-}
-
-static bool file_exists(const char *path)
-{
-        struct stat st;
-        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static const char *base_name(const char *path)
@@ -159,12 +147,6 @@ struct measure {
         long long ops;
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *) a, y = *(const double *) b;
-        return (x > y) - (x < y);
-}
-
 enum what { RENDER, FLOOR };
 
 /* Run for `seconds` of wall time, checking the clock every `batch` calls. */
@@ -173,7 +155,7 @@ static long long run_for(enum what w, const struct render_input *in, const char 
 {
         const int batch = 32;
         long long ops = 0;
-        double t0 = now_s(), t;
+        double t0 = bench_now(), t;
         do {
                 for (int i = 0; i < batch; i++) {
                         if (w == RENDER) {
@@ -187,7 +169,7 @@ static long long run_for(enum what w, const struct render_input *in, const char 
                         }
                 }
                 ops += batch;
-                t = now_s();
+                t = bench_now();
         } while (t - t0 < seconds);
         *ret_elapsed = t - t0;
         return ops;
@@ -208,7 +190,7 @@ static struct measure measure(const struct options *o, enum what w, const struct
                 rates[r] = (double) ops / elapsed;
                 m.ops += ops;
         }
-        qsort(rates, (size_t) o->rounds, sizeof(rates[0]), cmp_double);
+        qsort(rates, (size_t) o->rounds, sizeof(rates[0]), bench_cmp_double);
         m.rate = o->rounds % 2 ? rates[o->rounds / 2] : (rates[o->rounds / 2 - 1] + rates[o->rounds / 2]) / 2;
         m.rate_min = rates[0];
         m.rate_max = rates[o->rounds - 1];
@@ -260,7 +242,7 @@ static int bench_case(const struct options *o, struct bench_case *c)
         printf("\n");
 
         if (o->iterations > 0) {
-                double t0 = now_s();
+                double t0 = bench_now();
                 for (long long i = 0; i < o->iterations; i++) {
                         size_t len;
                         if (render_once(&in, &len) < 0) {
@@ -269,7 +251,7 @@ static int bench_case(const struct options *o, struct bench_case *c)
                                 return -1;
                         }
                 }
-                double t = now_s() - t0;
+                double t = bench_now() - t0;
                 printf("  render            %lld iterations in %.3f s (%.2f us/spec; untimed mode, for callgrind)\n",
                        o->iterations, t, t * 1e6 / (double) o->iterations);
                 buf_free(&first);
@@ -300,18 +282,6 @@ static int bench_case(const struct options *o, struct bench_case *c)
         }
         buf_free(&first);
         return 0;
-}
-
-static const char *find_list12(void)
-{
-        static const char *const candidates[] = {
-                BENCH_SOURCE_ROOT "/../shared/bench/list12.opts",
-                BENCH_SOURCE_ROOT "/bench/list12.opts",
-        };
-        for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
-                if (file_exists(candidates[i]))
-                        return candidates[i];
-        return NULL;
 }
 
 static void usage(FILE *f)
@@ -390,7 +360,7 @@ int main(int argc, char **argv)
         if (no_files || want_default)
                 cases[ncases++] = (struct bench_case){ .label = "default spec", .path = NULL };
         if (no_files && !want_default) {
-                const char *l12 = find_list12();
+                const char *l12 = bench_find_list12();
                 if (!l12) {
                         fprintf(stderr, "render_bench: list12.opts not found beside %s\n", BENCH_SOURCE_ROOT);
                         free(cases);

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from support.mount import make_container, mounts_under
+from support.mount import Daemon, make_container, mounts_under
 from support.treeops import (
     append_line,
     container_log_path,
@@ -22,7 +22,6 @@ from support.treeops import (
     replace_with,
     rootfs_state_path,
     same_file,
-    ServedDaemon as Daemon,
     wait_rootfs_mounted,
     write_errno,
 )

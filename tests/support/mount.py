@@ -1,6 +1,7 @@
 """Running the bundlefs daemon for a test: a private state directory and
 mount point, start, stop with a signal, kill -9, restart."""
 import ctypes
+import errno
 import os
 import pathlib
 import signal
@@ -57,7 +58,13 @@ class Daemon:
         return self.proc.pid
 
     def start(self, timeout=10.0):
-        self.mountpoint.mkdir(parents=True, exist_ok=True)
+        """Start the daemon and wait until the tree answers. After a kill -9
+        the dead mount is still on the mount point, answering ENOTCONN, until
+        the new daemon has cleaned it up and mounted again."""
+        try:
+            self.mountpoint.mkdir(parents=True)
+        except FileExistsError:
+            pass  # there, perhaps under a dead mount
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(self.binary), "-f", "--state", str(self.state), *self.extra_args, str(self.mountpoint)],
@@ -68,10 +75,14 @@ class Daemon:
             if self.proc.poll() is not None:
                 raise AssertionError(f"bundlefs exited with {self.proc.returncode}: {self.log()}")
             if fuse_mounted_on(self.mountpoint):
-                os.listdir(self.mountpoint)
-                return self
+                try:
+                    os.listdir(self.mountpoint)
+                    return self
+                except OSError as e:
+                    if e.errno not in (errno.ENOTCONN, errno.ECONNABORTED):
+                        raise
             time.sleep(0.02)
-        raise AssertionError(f"bundlefs did not mount {self.mountpoint}: {self.log()}")
+        raise AssertionError(f"bundlefs did not serve {self.mountpoint} within {timeout}s: {self.log()}")
 
     def log(self) -> str:
         try:
