@@ -28,11 +28,13 @@ static void target_path(struct bfs *fs, const char *ns, const char *id, char *ou
         snprintf(out, size, "%s/%s/%s/rootfs", fs->mountpoint, ns, id);
 }
 
-/* Is the bind mount of this rootfs what the path shows? */
-static bool is_mounted(const char *source, const char *target)
+/* Does the path show the container's own rootfs directory (its bind mount)?
+ * Asked of the open directory, since rmdir may have removed its path. */
+static bool rootfs_shown_at(const struct container *c, const char *target)
 {
         struct stat a, b;
-        return stat(source, &a) == 0 && stat(target, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        return fstat(c->rootfs_fd, &a) == 0 && stat(target, &b) == 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino;
 }
 
 static long ms_since(const struct timespec *t)
@@ -79,7 +81,6 @@ static void detach_tree(int tree)
 
 static void mount_one(struct bfs *fs, struct container *c)
 {
-        enum mount_state result = MOUNT_FAILED;
         for (int attempt = 0; attempt < 50; attempt++) {
                 if (attempt)
                         usleep(10 * 1000);      /* a rename is finishing */
@@ -89,7 +90,7 @@ static void mount_one(struct bfs *fs, struct container *c)
                 char target[PATH_MAX];
                 target_path(fs, s.ns, s.id, target, sizeof(target));
                 int tree = -1, r = 0;
-                if (!is_mounted(s.rootfs, target))
+                if (!rootfs_shown_at(c, target))
                         r = bind_mount(s.rootfs, target, &tree);
                 if (r == 0) {
                         pthread_mutex_lock(&c->lock);
@@ -98,7 +99,6 @@ static void mount_one(struct bfs *fs, struct container *c)
                         if (removed && tree >= 0)
                                 detach_tree(tree);
                         c->mount = removed ? MOUNT_PENDING : MOUNT_DONE;
-                        c->mount_queued = false;
                         pthread_mutex_unlock(&c->lock);
                         if (tree >= 0)
                                 close(tree);
@@ -119,8 +119,7 @@ static void mount_one(struct bfs *fs, struct container *c)
                 snapshot_done(&s);
         }
         pthread_mutex_lock(&c->lock);
-        c->mount = result;
-        c->mount_queued = false;
+        c->mount = MOUNT_FAILED;
         pthread_mutex_unlock(&c->lock);
 }
 
@@ -132,8 +131,6 @@ static bool remount_if_idle(struct bfs *fs, struct container *c)
         pthread_mutex_lock(&c->lock);
         bool detached = c->mount == MOUNT_DETACHED;
         long idle = ms_since(&c->rootfs_active);
-        pthread_mutex_unlock(&c->lock);
-        pthread_mutex_lock(&c->lock);
         bool removed = c->gone;
         pthread_mutex_unlock(&c->lock);
         if (!detached || removed)
@@ -252,13 +249,8 @@ int rootfs_unmount(struct bfs *fs, struct container *c, const char *ns, const ch
 {
         char target[PATH_MAX];
         target_path(fs, ns, id, target, sizeof(target));
-        /* The rootfs directory itself (its path may be gone already, when rmdir
-         * removed it) must be what the target shows. */
-        struct stat a, b;
-        bool ours = fstat(c->rootfs_fd, &a) == 0 && stat(target, &b) == 0 && a.st_dev == b.st_dev &&
-                    a.st_ino == b.st_ino;
         int r = 0;
-        if (ours && umount2(target, UMOUNT_NOFOLLOW) < 0) {
+        if (rootfs_shown_at(c, target) && umount2(target, UMOUNT_NOFOLLOW) < 0) {
                 /* A running container (or a shell inside) holds it: detach lazily. */
                 if (errno != EBUSY || umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
                         r = bf_error_set(err, errno, "unmounting %s: %s", target, strerror(errno));
