@@ -3,10 +3,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -17,7 +19,10 @@
 
 #define LOG_NAME "log"
 #define LOG_NEW_NAME "log.new"
-#define LOG_HEADER "bundlefs-log 1\n"
+#define LOG_HEADER_V1 "bundlefs-log 1\n"
+#define LOG_HEADER_FMT "bundlefs-log 2 %016" PRIx64 "\n"
+#define JOURNAL_NAME "journal"
+#define JOURNAL_HEADER "bundlefs-journal 1\n"
 #define FORMAT_TEXT "bundlefs-state 1\n"
 #define RECORD_HEADER_MAX 64
 
@@ -72,7 +77,9 @@ static int write_all(int fd, const char *p, size_t n)
 
 int store_open(const char *path, struct store *ret, bf_error *err)
 {
-        *ret = (struct store){ .dirfd = -1, .nsfd = -1, .lockfd = -1 };
+        *ret = (struct store){ .dirfd = -1, .nsfd = -1, .lockfd = -1, .journal = { .fd = -1 } };
+        pthread_mutex_init(&ret->journal.lock, NULL);
+        pthread_cond_init(&ret->journal.done, NULL);
         if (mkdir(path, 0700) < 0 && errno != EEXIST)
                 return sys_error(err, "creating state directory", path);
         _cleanup_close_ int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -131,80 +138,244 @@ void store_close(struct store *s)
                 close(s->dirfd);
         if (s->lockfd >= 0)
                 close(s->lockfd);
+        if (s->journal.fd >= 0)
+                close(s->journal.fd);
+        buf_free(&s->journal.pending);
+        pthread_mutex_destroy(&s->journal.lock);
+        pthread_cond_destroy(&s->journal.done);
         free(s->path);
-        *s = (struct store){ .dirfd = -1, .nsfd = -1, .lockfd = -1 };
+        *s = (struct store){ .dirfd = -1, .nsfd = -1, .lockfd = -1, .journal = { .fd = -1 } };
 }
 
 /* ---- records ------------------------------------------------------------- */
 
-static int record_write(int logfd, size_t *log_size, char type, const char *payload, size_t len, bf_error *err)
+/* "<type> <length> <crc32>\n" and the payload, in out. */
+static void record_build(buf *out, char type, const char *p1, size_t n1, const char *p2, size_t n2)
 {
-        char header[RECORD_HEADER_MAX];
-        uint32_t crc = (uint32_t) crc32(0, (const Bytef *) payload, (uInt) len);
-        int hl = snprintf(header, sizeof(header), "%c %zu %08" PRIx32 "\n", type, len, crc);
-        size_t total = (size_t) hl + len;
-        _cleanup_free_ char *rec = malloc(total);
-        if (!rec)
-                return bf_error_set(err, ENOMEM, "out of memory");
-        memcpy(rec, header, (size_t) hl);
-        memcpy(rec + hl, payload, len);
-        /* One write(2): the record reaches the file whole or is cut at the end. */
-        int r = write_all(logfd, rec, total);
-        if (r == 0 && fdatasync(logfd) < 0)
+        uint32_t crc = (uint32_t) crc32(0, (const Bytef *) p1, (uInt) n1);
+        if (n2)
+                crc = (uint32_t) crc32(crc, (const Bytef *) p2, (uInt) n2);
+        buf_printf(out, "%c %zu %08" PRIx32 "\n", type, n1 + n2, crc);
+        buf_put(out, p1, n1);
+        if (n2)
+                buf_put(out, p2, n2);
+}
+
+/* Parse the record at data[pos..n): its type and payload, and where the
+ * next one starts. False for a torn or damaged record. */
+static bool record_parse(const char *data, size_t n, size_t pos, char *ret_type, const char **ret_payload,
+                         size_t *ret_len, size_t *ret_next)
+{
+        const char *nl = memchr(data + pos, '\n', n - pos < RECORD_HEADER_MAX ? n - pos : RECORD_HEADER_MAX);
+        if (!nl)
+                return false;
+        char hdr[RECORD_HEADER_MAX + 1];
+        memcpy(hdr, data + pos, (size_t) (nl - (data + pos)));
+        hdr[nl - (data + pos)] = '\0';
+        char type;
+        size_t len;
+        unsigned crc;
+        if (sscanf(hdr, "%c %zu %8x", &type, &len, &crc) != 3)
+                return false;
+        size_t body = (size_t) (nl - data) + 1;
+        if (len > n - body || (uint32_t) crc32(0, (const Bytef *) data + body, (uInt) len) != crc)
+                return false;
+        *ret_type = type;
+        *ret_payload = data + body;
+        *ret_len = len;
+        *ret_next = body + len;
+        return true;
+}
+
+/* Write a batch of journal records and make them durable. */
+static int journal_flush_batch(struct journal *j, const buf *batch)
+{
+        int r = write_all(j->fd, batch->p, batch->len);
+        if (r == 0 && fdatasync(j->fd) < 0)
                 r = -errno;
-        if (r < 0) {
-                /* Drop whatever part was written, so later records follow valid ones. */
-                if (ftruncate(logfd, (off_t) *log_size) == 0)
-                        (void) fdatasync(logfd);
-                return bf_error_set(err, -r, "writing the option log: %s", strerror(-r));
+        return r;
+}
+
+/* Queue a journal record and wait until it is durable. The first writer to
+ * find no flush under way flushes everything queued so far, its own record
+ * and those of writers that queued while the previous flush ran: one
+ * fdatasync for the whole batch. */
+static int journal_commit(struct journal *j, const char *rec, size_t len, bf_error *err)
+{
+        pthread_mutex_lock(&j->lock);
+        if (j->error) {
+                int e = j->error;
+                pthread_mutex_unlock(&j->lock);
+                return bf_error_set(err, EIO, "the journal failed earlier (%s): restart bundlefs", strerror(e));
         }
-        *log_size += total;
+        buf_put(&j->pending, rec, len);
+        if (j->pending.oom) {
+                /* Nothing of this record is queued; what others queued stays. */
+                j->pending.len -= j->pending.len >= len ? len : j->pending.len;
+                j->pending.oom = false;
+                pthread_mutex_unlock(&j->lock);
+                return bf_error_set(err, ENOMEM, "out of memory");
+        }
+        uint64_t mine = ++j->queued;
+        while (j->durable < mine && !j->error) {
+                if (j->flushing) {
+                        pthread_cond_wait(&j->done, &j->lock);
+                        continue;
+                }
+                j->flushing = true;
+                buf batch = j->pending;
+                j->pending = (buf){ 0 };
+                uint64_t upto = j->queued;
+                pthread_mutex_unlock(&j->lock);
+                int r = journal_flush_batch(j, &batch);
+                pthread_mutex_lock(&j->lock);
+                if (r == 0) {
+                        j->size += batch.len;
+                        j->durable = upto;
+                } else {
+                        /* The file's state is unknown past its last flush (a failed
+                         * fdatasync may have dropped dirty pages): stop using it. */
+                        j->error = -r;
+                }
+                /* Keep the larger allocation for the next batch. */
+                if (!j->pending.len && batch.cap > j->pending.cap) {
+                        buf_free(&j->pending);
+                        batch.len = 0;
+                        j->pending = batch;
+                } else {
+                        buf_free(&batch);
+                }
+                j->flushing = false;
+                pthread_cond_broadcast(&j->done);
+        }
+        int e = j->durable >= mine ? 0 : j->error;
+        pthread_mutex_unlock(&j->lock);
+        if (e)
+                return bf_error_set(err, EIO, "writing the journal: %s", strerror(e));
         return 0;
 }
 
-int store_append_lines(int logfd, size_t *log_size, const char *text, size_t len, bf_error *err)
+/* The journal has no records once every log is synced. */
+static int journal_reset(struct store *s, bf_error *err)
 {
-        return record_write(logfd, log_size, 'A', text, len, err);
+        struct journal *j = &s->journal;
+        if (syncfs(s->dirfd) < 0)
+                return sys_error(err, "syncing", "the state directory");
+        size_t hl = strlen(JOURNAL_HEADER);
+        if (ftruncate(j->fd, (off_t) hl) < 0 || fdatasync(j->fd) < 0)
+                return sys_error(err, "emptying", JOURNAL_NAME);
+        j->size = hl;
+        return 0;
 }
 
-int store_truncate_append(int logfd, size_t *log_size, size_t keep, const char *text, size_t len, bf_error *err)
+/* After a commit: empty the journal once it is large. Every record in it
+ * was written to its log before it was queued, so syncing the file system
+ * makes the journal redundant. Appends wait meanwhile (rarely: every
+ * STORE_JOURNAL_MAX bytes). */
+static void journal_maybe_reset(struct store *s)
+{
+        struct journal *j = &s->journal;
+        pthread_mutex_lock(&j->lock);
+        while (j->flushing)
+                pthread_cond_wait(&j->done, &j->lock);
+        if (j->size > STORE_JOURNAL_MAX && !j->error && !j->pending.len) {
+                bf_error err = { 0 };
+                if (journal_reset(s, &err) < 0)
+                        j->error = err.code ? err.code : EIO;
+        }
+        pthread_mutex_unlock(&j->lock);
+}
+
+/* Append a record to a log, then make it durable through the journal. */
+static int log_append(struct store *s, struct store_log *log, char type, const char *p1, size_t n1, const char *p2,
+                      size_t n2, bf_error *err)
+{
+        buf rec = { 0 };
+        record_build(&rec, type, p1, n1, p2, n2);
+        buf jrec = { 0 };
+        char head[64];
+        int hl = snprintf(head, sizeof(head), "%016" PRIx64 " %zu\n", log->id, log->size);
+        record_build(&jrec, 'J', head, (size_t) hl, rec.p, rec.len);
+        int r = rec.oom || jrec.oom ? bf_error_set(err, ENOMEM, "out of memory") : 0;
+        if (r == 0) {
+                /* One write(2): the record reaches the file whole or is cut at the end. */
+                int w = write_all(log->fd, rec.p, rec.len);
+                if (w < 0)
+                        r = bf_error_set(err, -w, "writing the option log: %s", strerror(-w));
+        }
+        if (r == 0)
+                r = journal_commit(&s->journal, jrec.p, jrec.len, err);
+        if (r == 0) {
+                log->size += rec.len;
+        } else if (ftruncate(log->fd, (off_t) log->size) < 0) {
+                /* Later records must follow valid ones: stop accepting any. */
+                int e = errno;
+                pthread_mutex_lock(&s->journal.lock);
+                if (!s->journal.error)
+                        s->journal.error = e;
+                pthread_mutex_unlock(&s->journal.lock);
+        }
+        bool large = r == 0 && __atomic_load_n(&s->journal.size, __ATOMIC_RELAXED) > STORE_JOURNAL_MAX;
+        buf_free(&rec);
+        buf_free(&jrec);
+        if (large)
+                journal_maybe_reset(s);
+        return r;
+}
+
+int store_append_lines(struct store *s, struct store_log *log, const char *text, size_t len, bf_error *err)
+{
+        return log_append(s, log, 'A', text, len, NULL, 0, err);
+}
+
+int store_truncate_append(struct store *s, struct store_log *log, size_t keep, const char *text, size_t len,
+                          bf_error *err)
 {
         char head[32];
         int hl = snprintf(head, sizeof(head), "%zu\n", keep);
-        _cleanup_free_ char *payload = malloc((size_t) hl + len);
-        if (!payload)
-                return bf_error_set(err, ENOMEM, "out of memory");
-        memcpy(payload, head, (size_t) hl);
-        memcpy(payload + hl, text, len);
-        return record_write(logfd, log_size, 'T', payload, (size_t) hl + len, err);
+        return log_append(s, log, 'T', head, (size_t) hl, text, len, err);
 }
 
-int store_append_platform(int logfd, size_t *log_size, const char *platform, bf_error *err)
+int store_append_platform(struct store *s, struct store_log *log, const char *platform, bf_error *err)
 {
-        return record_write(logfd, log_size, 'P', platform, strlen(platform), err);
+        return log_append(s, log, 'P', platform, strlen(platform), NULL, 0, err);
 }
 
-/* Write a complete log (header, platform, lines) to <dirfd>/log.new and
- * rename it over log. */
-static int log_write_new(int dirfd, const char *platform, const char *text, size_t len, int *ret_fd,
-                         size_t *ret_size, bf_error *err)
+static uint64_t log_id_new(void)
+{
+        uint64_t id = 0;
+        while (id == 0)
+                if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+                        id = 0;
+        return id;
+}
+
+/* Write a complete log (header, platform, lines) to <dirfd>/log.new, sync
+ * it and rename it over log. */
+static int log_write_new(int dirfd, const char *platform, const char *text, size_t len, struct store_log *ret,
+                         bf_error *err)
 {
         _cleanup_close_ int fd = openat(dirfd, LOG_NEW_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
         if (fd < 0)
                 return sys_error(err, "creating", LOG_NEW_NAME);
-        size_t size = 0;
-        if (write_all(fd, LOG_HEADER, strlen(LOG_HEADER)) < 0)
+        uint64_t id = log_id_new();
+        buf b = { 0 };
+        buf_printf(&b, LOG_HEADER_FMT, id);
+        record_build(&b, 'P', platform, strlen(platform), NULL, 0);
+        if (len)
+                record_build(&b, 'A', text, len, NULL, 0);
+        if (b.oom) {
+                buf_free(&b);
+                return bf_error_set(err, ENOMEM, "out of memory");
+        }
+        int r = write_all(fd, b.p, b.len);
+        size_t size = b.len;
+        buf_free(&b);
+        if (r < 0 || fdatasync(fd) < 0)
                 return sys_error(err, "writing", LOG_NEW_NAME);
-        size = strlen(LOG_HEADER);
-        int r = store_append_platform(fd, &size, platform, err);
-        if (r == 0 && len)
-                r = store_append_lines(fd, &size, text, len, err);
-        if (r < 0)
-                return r;
         if (renameat(dirfd, LOG_NEW_NAME, dirfd, LOG_NAME) < 0 || fsync(dirfd) < 0)
                 return sys_error(err, "renaming", LOG_NEW_NAME);
-        *ret_fd = TAKE_FD(fd);
-        *ret_size = size;
+        *ret = (struct store_log){ .fd = TAKE_FD(fd), .size = size, .id = id };
         return 0;
 }
 
@@ -251,65 +422,98 @@ static int loaded_add_lines(struct loaded *l, const char *p, size_t len, bf_erro
         return 0;
 }
 
-/* Parse a log; *valid gets the length of its good prefix. Records past a bad
- * one are not trusted. */
-static int log_parse(const char *data, size_t n, struct loaded *out, size_t *valid, bool *torn, bf_error *err)
+/* Apply one log record to what was loaded so far. */
+static int loaded_apply(struct loaded *out, char type, const char *p, size_t len, bf_error *err)
 {
-        size_t hl = strlen(LOG_HEADER);
-        *torn = false;
-        if (n < hl || memcmp(data, LOG_HEADER, hl) != 0)
+        if (type == 'P') {
+                free(out->platform);
+                out->platform = strndup(p, len);
+                return out->platform ? 0 : bf_error_set(err, ENOMEM, "out of memory");
+        }
+        if (type == 'A')
+                return loaded_add_lines(out, p, len, err);
+        if (type == 'T') {
+                const char *nl = memchr(p, '\n', len);
+                size_t keep = 0, hl = nl ? (size_t) (nl - p) + 1 : 0;
+                if (!nl || sscanf(p, "%zu", &keep) != 1 || keep > out->n)
+                        return bf_error_set(err, EINVAL, "bad T record");
+                for (size_t i = keep; i < out->n; i++)
+                        optline_unref(out->lines[i]);
+                out->n = keep;
+                return loaded_add_lines(out, p + hl, len - hl, err);
+        }
+        return bf_error_set(err, EINVAL, "unknown record type '%c'", type);
+}
+
+/* Parse a log; *valid gets the length of its good prefix. Records past a bad
+ * one are not trusted. A format-1 log has no id (*ret_id = 0). */
+static int log_parse(const char *data, size_t n, struct loaded *out, uint64_t *ret_id, size_t *valid, bool *torn,
+                     bf_error *err)
+{
+        size_t pos;
+        uint64_t id = 0;
+        char first[64] = { 0 };
+        memcpy(first, data, n < sizeof(first) - 1 ? n : sizeof(first) - 1);
+        char *nl = strchr(first, '\n');
+        int used = 0;
+        if (n >= strlen(LOG_HEADER_V1) && memcmp(data, LOG_HEADER_V1, strlen(LOG_HEADER_V1)) == 0)
+                pos = strlen(LOG_HEADER_V1);
+        else if (nl && sscanf(first, "bundlefs-log 2 %16" SCNx64 "%n", &id, &used) == 1 && first + used == nl && id)
+                pos = (size_t) (nl - first) + 1;
+        else
                 return bf_error_set(err, EINVAL, "not a bundlefs option log");
-        size_t pos = hl;
         while (pos < n) {
-                const char *nl = memchr(data + pos, '\n', n - pos < RECORD_HEADER_MAX ? n - pos : RECORD_HEADER_MAX);
                 char type;
-                size_t len;
-                unsigned crc;
-                char hdr[RECORD_HEADER_MAX + 1];
-                if (!nl)
+                const char *payload;
+                size_t len, next;
+                if (!record_parse(data, n, pos, &type, &payload, &len, &next))
                         break;
-                memcpy(hdr, data + pos, (size_t) (nl - (data + pos)));
-                hdr[nl - (data + pos)] = '\0';
-                if (sscanf(hdr, "%c %zu %8x", &type, &len, &crc) != 3)
-                        break;
-                size_t body = (size_t) (nl - data) + 1;
-                if (len > n - body || (uint32_t) crc32(0, (const Bytef *) data + body, (uInt) len) != crc)
-                        break;
-                int r = 0;
-                if (type == 'P') {
-                        free(out->platform);
-                        out->platform = strndup(data + body, len);
-                        if (!out->platform)
-                                r = bf_error_set(err, ENOMEM, "out of memory");
-                } else if (type == 'A') {
-                        r = loaded_add_lines(out, data + body, len, err);
-                } else if (type == 'T') {
-                        const char *p = data + body, *nl2 = memchr(p, '\n', len);
-                        size_t keep = 0, hl2 = nl2 ? (size_t) (nl2 - p) + 1 : 0;
-                        if (!nl2 || sscanf(p, "%zu", &keep) != 1 || keep > out->n) {
-                                r = bf_error_set(err, EINVAL, "bad T record");
-                        } else {
-                                for (size_t i = keep; i < out->n; i++)
-                                        optline_unref(out->lines[i]);
-                                out->n = keep;
-                                r = loaded_add_lines(out, p + hl2, len - hl2, err);
-                        }
-                } else {
-                        r = bf_error_set(err, EINVAL, "unknown record type '%c'", type);
-                }
+                int r = loaded_apply(out, type, payload, len, err);
                 if (r < 0)
                         return r;
-                pos = body + len;
+                pos = next;
         }
         *torn = pos < n;
         *valid = pos;
+        *ret_id = id;
         if (!out->platform)
                 return bf_error_set(err, EINVAL, "the option log has no platform record");
         return 0;
 }
 
-static int load_container(struct store *s, int nsdirfd, const char *ns, const char *id, store_visit_fn visit,
-                          void *userdata, void (*warn)(void *, const char *), bf_error *err)
+/* A container being loaded. */
+struct loading {
+        char *ns;
+        char *id;               /* NULL: the namespace itself */
+        struct loaded l;
+        struct store_log log;
+};
+
+static void loading_free(struct loading *ld)
+{
+        free(ld->ns);
+        free(ld->id);
+        loaded_free(&ld->l);
+        if (ld->log.fd >= 0)
+                close(ld->log.fd);
+}
+
+static void warnf(void (*warn)(void *, const char *), void *userdata, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void warnf(void (*warn)(void *, const char *), void *userdata, const char *fmt, ...)
+{
+        if (!warn)
+                return;
+        char msg[BF_ERROR_MAX + 256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        warn(userdata, msg);
+}
+
+static int load_container(int nsdirfd, const char *ns, const char *id, struct loading *ret,
+                          void (*warn)(void *, const char *), void *userdata, bf_error *err)
 {
         _cleanup_close_ int cdir = openat(nsdirfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cdir < 0)
@@ -325,41 +529,51 @@ static int load_container(struct store *s, int nsdirfd, const char *ns, const ch
         struct loaded l = { 0 };
         size_t valid = 0;
         bool torn = false;
-        r = log_parse(data, n, &l, &valid, &torn, err);
+        uint64_t log_id = 0;
+        r = log_parse(data, n, &l, &log_id, &valid, &torn, err);
+        if (r == 0 && torn) {
+                /* The tail was never acknowledged, or the journal has it: cut it
+                 * before appending again. */
+                if (ftruncate(fd, (off_t) valid) < 0 || fdatasync(fd) < 0)
+                        r = sys_error(err, "truncating log of", id);
+                else
+                        warnf(warn, userdata, "%s/%s: dropped %zu bytes of an unfinished write from the log", ns, id,
+                              n - valid);
+        }
+        if (r == 0 && log_id == 0) {
+                /* A format-1 log: give it an id, so the journal can name it. */
+                buf text = { 0 };
+                for (size_t i = 0; i < l.n; i++) {
+                        buf_put(&text, l.lines[i]->text, l.lines[i]->text_len);
+                        buf_putc(&text, '\n');
+                }
+                struct store_log nl = { .fd = -1 };
+                r = text.oom ? bf_error_set(err, ENOMEM, "out of memory") :
+                               log_write_new(cdir, l.platform, text.p ? text.p : "", text.len, &nl, err);
+                buf_free(&text);
+                if (r == 0) {
+                        close(fd);
+                        fd = nl.fd;
+                        valid = nl.size;
+                        log_id = nl.id;
+                }
+        }
+        char *nsc = strdup(ns), *idc = strdup(id);
+        if (r == 0 && (!nsc || !idc))
+                r = bf_error_set(err, ENOMEM, "out of memory");
         if (r < 0) {
+                free(nsc);
+                free(idc);
                 loaded_free(&l);
                 return r;
         }
-        if (torn) {
-                /* The tail was never acknowledged: cut it before appending again. */
-                if (ftruncate(fd, (off_t) valid) < 0 || fdatasync(fd) < 0) {
-                        loaded_free(&l);
-                        return sys_error(err, "truncating log of", id);
-                }
-                if (warn) {
-                        char msg[256];
-                        snprintf(msg, sizeof(msg), "%s/%s: dropped %zu bytes of an unfinished write from the log", ns,
-                                 id, n - valid);
-                        warn(userdata, msg);
-                }
-        }
-        struct store_container c = {
-                .ns = ns,
-                .id = id,
-                .platform = l.platform,
-                .lines = l.lines,
-                .nlines = l.n,
-                .logfd = TAKE_FD(fd),
-                .log_size = valid,
+        *ret = (struct loading){
+                .ns = nsc,
+                .id = idc,
+                .l = l,
+                .log = { .fd = TAKE_FD(fd), .size = valid, .id = log_id },
         };
-        r = visit(userdata, &c);
-        if (r < 0) {
-                if (c.logfd >= 0)
-                        close(c.logfd);
-                loaded_free(&l);
-        }
-        (void) s;
-        return r;
+        return 0;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -412,6 +626,92 @@ static void free_names(char **names, size_t n)
         free(names);
 }
 
+static int by_log_id(const void *a, const void *b)
+{
+        uint64_t x = (*(struct loading *const *) a)->log.id, y = (*(struct loading *const *) b)->log.id;
+        return x < y ? -1 : x > y;
+}
+
+/* Write journal records back into logs that lack them (their unsynced tail
+ * was lost), then empty the journal. */
+static int journal_replay(struct store *s, struct loading *all, size_t n, void (*warn)(void *, const char *),
+                          void *userdata, bf_error *err)
+{
+        struct journal *j = &s->journal;
+        _cleanup_close_ int fd = openat(s->dirfd, JOURNAL_NAME, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return sys_error(err, "opening", JOURNAL_NAME);
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
+        int r = fd_read_all(fd, JOURNAL_NAME, STORE_LOG_MAX, &data, &size, err);
+        if (r < 0)
+                return r;
+        size_t hl = strlen(JOURNAL_HEADER);
+        if (size == 0) {
+                if (write_all(fd, JOURNAL_HEADER, hl) < 0 || fdatasync(fd) < 0 || fsync(s->dirfd) < 0)
+                        return sys_error(err, "creating", JOURNAL_NAME);
+                j->fd = TAKE_FD(fd);
+                j->size = hl;
+                return 0;
+        }
+        if (size < hl || memcmp(data, JOURNAL_HEADER, hl) != 0)
+                return bf_error_set(err, EINVAL, "%s/%s: not a bundlefs journal", s->path, JOURNAL_NAME);
+
+        _cleanup_free_ struct loading **index = calloc(n ? n : 1, sizeof(*index));
+        if (!index)
+                return bf_error_set(err, ENOMEM, "out of memory");
+        size_t ni = 0;
+        for (size_t i = 0; i < n; i++)
+                if (all[i].id)
+                        index[ni++] = &all[i];
+        qsort(index, ni, sizeof(*index), by_log_id);
+
+        size_t pos = hl, replayed = 0;
+        while (pos < size) {
+                char type;
+                const char *p;
+                size_t len, next;
+                if (!record_parse(data, size, pos, &type, &p, &len, &next) || type != 'J')
+                        break;  /* a torn tail: never acknowledged */
+                pos = next;
+                const char *nl = memchr(p, '\n', len);
+                uint64_t id;
+                size_t offset;
+                if (!nl || sscanf(p, "%16" SCNx64 " %zu", &id, &offset) != 2)
+                        continue;
+                const char *rec = nl + 1;
+                size_t rec_len = len - (size_t) (rec - p);
+                struct loading key = { .log = { .id = id } }, *kp = &key;
+                struct loading **found = bsearch(&kp, index, ni, sizeof(*index), by_log_id);
+                if (!found)
+                        continue;       /* its container was removed, or its list replaced */
+                struct loading *ld = *found;
+                if (ld->log.size > offset)
+                        continue;       /* the log has it */
+                if (ld->log.size < offset) {
+                        warnf(warn, userdata, "%s/%s: a journal record past the end of the log, skipped", ld->ns,
+                              ld->id);
+                        continue;
+                }
+                char rtype;
+                const char *payload;
+                size_t plen, rnext;
+                if (!record_parse(rec, rec_len, 0, &rtype, &payload, &plen, &rnext) || rnext != rec_len)
+                        continue;
+                if ((r = loaded_apply(&ld->l, rtype, payload, plen, err)) < 0)
+                        return r;
+                if (write_all(ld->log.fd, rec, rec_len) < 0)
+                        return sys_error(err, "writing log of", ld->id);
+                ld->log.size += rec_len;
+                replayed++;
+        }
+        if (replayed)
+                warnf(warn, userdata, "wrote %zu records back from the journal", replayed);
+        j->fd = TAKE_FD(fd);
+        j->size = size;
+        return size > hl ? journal_reset(s, err) : 0;
+}
+
 int store_load(struct store *s, store_visit_fn visit, void *userdata, void (*warn)(void *, const char *),
                bf_error *err)
 {
@@ -420,29 +720,64 @@ int store_load(struct store *s, store_visit_fn visit, void *userdata, void (*war
         int r = list_dir(s->nsfd, &nss, &nns, err);
         if (r < 0)
                 return r;
+        struct loading *all = NULL;
+        size_t n = 0, cap = 0;
         for (size_t i = 0; i < nns && r == 0; i++) {
                 _cleanup_close_ int nsdir = openat(s->nsfd, nss[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (nsdir < 0)
                         continue;
-                struct store_container ns_only = { .ns = nss[i], .logfd = -1 };
-                r = visit(userdata, &ns_only);
-                if (r < 0)
-                        break;
                 char **ids = NULL;
                 size_t nids = 0;
                 r = list_dir(nsdir, &ids, &nids, err);
-                for (size_t j = 0; j < nids && r == 0; j++) {
-                        bf_error cerr = { 0 };
-                        if (load_container(s, nsdir, nss[i], ids[j], visit, userdata, warn, &cerr) < 0 && warn) {
-                                char msg[BF_ERROR_MAX + 160];
-                                snprintf(msg, sizeof(msg), "%s/%s: not loaded (left on disk): %s", nss[i], ids[j],
-                                         cerr.msg);
-                                warn(userdata, msg);
+                if (r == 0 && n + nids + 1 > cap) {
+                        size_t ncap = cap ? cap : 64;
+                        while (ncap < n + nids + 1)
+                                ncap *= 2;
+                        struct loading *grown = realloc(all, ncap * sizeof(*all));
+                        if (grown) {
+                                all = grown;
+                                cap = ncap;
+                        } else {
+                                r = bf_error_set(err, ENOMEM, "out of memory");
                         }
+                }
+                if (r == 0) {
+                        all[n] = (struct loading){ .ns = strdup(nss[i]), .log = { .fd = -1 } };
+                        r = all[n++].ns ? 0 : bf_error_set(err, ENOMEM, "out of memory");
+                }
+                for (size_t k = 0; k < nids && r == 0; k++) {
+                        bf_error cerr = { 0 };
+                        if (load_container(nsdir, nss[i], ids[k], &all[n], warn, userdata, &cerr) == 0)
+                                n++;
+                        else
+                                warnf(warn, userdata, "%s/%s: not loaded (left on disk): %s", nss[i], ids[k],
+                                      cerr.msg);
                 }
                 free_names(ids, nids);
         }
         free_names(nss, nns);
+        if (r == 0)
+                r = journal_replay(s, all, n, warn, userdata, err);
+        for (size_t i = 0; i < n; i++) {
+                if (r == 0) {
+                        struct store_container c = {
+                                .ns = all[i].ns,
+                                .id = all[i].id,
+                                .platform = all[i].l.platform,
+                                .lines = all[i].l.lines,
+                                .nlines = all[i].l.n,
+                                .log = all[i].log,
+                        };
+                        r = visit(userdata, &c);
+                        if (r == 0) {
+                                /* The callback owns these now. */
+                                all[i].l = (struct loaded){ 0 };
+                                all[i].log.fd = -1;
+                        }
+                }
+                loading_free(&all[i]);
+        }
+        free(all);
         return r;
 }
 
@@ -475,8 +810,8 @@ int store_namespace_rename(struct store *s, const char *from, const char *to, bf
         return 0;
 }
 
-int store_container_create(struct store *s, const char *ns, const char *id, const char *platform, int *ret_logfd,
-                           bf_error *err)
+int store_container_create(struct store *s, const char *ns, const char *id, const char *platform,
+                           struct store_log *ret_log, bf_error *err)
 {
         _cleanup_close_ int nsdir = openat(s->nsfd, ns, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (nsdir < 0)
@@ -491,21 +826,20 @@ int store_container_create(struct store *s, const char *ns, const char *id, cons
                 return sys_error(err, "opening", tmp);
         if (mkdirat(cdir, "rootfs", 0755) < 0 && errno != EEXIST)
                 return sys_error(err, "creating", "rootfs");
-        int fd;
-        size_t size;
-        int r = log_write_new(cdir, platform, "", 0, &fd, &size, err);
+        struct store_log log;
+        int r = log_write_new(cdir, platform, "", 0, &log, err);
         if (r < 0)
                 return r;
         if (renameat2(nsdir, tmp, nsdir, id, RENAME_NOREPLACE) < 0) {
                 int e = errno;
-                close(fd);
+                close(log.fd);
                 return bf_error_set(err, e, "creating container %s: %s", id, strerror(e));
         }
         if (fsync(nsdir) < 0) {
-                close(fd);
+                close(log.fd);
                 return sys_error(err, "syncing namespace", ns);
         }
-        *ret_logfd = fd;
+        *ret_log = log;
         return 0;
 }
 
@@ -586,12 +920,12 @@ char *store_rootfs_path(const struct store *s, const char *ns, const char *id)
 }
 
 int store_replace(struct store *s, const char *ns, const char *id, const char *platform, const char *text,
-                  size_t len, int *ret_logfd, size_t *ret_log_size, bf_error *err)
+                  size_t len, struct store_log *ret_log, bf_error *err)
 {
         char path[512];
         snprintf(path, sizeof(path), "%s/%s", ns, id);
         _cleanup_close_ int cdir = openat(s->nsfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cdir < 0)
                 return sys_error(err, "opening container", path);
-        return log_write_new(cdir, platform, text, len, ret_logfd, ret_log_size, err);
+        return log_write_new(cdir, platform, text, len, ret_log, err);
 }

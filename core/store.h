@@ -6,32 +6,68 @@
  *   <state>/namespaces/<ns>/<id>/log    the container's record log
  *   <state>/namespaces/<ns>/<id>/rootfs the container's root filesystem
  *
- * The log is a header line and records, each "<type> <length> <crc32>\n"
+ *   <state>/journal                     records of recent appends, for durability
+ *
+ * The log is a header line ("bundlefs-log 2 <id>", id a random 64-bit
+ * number naming this log) and records, each "<type> <length> <crc32>\n"
  * followed by <length> bytes: type P sets the platform, type A appends
  * option lines (canonical text, one per line), type T keeps the first N
  * lines ("N\n" first) and appends the rest, for a value written in several
- * writes that replaces its own earlier line. An append is one write(2)
- * and one fdatasync(2); a record cut short by a crash fails its length or
- * CRC check and is dropped on load, so an acknowledged write is never lost
- * and a torn one never shows. Replacing the list writes a new log and
- * renames it over the old one. */
+ * writes that replaces its own earlier line.
+ *
+ * An append writes its record to the container's log (no sync) and then the
+ * same bytes, with the log's id and offset, to the shared journal, whose
+ * writers share one write(2) and fdatasync(2) per batch (group commit): one
+ * flush makes many containers' appends durable at once. On load, journal
+ * records missing from their log (a log's unsynced tail lost in a power cut)
+ * are written back into it; the journal is emptied once the logs are synced
+ * (syncfs), at load and when it grows past STORE_JOURNAL_MAX. A record cut
+ * short by a crash fails its length or CRC check and is dropped, so an
+ * acknowledged write is never lost and a torn one never shows. Replacing
+ * the list writes a new log (with a new id), syncs it and renames it over
+ * the old one; directory changes sync their directories. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "buf.h"
 #include "error.h"
 
 #define STORE_FORMAT_VERSION 1
 #define STORE_LOG_MAX ((size_t) 256 << 20)
+#define STORE_JOURNAL_MAX ((size_t) 16 << 20)
 
 struct optline;
+
+/* The shared journal and its group commit (see above). */
+struct journal {
+        pthread_mutex_t lock;
+        pthread_cond_t done;
+        int fd;
+        size_t size;            /* bytes on disk */
+        buf pending;            /* records waiting for the next flush */
+        uint64_t queued;        /* records queued so far */
+        uint64_t durable;       /* records durable so far */
+        bool flushing;          /* a writer is flushing a batch */
+        int error;              /* a flush failed: the journal is unusable (errno) */
+};
 
 struct store {
         int dirfd;          /* <state> */
         int nsfd;           /* <state>/namespaces */
         int lockfd;
         char *path;
+        struct journal journal;
+};
+
+/* A container's open log. */
+struct store_log {
+        int fd;             /* open for appends (O_APPEND) */
+        size_t size;        /* bytes of valid records */
+        uint64_t id;
 };
 
 /* Open (creating, mode 0700) the state directory, check its format
@@ -46,15 +82,15 @@ struct store_container {
         char *platform;
         struct optline **lines;
         size_t nlines;
-        int logfd;          /* open for appends (O_APPEND) */
-        size_t log_size;    /* bytes of valid records */
+        struct store_log log;
 };
 
 typedef int (*store_visit_fn)(void *userdata, struct store_container *c);
 
 /* Load every namespace and container. A container whose log cannot be read
  * is reported through warn (if given) and left on disk untouched. The
- * callback takes ownership of c->platform, c->lines and c->logfd. */
+ * journal is replayed into the logs and emptied first. The callback takes
+ * ownership of c->platform, c->lines and c->log.fd. */
 int store_load(struct store *s, store_visit_fn visit, void *userdata,
                void (*warn)(void *userdata, const char *msg), bf_error *err);
 
@@ -62,9 +98,9 @@ int store_namespace_create(struct store *s, const char *ns, bf_error *err);
 int store_namespace_remove(struct store *s, const char *ns, bf_error *err);
 int store_namespace_rename(struct store *s, const char *from, const char *to, bf_error *err);
 
-/* Create <ns>/<id> with an empty list; returns the log fd for appends. */
-int store_container_create(struct store *s, const char *ns, const char *id, const char *platform, int *ret_logfd,
-                           bf_error *err);
+/* Create <ns>/<id> with an empty list; returns its log, open for appends. */
+int store_container_create(struct store *s, const char *ns, const char *id, const char *platform,
+                           struct store_log *ret_log, bf_error *err);
 int store_container_remove(struct store *s, const char *ns, const char *id, bf_error *err);
 int store_container_rename(struct store *s, const char *ns, const char *id, const char *to_ns, const char *to_id,
                            bf_error *err);
@@ -73,17 +109,19 @@ int store_rootfs_empty(struct store *s, const char *ns, const char *id, bool *re
 /* "<state>/namespaces/<ns>/<id>/rootfs", malloc'd. */
 char *store_rootfs_path(const struct store *s, const char *ns, const char *id);
 
-/* Durable appends to an open log; *log_size tracks the valid end so a
- * failed write can be cut off again. */
-int store_append_lines(int logfd, size_t *log_size, const char *text, size_t len, bf_error *err);
-int store_append_platform(int logfd, size_t *log_size, const char *platform, bf_error *err);
+/* Durable appends to an open log: they return once the record is durable.
+ * log->size tracks the valid end so a failed write can be cut off again. */
+int store_append_lines(struct store *s, struct store_log *log, const char *text, size_t len, bf_error *err);
+int store_append_platform(struct store *s, struct store_log *log, const char *platform, bf_error *err);
 /* Keep the first `keep` lines of the list, then append text: one record. */
-int store_truncate_append(int logfd, size_t *log_size, size_t keep, const char *text, size_t len, bf_error *err);
+int store_truncate_append(struct store *s, struct store_log *log, size_t keep, const char *text, size_t len,
+                          bf_error *err);
 
-/* Write a new log holding platform and lines (canonical text) and rename it
- * into place; *ret_logfd is the new log's append fd. */
+/* Write a new log holding platform and lines (canonical text), sync it and
+ * rename it into place; *ret_log is the new log (the old one's fd is the
+ * caller's to close). */
 int store_replace(struct store *s, const char *ns, const char *id, const char *platform, const char *text,
-                  size_t len, int *ret_logfd, size_t *ret_log_size, bf_error *err);
+                  size_t len, struct store_log *ret_log, bf_error *err);
 
 /* Identifier rule of containerd: ^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*$, <= 76. */
 bool identifier_valid(const char *name);

@@ -40,7 +40,7 @@ static int load_visit(void *userdata, struct store_container *sc)
         if (!ns)
                 return -ENOENT;
         struct container *c =
-                container_new(fs, ns, sc->id, sc->platform, sc->lines, sc->nlines, sc->logfd, sc->log_size);
+                container_new(fs, ns, sc->id, sc->platform, sc->lines, sc->nlines, sc->log);
         if (!c)
                 return -ENOMEM;
         container_insert(ns, c);

@@ -45,12 +45,12 @@ void optlist_unref(struct optlist *l)
 }
 
 struct container *container_new(struct bfs *fs, struct namespace *ns, const char *id, const char *platform,
-                                struct optline **lines, size_t nlines, int logfd, size_t log_size)
+                                struct optline **lines, size_t nlines, struct store_log log)
 {
         struct container *c = calloc(1, sizeof(*c));
         if (!c)
                 return NULL;
-        c->logfd = -1;
+        c->log.fd = -1;
         c->rootfs_fd = -1;
         c->files = calloc(file_defs_count, sizeof(*c->files));
         c->id = strdup(id);
@@ -77,8 +77,7 @@ struct container *container_new(struct bfs *fs, struct namespace *ns, const char
         pthread_mutex_init(&c->lock, NULL);
         pthread_cond_init(&c->mount_cond, NULL);
         c->ns = ns;
-        c->logfd = logfd;  /* owned from here on */
-        c->log_size = log_size;
+        c->log = log;  /* owned from here on */
         c->mount = MOUNT_PENDING;
         clock_gettime(CLOCK_REALTIME, &c->mtime);
         c->dir = (struct node){ .kind = NODE_CONTAINER, .c = c };
@@ -93,8 +92,8 @@ void container_free(struct container *c)
 {
         if (!c)
                 return;
-        if (c->logfd >= 0)
-                close(c->logfd);
+        if (c->log.fd >= 0)
+                close(c->log.fd);
         if (c->rootfs_fd >= 0)
                 close(c->rootfs_fd);
         pt_free_all(c);
@@ -334,8 +333,8 @@ int container_append(struct bfs *fs, struct container *c, const char *text, size
         if (r == 0 && payload.oom)
                 r = bf_error_set(err, ENOMEM, "out of memory");
         if (r == 0)
-                r = replace ? store_truncate_append(c->logfd, &c->log_size, base, payload.p, payload.len, err) :
-                              store_append_lines(c->logfd, &c->log_size, payload.p, payload.len, err);
+                r = replace ? store_truncate_append(&fs->store, &c->log, base, payload.p, payload.len, err) :
+                              store_append_lines(&fs->store, &c->log, payload.p, payload.len, err);
         pthread_mutex_lock(&c->lock);
         if (r == 0) {
                 optlist_unref(c->list);
@@ -367,20 +366,18 @@ int container_replace(struct bfs *fs, struct container *c, struct optline **line
         int r = next && !payload.oom ? 0 : bf_error_set(err, ENOMEM, "out of memory");
         if (r == 0)
                 r = check(fs, c, NULL, lines, n, NULL, 0, err);
-        int fd = -1;
-        size_t size = 0;
+        struct store_log log = { .fd = -1 };
         struct snapshot s = { 0 };
         if (r == 0 && container_snapshot(fs, c, &s) < 0)
                 r = bf_error_set(err, ENOMEM, "out of memory");
         if (r == 0)
-                r = store_replace(&fs->store, s.ns, s.id, s.platform, payload.p ? payload.p : "", payload.len, &fd,
-                                  &size, err);
+                r = store_replace(&fs->store, s.ns, s.id, s.platform, payload.p ? payload.p : "", payload.len, &log,
+                                  err);
         snapshot_done(&s);
         pthread_mutex_lock(&c->lock);
         if (r == 0) {
-                close(c->logfd);
-                c->logfd = fd;
-                c->log_size = size;
+                close(c->log.fd);
+                c->log = log;
                 optlist_unref(c->list);
                 c->list = TAKE_PTR(next);
                 touch_locked(c);
@@ -424,7 +421,7 @@ int container_set_platform(struct bfs *fs, struct container *c, const char *valu
                    bf_error_set(err, ENOMEM, "out of memory");
         optlist_unref(cur);
         if (r == 0)
-                r = store_append_platform(c->logfd, &c->log_size, normalized, err);
+                r = store_append_platform(&fs->store, &c->log, normalized, err);
         pthread_mutex_lock(&c->lock);
         if (r == 0) {
                 free(c->platform);

@@ -79,8 +79,7 @@ struct container {
         struct optlist *list;
         uint64_t version;               /* counts changes of list */
         char *platform;
-        int logfd;
-        size_t log_size;
+        struct store_log log;
         char error[BF_ERROR_MAX];
         bool error_from_read;           /* set by a failed read, cleared by a good one */
         struct timespec mtime;
@@ -180,7 +179,7 @@ void container_put(struct bfs *fs, struct container *c);
 /* ---- container operations (container.c) ------------------------------------ */
 
 struct container *container_new(struct bfs *fs, struct namespace *ns, const char *id, const char *platform,
-                                struct optline **lines, size_t nlines, int logfd, size_t log_size);
+                                struct optline **lines, size_t nlines, struct store_log log);
 void container_free(struct container *c);
 
 /* Everything a rendering needs, taken under the container lock. */

@@ -360,13 +360,13 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
         }
         struct namespace *ns = p->ns;
         int r = ns->removed ? -ENOENT : container_find(ns, name) ? -EEXIST : 0;
-        int logfd = -1;
+        struct store_log log = { .fd = -1 };
         const char *platform = platform_host();
-        if (r == 0 && (r = store_container_create(&fs->store, ns->name, name, platform, &logfd, &err)) < 0)
+        if (r == 0 && (r = store_container_create(&fs->store, ns->name, name, platform, &log, &err)) < 0)
                 log_error(fs, "mkdir", &err);
         struct container *c = NULL;
-        if (r == 0 && !(c = container_new(fs, ns, name, platform, NULL, 0, logfd, 0))) {
-                close(logfd);
+        if (r == 0 && !(c = container_new(fs, ns, name, platform, NULL, 0, log))) {
+                close(log.fd);
                 r = -ENOMEM;
         }
         if (r == 0)
