@@ -16,14 +16,16 @@
  * so two changes close together can leave a file with the same size, mtime
  * and ctime, and comparing stat results would miss the second one. A change
  * made after the rendering started gets a stamp no older than the start minus
- * one jiffy. So an input whose mtime or ctime is older than the start minus
- * a margin larger than a jiffy cannot change later and keep its stamps; one
- * that is newer may have been read just before a change that kept them. Such
- * a record is "racy": never valid. The next rendering, a little later, sees
- * the same stamps as old enough and can be reused. ctime is the stamp that
- * matters (mtime can be set back by anyone who may write the file; ctime
- * cannot), both are checked. */
-#define DEPS_RACY_MARGIN_NS (50 * 1000 * 1000LL)
+ * one jiffy. So an input whose mtime and ctime are older than the start minus
+ * a margin larger than a jiffy (DEPS_RACY_MARGIN_NS, deps.h) cannot change
+ * later and keep its stamps; one that is newer may have been read just before
+ * a change that kept them. Such a record is "racy": never valid. The next
+ * rendering, a little later, sees the same stamps as old enough and can be
+ * reused. ctime is the stamp that matters (mtime can be set back by anyone
+ * who may write the file; ctime cannot), both are checked. Not covered: the
+ * wall clock stepping back between a rendering and a change, and file systems
+ * stamped by another machine's clock (NFS) that lags this one by more than
+ * the margin. */
 /* A stamp with no fraction of a second most likely comes from a file system
  * that keeps whole seconds (or two, FAT's mtime), where a jiffy is not the
  * step: the margin is then wider than that step. */
@@ -32,6 +34,7 @@
 enum dep_kind {
         DEP_HOST_STAT,          /* stat(path) */
         DEP_HOST_LSTAT,         /* lstat(path) */
+        DEP_HOST_IDENTITY,      /* lstat(path), only which object it is */
         DEP_IN_ROOT,            /* open_in_root(root, path) then fstat */
 };
 
@@ -93,12 +96,14 @@ static void sig_of(struct dep_sig *sig, const struct stat *st)
         };
 }
 
-static bool sig_equal(const struct dep_sig *a, const struct dep_sig *b)
+static bool sig_equal(enum dep_kind kind, const struct dep_sig *a, const struct dep_sig *b)
 {
         if (a->present != b->present)
                 return false;
         if (!a->present)
                 return true;
+        if (kind == DEP_HOST_IDENTITY)
+                return a->dev == b->dev && a->ino == b->ino && a->mode == b->mode;
         return a->dev == b->dev && a->ino == b->ino && a->mode == b->mode && a->size == b->size &&
                a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec &&
                a->ctim.tv_sec == b->ctim.tv_sec && a->ctim.tv_nsec == b->ctim.tv_nsec && a->rdev == b->rdev &&
@@ -169,7 +174,7 @@ static void note(struct deps *d, enum dep_kind kind, const char *root, const cha
         for (size_t i = 0; i < d->len; i++) {
                 struct dep *e = &d->v[i];
                 if (e->kind == kind && streq(e->path, path) && (kind != DEP_IN_ROOT || streq(e->root, root))) {
-                        if (!sig_equal(&e->sig, sig))
+                        if (!sig_equal(kind, &e->sig, sig))
                                 d->racy = true;
                         return;
                 }
@@ -196,7 +201,8 @@ static void note(struct deps *d, enum dep_kind kind, const char *root, const cha
                 d->is_volatile = true;
                 return;
         }
-        if (check_racy && sig_racy(sig, d->start_ns))
+        /* an identity has no stamps to be unsure of */
+        if (check_racy && kind != DEP_HOST_IDENTITY && sig_racy(sig, d->start_ns))
                 d->racy = true;
         d->v[d->len++] = e;
 }
@@ -208,6 +214,15 @@ void deps_note_host(struct render *r, const char *path, bool follow, const struc
         struct dep_sig sig;
         sig_of(&sig, st);
         note(r->deps, follow ? DEP_HOST_STAT : DEP_HOST_LSTAT, NULL, path, &sig, true);
+}
+
+void deps_note_host_identity(struct render *r, const char *path, const struct stat *st)
+{
+        if (!r->deps)
+                return;
+        struct dep_sig sig;
+        sig_of(&sig, st);
+        note(r->deps, DEP_HOST_IDENTITY, NULL, path, &sig, true);
 }
 
 void deps_note_in_root(struct render *r, const char *root, const char *rel, const struct stat *st)
@@ -247,6 +262,7 @@ static bool sig_now(const struct dep *e, int rootfd, struct dep_sig *ret)
                 err = stat(e->path, &st) < 0 ? errno : 0;
                 break;
         case DEP_HOST_LSTAT:
+        case DEP_HOST_IDENTITY:
                 err = lstat(e->path, &st) < 0 ? errno : 0;
                 break;
         case DEP_IN_ROOT: {
@@ -282,7 +298,7 @@ bool deps_still_valid(const struct deps *d)
                                 return false;
                 }
                 struct dep_sig now;
-                if (!sig_now(e, rootfd, &now) || !sig_equal(&e->sig, &now))
+                if (!sig_now(e, rootfd, &now) || !sig_equal(e->kind, &e->sig, &now))
                         return false;
         }
         return true;

@@ -19,6 +19,10 @@
 /* Inputs one record holds; a rendering that reads more is volatile. */
 #define DEPS_MAX 4096
 
+/* An input whose mtime or ctime is not older than the rendering's start
+ * minus this is "racy" (deps.c says why): the record is then never valid. */
+#define DEPS_RACY_MARGIN_NS (50 * 1000 * 1000LL)
+
 struct deps;
 
 struct deps *deps_new(void);
@@ -33,6 +37,9 @@ size_t deps_count(const struct deps *d);
  * input is recorded with deps_note_volatile. */
 /* stat (follow) or lstat (!follow) of a host path */
 void deps_note_host(struct render *r, const char *path, bool follow, const struct stat *st);
+/* lstat of a host path where only which object it is matters (dev, inode,
+ * mode), not its times: a directory on a path whose resolution is an input */
+void deps_note_host_identity(struct render *r, const char *path, const struct stat *st);
 /* rel resolved inside the directory root as open_in_root does (users.h) */
 void deps_note_in_root(struct render *r, const char *root, const char *rel, const struct stat *st);
 /* an input stat cannot check (a directory walk): the rendering is never reused */

@@ -40,9 +40,10 @@ static int allow_rule(struct render *r, struct spec_resources *res, const struct
 }
 
 /* The device's path is what realpath made of path, so the resolution is an
- * input too. Without symlinks it is each component's lstat (a directory
- * replaced by a symlink shows there); a resolution through symlinks is not
- * recorded, the rendering is then never reused. */
+ * input too. Without symlinks it is which object each component is (a
+ * directory replaced by a symlink shows there; entries coming and going in
+ * it do not matter); a resolution through symlinks is not recorded, the
+ * rendering is then never reused. */
 static void note_resolution(struct render *r, const char *path)
 {
         if (!r->deps)
@@ -63,7 +64,7 @@ static void note_resolution(struct render *r, const char *path)
                 struct stat st;
                 bool ok = lstat(prefix, &st) == 0 && !S_ISLNK(st.st_mode);
                 if (ok)
-                        deps_note_host(r, prefix, false, &st);
+                        deps_note_host_identity(r, prefix, &st);
                 prefix[end] = saved;
                 if (!ok) {
                         deps_note_volatile(r);
