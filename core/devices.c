@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "deps.h"
 #include "files.h"
 #include "goconv.h"
 #include "opt_common.h"
@@ -17,7 +18,9 @@
 static bool in_userns;
 static pthread_once_t userns_once = PTHREAD_ONCE_INIT;
 
-/* userns.RunningInUserNS: the uid map is not the identity of all uids. */
+/* userns.RunningInUserNS: the uid map is not the identity of all uids.
+ * A process's uid map is written once, before it runs: read once, and no
+ * input of a rendering (deps.h). */
 static void userns_init(void)
 {
         FILE *f = fopen("/proc/self/uid_map", "re");
@@ -41,8 +44,13 @@ int device_from_path(struct render *r, const char *path, struct spec_device *ret
         struct stat st;
         if (lstat(path, &st) < 0) {
                 int e = errno;
+                if (e == ENOENT)
+                        deps_note_host(r, path, false, NULL);
+                else
+                        deps_note_volatile(r);
                 return bf_error_set(r->err, bf_errno_class(e), "%s", e == ENOENT ? "no such file or directory" : strerror(e));
         }
+        deps_note_host(r, path, false, &st);
         const char *type;
         switch (st.st_mode & S_IFMT) {
         case S_IFBLK: type = "b"; break;
@@ -114,6 +122,8 @@ static int walk_dir(struct render *r, const char *path, const char *container_pa
 {
         if (depth > DEVICES_DEPTH_MAX)
                 return bf_error_set(r->err, EFBIG, "%s: directories nested deeper than %d", path, DEVICES_DEPTH_MAX);
+        /* Entries come and go (hotplug, ptys); stat of the nodes read cannot tell. */
+        deps_note_volatile(r);
         DIR *d = opendir(path);
         if (!d) {
                 int e = errno;
@@ -207,9 +217,14 @@ static int walk(struct render *r, const char *path, const char *container_path, 
         struct stat st;
         if (stat(path, &st) < 0) {
                 int e = errno;
+                if (e == ENOENT)
+                        deps_note_host(r, path, true, NULL);
+                else
+                        deps_note_volatile(r);
                 return bf_error_set(r->err, bf_errno_class(e), "error stating device path: stat %s: %s", path,
                                     e == ENOENT ? "no such file or directory" : strerror(e));
         }
+        deps_note_host(r, path, true, &st);
         if (!S_ISDIR(st.st_mode)) {
                 struct spec_device dev;
                 int ret = device_from_path(r, path, &dev);

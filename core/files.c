@@ -1,5 +1,6 @@
 #include "files.h"
 
+#include "deps.h"
 #include "jsonparse.h"
 
 #include <fcntl.h>
@@ -83,18 +84,49 @@ int fd_reopen_regular(int pathfd, const char *name, int *ret_fd, bf_error *err)
         return 0;
 }
 
-int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len, bf_error *err)
+static int read_file(struct render *r, const char *path, size_t max, char **ret, size_t *ret_len, bf_error *err)
 {
         /* O_PATH first: only a regular file is ever opened for reading. */
         _cleanup_close_ int pathfd = open(path, O_PATH | O_CLOEXEC);
-        if (pathfd < 0)
-                return bf_error_set(err, bf_errno_class(errno), "open %s: %s", path,
-                                    errno == ENOENT ? "no such file or directory" : strerror(errno));
+        if (pathfd < 0) {
+                int e = errno;
+                if (r) {
+                        if (e == ENOENT)
+                                deps_note_host(r, path, true, NULL);
+                        else
+                                deps_note_volatile(r);
+                }
+                return bf_error_set(err, bf_errno_class(e), "open %s: %s", path,
+                                    e == ENOENT ? "no such file or directory" : strerror(e));
+        }
+        if (r) {
+                /* stat before reading: a change after this is seen by a later check */
+                struct stat st;
+                if (fstat(pathfd, &st) < 0) {
+                        int e = errno;
+                        deps_note_volatile(r);
+                        return bf_error_set(err, bf_errno_class(e), "stat %s: %s", path, strerror(e));
+                }
+                deps_note_host(r, path, true, &st);
+        }
         _cleanup_close_ int fd = -1;
-        int r = fd_reopen_regular(pathfd, path, &fd, err);
-        if (r < 0)
-                return r;
-        return fd_read_all(fd, path, max, ret, ret_len, err);
+        int ret_code = fd_reopen_regular(pathfd, path, &fd, err);
+        if (ret_code >= 0)
+                ret_code = fd_read_all(fd, path, max, ret, ret_len, err);
+        /* A failure the recorded stat does not explain (say EIO) must not be reused. */
+        if (ret_code < 0 && r)
+                deps_note_volatile(r);
+        return ret_code;
+}
+
+int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len, bf_error *err)
+{
+        return read_file(NULL, path, max, ret, ret_len, err);
+}
+
+int file_read_input(struct render *r, const char *path, size_t max, char **ret, size_t *ret_len)
+{
+        return read_file(r, path, max, ret, ret_len, r->err);
 }
 
 int json_parse_document(const char *data, size_t n, struct json_object **ret, bf_error *err)

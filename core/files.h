@@ -17,6 +17,10 @@ struct json_object;
 /* The whole of a regular file at path (or at dirfd-relative fd). Missing
  * files give -ENOENT with "open <path>: no such file or directory". */
 int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len, bf_error *err);
+/* file_read_all for an option: the file (or its absence) is recorded as an
+ * input of the rendering (deps.h), the error goes to r->err. */
+struct render;
+int file_read_input(struct render *r, const char *path, size_t max, char **ret, size_t *ret_len);
 int fd_read_all(int fd, const char *name, size_t max, char **ret, size_t *ret_len, bf_error *err);
 /* pathfd is an O_PATH descriptor: open it for reading only if it is a
  * regular file (never a device or FIFO). */

@@ -105,6 +105,8 @@ OPTION_FN(opt_all_current_capabilities)
         (void) l;
         const char *names[CAPS_KNOWN];
         size_t n;
+        /* This process's own capability set: fixed for its lifetime (nothing
+         * here changes it), so not an input a cached rendering depends on. */
         int ret = caps_current(names, &n, r->err);
         if (ret < 0)
                 return ret;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "deps.h"
 #include "devices.h"
 #include "opt_common.h"
 #include "util.h"
@@ -38,6 +39,40 @@ static int allow_rule(struct render *r, struct spec_resources *res, const struct
         return 0;
 }
 
+/* The device's path is what realpath made of path, so the resolution is an
+ * input too. Without symlinks it is which object each component is (a
+ * directory replaced by a symlink shows there; entries coming and going in
+ * it do not matter); a resolution through symlinks is not recorded, the
+ * rendering is then never reused. */
+static void note_resolution(struct render *r, const char *path)
+{
+        if (!r->deps)
+                return;
+        char prefix[PATH_MAX];
+        size_t n = strlen(path);
+        if (n >= sizeof(prefix)) {
+                deps_note_volatile(r);
+                return;
+        }
+        memcpy(prefix, path, n + 1);
+        for (size_t end = 1; end <= n; end++) {
+                /* each component ends before a '/' or at the end; empty ones ("//") are skipped */
+                if (!(end == n || prefix[end] == '/') || prefix[end - 1] == '/')
+                        continue;
+                char saved = prefix[end];
+                prefix[end] = '\0';
+                struct stat st;
+                bool ok = lstat(prefix, &st) == 0 && !S_ISLNK(st.st_mode);
+                if (ok)
+                        deps_note_host_identity(r, prefix, &st);
+                prefix[end] = saved;
+                if (!ok) {
+                        deps_note_volatile(r);
+                        return;
+                }
+        }
+}
+
 static int with_linux_device(struct render *r, struct spec *s, const char *path, const char *perms, bool follow)
 {
         int ret = set_linux(r, s);
@@ -47,6 +82,7 @@ static int with_linux_device(struct render *r, struct spec *s, const char *path,
         if (follow) {
                 if (!realpath(path, resolved)) {
                         int e = errno;
+                        deps_note_volatile(r);
                         /* Name the first component that fails, as filepath.EvalSymlinks does. */
                         char prefix[PATH_MAX];
                         snprintf(prefix, sizeof(prefix), "%s", path);
@@ -60,6 +96,7 @@ static int with_linux_device(struct render *r, struct spec *s, const char *path,
                         return bf_error_set(r->err, bf_errno_class(e), "lstat %s: %s",
                                             prefix, e == ENOENT ? "no such file or directory" : strerror(e));
                 }
+                note_resolution(r, path);
                 path = resolved;
         }
         struct spec_device dev;

@@ -15,7 +15,7 @@ static int image_load(struct render *r, const char *path, struct image *ret)
 {
         _cleanup_free_ char *data = NULL;
         size_t n;
-        int e = file_read_all(path, FILE_READ_MAX, &data, &n, r->err);
+        int e = file_read_input(r, path, FILE_READ_MAX, &data, &n);
         if (e < 0)
                 return e;
         struct json_object *j;

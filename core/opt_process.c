@@ -31,7 +31,7 @@ OPTION_FN(opt_env_file)
 {
         _cleanup_free_ char *data = NULL;
         size_t n;
-        int ret = file_read_all(l->args[0].str, FILE_READ_MAX, &data, &n, r->err);
+        int ret = file_read_input(r, l->args[0].str, FILE_READ_MAX, &data, &n);
         if (ret < 0)
                 return ret;
         str_slice lines;

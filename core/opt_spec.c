@@ -206,7 +206,7 @@ OPTION_FN(opt_spec_from_file)
         const char *path = l->args[0].str;
         _cleanup_free_ char *data = NULL;
         size_t n;
-        int ret = file_read_all(path, FILE_READ_MAX, &data, &n, r->err);
+        int ret = file_read_input(r, path, FILE_READ_MAX, &data, &n);
         if (ret < 0)
                 return bf_error_prefix(r->err, "cannot load spec config file");
         struct json_object *j = NULL;

@@ -34,7 +34,8 @@ static void lower(char *s)
                 *s = (char) tolower((unsigned char) *s);
 }
 
-/* runtime.GOARCH and the arm variant of this machine */
+/* runtime.GOARCH and the arm variant of this machine (fixed while the
+ * process runs: not an input a cached rendering depends on) */
 static char host_arch[80], host_variant[8], host_string[128];
 static pthread_once_t host_once = PTHREAD_ONCE_INIT;
 

@@ -11,6 +11,7 @@ int spec_build(arena *a, const struct render_input *in, struct spec *ret, size_t
                 .namespace_ = in->namespace_,
                 .id = in->id,
                 .bundle_rootfs = in->bundle_rootfs,
+                .deps = in->deps,
         };
         *ret = (struct spec){ 0 };
         if (ret_failed_line)

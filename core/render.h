@@ -11,6 +11,7 @@
 #include "spec.h"
 
 struct optline;
+struct deps;
 
 struct render_input {
         const char *platform;           /* "os/arch[/variant]" */
@@ -19,6 +20,7 @@ struct render_input {
         const char *bundle_rootfs;      /* look-up root when root.path is relative (NULL: none) */
         struct optline *const *lines;
         size_t nlines;
+        struct deps *deps;              /* records the outside inputs read (NULL: none); see deps.h */
 };
 
 /* The state an option works on. */
@@ -28,6 +30,7 @@ struct render {
         const char *namespace_;
         const char *id;
         const char *bundle_rootfs;
+        struct deps *deps;              /* NULL: inputs are not recorded */
 };
 
 #define RENDER_ARENA_LIMIT ((size_t) 256 << 20)

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "deps.h"
 #include "files.h"
 #include "goconv.h"
 #include "opt_common.h"
@@ -28,6 +29,8 @@ int lookup_root_open(struct render *r, const struct spec *s, int *ret_fd, const 
         int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) {
                 int e = errno;
+                /* The rendering fails; keep it from being reused once the root is there. */
+                deps_note_volatile(r);
                 return bf_error_set(r->err, bf_errno_class(e), "failed to mount %s: %s",
                                     root, e == ENOENT ? "no such file or directory" : strerror(e));
         }
@@ -135,42 +138,61 @@ int open_in_root_walk(int rootfd, const char *path)
         return result;
 }
 
-static int read_in_root(struct render *r, int rootfd, const char *root_name, const char *rel, char **ret,
-                        size_t *ret_len)
+int open_in_root(int rootfd, const char *rel)
 {
         struct open_how how = {
                 .flags = O_PATH | O_CLOEXEC,
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
-        char name[4096];
-        size_t rl = strlen(root_name);
-        snprintf(name, sizeof(name), rl && root_name[rl - 1] == '/' ? "%s%s" : "%s/%s", root_name, rel);
         int fd;
         int tries = 0;
+        /* EAGAIN: a rename elsewhere raced with the look-up; try again */
         do
                 fd = (int) syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
         while (fd < 0 && errno == EAGAIN && ++tries < 16);
-        if (fd < 0 && errno == ENOSYS) {
-                fd = open_in_root_walk(rootfd, rel);
-                if (fd < 0) {
-                        errno = -fd;
-                        fd = -1;
-                }
-        }
+        if (fd >= 0)
+                return fd;
+        if (errno == ENOSYS)
+                return open_in_root_walk(rootfd, rel);
+        return -errno;
+}
+
+static int read_in_root(struct render *r, int rootfd, const char *root_name, const char *rel, char **ret,
+                        size_t *ret_len)
+{
+        char name[4096];
+        size_t rl = strlen(root_name);
+        snprintf(name, sizeof(name), rl && root_name[rl - 1] == '/' ? "%s%s" : "%s/%s", root_name, rel);
+        int fd = open_in_root(rootfd, rel);
         if (fd < 0) {
-                int e = errno;
-                if (e == ENOENT)
+                int e = -fd;
+                if (e == ENOENT) {
+                        deps_note_in_root(r, root_name, rel, NULL);
                         return bf_error_set(r->err, ENOENT, "open %s: no such file or directory", name);
+                }
+                deps_note_volatile(r);
                 /* Only a missing file counts as "not there" (Go's os.IsNotExist). */
                 return bf_error_set(r->err, EINVAL, "open %s: %s", name, strerror(e));
         }
+        /* stat before reading: a change after this is seen by a later check */
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+                int e = errno;
+                close(fd);
+                deps_note_volatile(r);
+                return bf_error_set(r->err, bf_errno_class(e), "stat %s: %s", name, strerror(e));
+        }
+        deps_note_in_root(r, root_name, rel, &st);
         int rfd = -1;
         int ret_code = fd_reopen_regular(fd, name, &rfd, r->err);
         close(fd);
+        if (ret_code >= 0) {
+                ret_code = fd_read_all(rfd, name, ACCOUNTS_FILE_MAX, ret, ret_len, r->err);
+                close(rfd);
+        }
+        /* A failure the recorded stat does not explain (say EIO) must not be reused. */
         if (ret_code < 0)
-                return ret_code;
-        ret_code = fd_read_all(rfd, name, ACCOUNTS_FILE_MAX, ret, ret_len, r->err);
-        close(rfd);
+                deps_note_volatile(r);
         return ret_code;
 }
 

@@ -33,6 +33,12 @@ int lookup_root_open(struct render *r, const struct spec *s, int *ret_fd, const 
 int passwd_read(struct render *r, int rootfd, const char *root_name, user_slice *ret);
 int group_read(struct render *r, int rootfd, const char *root_name, group_slice *ret);
 
+/* An O_PATH fd of rel resolved inside rootfd as a chroot would (openat2
+ * RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, or open_in_root_walk where the
+ * kernel lacks openat2), or -errno. Reading a file in a root and checking it
+ * later (deps.c) both resolve with this. */
+int open_in_root(int rootfd, const char *rel);
+
 /* openat2(RESOLVE_IN_ROOT) done by hand, for systems without openat2: an
  * O_PATH fd of path resolved inside rootfd, or -errno. */
 int open_in_root_walk(int rootfd, const char *path);
