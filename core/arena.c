@@ -76,6 +76,14 @@ void arena_done(arena *a)
         *a = (arena){ 0 };
 }
 
+size_t arena_footprint(const arena *a)
+{
+        size_t n = 0;
+        for (const struct arena_chunk *c = a->head; c; c = c->next)
+                n += sizeof(*c) + c->size;
+        return n;
+}
+
 char *arena_strndup(arena *a, const char *s, size_t n)
 {
         char *p = arena_alloc(a, n + 1);

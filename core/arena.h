@@ -23,6 +23,8 @@ void arena_init_small(arena *a);
 /* Free every chunk but the first, which is kept for reuse. */
 void arena_reset(arena *a);
 void arena_done(arena *a);
+/* Bytes the arena holds from malloc (its chunks). */
+size_t arena_footprint(const arena *a);
 
 void *arena_alloc_slow(arena *a, size_t size);
 

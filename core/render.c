@@ -3,9 +3,9 @@
 #include "optline.h"
 #include "options.h"
 
-int spec_build(arena *a, const struct render_input *in, struct spec *ret, size_t *ret_failed_line, bf_error *err)
+static struct render render_of(arena *a, const struct render_input *in, bf_error *err)
 {
-        struct render r = {
+        return (struct render){
                 .a = a,
                 .err = err,
                 .namespace_ = in->namespace_,
@@ -13,22 +13,41 @@ int spec_build(arena *a, const struct render_input *in, struct spec *ret, size_t
                 .bundle_rootfs = in->bundle_rootfs,
                 .deps = in->deps,
         };
+}
+
+int spec_build(arena *a, const struct render_input *in, struct spec *ret, size_t *ret_failed_line, bf_error *err)
+{
+        struct render r = render_of(a, in, err);
         *ret = (struct spec){ 0 };
         if (ret_failed_line)
                 *ret_failed_line = in->nlines;
         int e = spec_default(&r, in->platform, ret);
         if (e < 0)
                 return bf_error_prefix(err, "platform %s", in->platform);
+        return spec_apply(a, in, ret, 0, ret_failed_line, err);
+}
+
+int spec_apply(arena *a, const struct render_input *in, struct spec *s, size_t first, size_t *ret_failed_line,
+               bf_error *err)
+{
+        struct render r = render_of(a, in, err);
         for (size_t i = 0; i < in->nlines; i++) {
                 const struct optline *l = in->lines[i];
-                e = l->opt->apply(&r, ret, l);
+                int e = l->opt->apply(&r, s, l);
                 if (e < 0) {
                         if (ret_failed_line)
                                 *ret_failed_line = i;
-                        return bf_error_prefix(err, "line %zu: %s", i + 1, l->opt->name);
+                        return bf_error_prefix(err, "line %zu: %s", first + i + 1, l->opt->name);
                 }
         }
         return 0;
+}
+
+void spec_encode(const struct spec *s, buf *out)
+{
+        buf_grow(out, 4096);    /* a typical spec fits: no reallocation */
+        model_encode(out, &type_spec, s);
+        buf_putc(out, '\n');
 }
 
 int spec_render(const struct render_input *in, buf *out, bf_error *err)
@@ -38,9 +57,7 @@ int spec_render(const struct render_input *in, buf *out, bf_error *err)
         struct spec s;
         int e = spec_build(&a, in, &s, NULL, err);
         if (e == 0) {
-                buf_grow(out, 4096);    /* a typical spec fits: no reallocation */
-                model_encode(out, &type_spec, &s);
-                buf_putc(out, '\n');
+                spec_encode(&s, out);
                 if (out->oom)
                         e = bf_error_set(err, ENOMEM, "out of memory");
         }

@@ -40,6 +40,16 @@ struct render {
  * the failing line, or nlines when the platform itself was refused. */
 int spec_build(arena *a, const struct render_input *in, struct spec *ret, size_t *ret_failed_line, bf_error *err);
 
+/* Apply in->lines to a spec built from the lines before them: the same as
+ * spec_build of the whole list when nothing those lines read has changed
+ * (see deps.h). Messages number the lines from first + 1; ret_failed_line
+ * gets the index (in in->lines) of the failing one. */
+int spec_apply(arena *a, const struct render_input *in, struct spec *s, size_t first, size_t *ret_failed_line,
+               bf_error *err);
+
+/* config.json's bytes for a spec (Go's json.Marshal plus a newline). */
+void spec_encode(const struct spec *s, buf *out);
+
 /* spec_build, then config.json's bytes (Go's json.Marshal plus a newline). */
 int spec_render(const struct render_input *in, buf *out, bf_error *err);
 

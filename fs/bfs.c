@@ -61,6 +61,8 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
         fs->root = (struct node){ .kind = NODE_ROOT };
         pthread_mutex_init(&fs->tree_lock, NULL);
         pthread_mutex_init(&fs->mount_lock, NULL);
+        pthread_mutex_init(&fs->cache_lock, NULL);
+        fs->cache_max = BFS_CACHE_SIZE_DEFAULT;
         pthread_cond_init(&fs->mount_wake, NULL);
         fs->mountpoint = realpath(mountpoint, NULL);
         if (!fs->mountpoint) {
@@ -100,6 +102,7 @@ void bfs_free(struct bfs *fs)
                 store_close(&fs->store);
         pthread_mutex_destroy(&fs->tree_lock);
         pthread_mutex_destroy(&fs->mount_lock);
+        pthread_mutex_destroy(&fs->cache_lock);
         pthread_cond_destroy(&fs->mount_wake);
         free(fs->mountpoint);
         free(fs);

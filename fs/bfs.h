@@ -13,6 +13,11 @@ struct bfs;
 typedef void (*bfs_log_fn)(int priority, const char *msg);
 
 /* Open the state directory and load every container. */
+#define BFS_CACHE_SIZE_DEFAULT ((size_t) 16 << 20)
+
+/* Memory for cached renderings, all containers together. */
+void bfs_set_cache_size(struct bfs *fs, size_t bytes);
+
 int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struct bfs **ret, bf_error *err);
 void bfs_free(struct bfs *fs);
 

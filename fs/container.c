@@ -11,21 +11,82 @@
 
 #include "internal.h"
 #include "platform.h"
+#include "deps.h"
+#include "model.h"
 #include "render.h"
 #include "util.h"
 
-struct optlist *optlist_new(struct optline *const *lines, size_t n, struct optline *const *more, size_t nmore)
+/* The lines of some versions of a list; lines[0..used) are owned. */
+struct optarray {
+        int refs;
+        size_t used;
+        size_t cap;
+        struct optline *lines[];
+};
+
+static struct optlist *optlist_of(struct optarray *arr, size_t n)
 {
-        struct optlist *l = malloc(sizeof(*l) + (n + nmore) * sizeof(l->lines[0]));
+        struct optlist *l = malloc(sizeof(*l));
         if (!l)
                 return NULL;
-        l->refs = 1;
-        l->n = n + nmore;
-        for (size_t i = 0; i < n; i++)
-                l->lines[i] = optline_ref(lines[i]);
-        for (size_t i = 0; i < nmore; i++)
-                l->lines[n + i] = optline_ref(more[i]);
+        __atomic_add_fetch(&arr->refs, 1, __ATOMIC_RELAXED);
+        *l = (struct optlist){ .refs = 1, .n = n, .lines = arr->lines, .arr = arr };
         return l;
+}
+
+static void optarray_unref(struct optarray *arr)
+{
+        if (!arr || __atomic_sub_fetch(&arr->refs, 1, __ATOMIC_ACQ_REL) > 0)
+                return;
+        for (size_t i = 0; i < arr->used; i++)
+                optline_unref(arr->lines[i]);
+        free(arr);
+}
+
+struct optlist *optlist_new(struct optline *const *lines, size_t n, struct optline *const *more, size_t nmore)
+{
+        size_t cap = n + nmore < 8 ? 8 : n + nmore;
+        struct optarray *arr = malloc(sizeof(*arr) + cap * sizeof(arr->lines[0]));
+        if (!arr)
+                return NULL;
+        *arr = (struct optarray){ .refs = 0, .used = n + nmore, .cap = cap };
+        for (size_t i = 0; i < n; i++)
+                arr->lines[i] = optline_ref(lines[i]);
+        for (size_t i = 0; i < nmore; i++)
+                arr->lines[n + i] = optline_ref(more[i]);
+        struct optlist *l = optlist_of(arr, n + nmore);
+        if (!l) {
+                arr->refs = 1;
+                optarray_unref(arr);
+        }
+        return l;
+}
+
+struct optlist *optlist_extend(struct optlist *cur, size_t base, struct optline *const *more, size_t nmore)
+{
+        struct optarray *arr = cur->arr;
+        if (base != cur->n || arr->used != cur->n || arr->cap - arr->used < nmore) {
+                /* A copy with room to grow: appends stay amortised O(1). */
+                struct optlist *l = optlist_new(cur->lines, base, more, nmore);
+                if (!l)
+                        return NULL;
+                size_t cap = 2 * (base + nmore);
+                if (cap > l->arr->cap) {
+                        struct optarray *grown = realloc(l->arr, sizeof(*grown) + cap * sizeof(grown->lines[0]));
+                        if (grown) {
+                                grown->cap = cap;
+                                l->arr = grown;
+                                l->lines = grown->lines;
+                        }
+                }
+                return l;
+        }
+        /* Only the container's writer (under its write_lock) extends its
+         * newest list, and readers never look past their own n. */
+        for (size_t i = 0; i < nmore; i++)
+                arr->lines[arr->used + i] = optline_ref(more[i]);
+        arr->used += nmore;
+        return optlist_of(arr, base + nmore);
 }
 
 struct optlist *optlist_ref(struct optlist *l)
@@ -39,8 +100,7 @@ void optlist_unref(struct optlist *l)
 {
         if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
-        for (size_t i = 0; i < l->n; i++)
-                optline_unref(l->lines[i]);
+        optarray_unref(l->arr);
         free(l);
 }
 
@@ -50,6 +110,7 @@ struct container *container_new(struct bfs *fs, struct namespace *ns, const char
         struct container *c = calloc(1, sizeof(*c));
         if (!c)
                 return NULL;
+        c->fs = fs;
         c->log.fd = -1;
         c->rootfs_fd = -1;
         c->files = calloc(file_defs_count, sizeof(*c->files));
@@ -97,6 +158,9 @@ void container_free(struct container *c)
         if (c->rootfs_fd >= 0)
                 close(c->rootfs_fd);
         pt_free_all(c);
+        if (c->fs)
+                cache_forget(c->fs, c);
+        live_free(c->live);
         optlist_unref(c->list);
         free(c->files);
         free(c->id);
@@ -114,6 +178,7 @@ static int snapshot_locked(struct bfs *fs, const struct container *c, struct sna
 {
         *ret = (struct snapshot){
                 .list = optlist_ref(c->list),
+                .version = c->version,
                 .platform = strdup(c->platform),
                 .ns = strdup(c->ns_name),
                 .id = strdup(c->id),
@@ -175,8 +240,19 @@ static void read_failed(struct container *c, const bf_error *err)
         pthread_mutex_unlock(&c->lock);
 }
 
+/* The current list (a reference). */
+static struct optlist *current_list(struct container *c, uint64_t *ret_version)
+{
+        pthread_mutex_lock(&c->lock);
+        struct optlist *l = optlist_ref(c->list);
+        if (ret_version)
+                *ret_version = c->version;
+        pthread_mutex_unlock(&c->lock);
+        return l;
+}
+
 static struct render_input input_of(const struct snapshot *s, const char *platform, struct optline *const *lines,
-                                    size_t n)
+                                    size_t n, struct deps *deps)
 {
         return (struct render_input){
                 .platform = platform ? platform : s->platform,
@@ -185,7 +261,187 @@ static struct render_input input_of(const struct snapshot *s, const char *platfo
                 .bundle_rootfs = s->rootfs,
                 .lines = lines,
                 .nlines = n,
+                .deps = deps,
         };
+}
+
+static uint64_t version_of(struct container *c)
+{
+        return __atomic_load_n(&c->version, __ATOMIC_ACQUIRE);
+}
+
+/* The spec of base[0..nbase) + more[0..nmore), built from scratch, with
+ * what it read recorded. */
+static int live_build(const struct snapshot *s, const char *platform, struct optline *const *base, size_t nbase,
+                      struct optline *const *more, size_t nmore, struct live **ret, bf_error *err)
+{
+        if (nbase + nmore > OPTS_LINES_MAX)
+                return bf_error_set(err, EFBIG, "an option list holds at most %d lines", OPTS_LINES_MAX);
+        struct live *l = calloc(1, sizeof(*l));
+        struct optline **all = malloc((nbase + nmore + 1) * sizeof(*all));
+        if (l)
+                l->deps = deps_new();
+        if (!l || !all || !l->deps) {
+                live_free(l);
+                free(all);
+                return bf_error_set(err, ENOMEM, "out of memory");
+        }
+        if (nbase)
+                memcpy(all, base, nbase * sizeof(*all));
+        if (nmore)
+                memcpy(all + nbase, more, nmore * sizeof(*all));
+        arena_init(&l->a, RENDER_ARENA_LIMIT);
+        struct render_input in = input_of(s, platform, all, nbase + nmore, l->deps);
+        int r = spec_build(&l->a, &in, &l->spec, NULL, err);
+        free(all);
+        if (r < 0) {
+                live_free(l);
+                return r;
+        }
+        *ret = l;
+        return 0;
+}
+
+/* After applying lines in place the arena holds the spec's old values too:
+ * once it has grown well past a fresh copy, copy the spec into a new arena. */
+static void live_compact(struct live *l)
+{
+        size_t now = arena_footprint(&l->a);
+        if (now < l->compact_at)
+                return;
+        arena a;
+        arena_init(&a, RENDER_ARENA_LIMIT);
+        struct spec copy;
+        if (model_copy(&a, &type_spec, &copy, &l->spec) < 0) {
+                arena_done(&a);
+                l->compact_at = 2 * now;
+                return;
+        }
+        arena_done(&l->a);
+        l->a = a;
+        l->spec = copy;
+        l->compact_at = 4 * arena_footprint(&l->a) + ((size_t) 64 << 10);
+}
+
+/* Is the kept spec that of the list at version, with nothing it read
+ * changed since? (The caller holds write_lock.) */
+static bool live_current(const struct container *c, uint64_t version)
+{
+        return c->live && c->live->version == version && deps_still_valid(c->live->deps);
+}
+
+/* For a writer (holding write_lock): the spec of cur[0..base) + more under
+ * platform (NULL: the container's). Applies more to the kept spec when it
+ * is cur's and still current, else builds from scratch. On success *ret is
+ * the new spec, taken from the container; c->live is then NULL. */
+static int writer_build(struct container *c, const struct snapshot *s, const char *platform,
+                        const struct optlist *cur, uint64_t version, size_t base, struct optline *const *more,
+                        size_t nmore, struct live **ret, bf_error *err)
+{
+        struct live *l = TAKE_PTR(c->live);
+        if (l && !platform && base == cur->n && l->version == version && deps_still_valid(l->deps)) {
+                if (base + nmore > OPTS_LINES_MAX) {
+                        c->live = l;
+                        return bf_error_set(err, EFBIG, "an option list holds at most %d lines", OPTS_LINES_MAX);
+                }
+                struct render_input in = input_of(s, NULL, more, nmore, l->deps);
+                int r = spec_apply(&l->a, &in, &l->spec, base, NULL, err);
+                if (r < 0) {
+                        /* Half applied: the spec is no longer any list's. */
+                        live_free(l);
+                        return r;
+                }
+                *ret = l;
+                return 0;
+        }
+        live_free(l);
+        return live_build(s, platform, cur->lines, base, more, nmore, ret, err);
+}
+
+/* A writer's list change is kept: l becomes the container's spec for
+ * version, unless something else changed the container meanwhile (a rename:
+ * renderings name the container). */
+static void live_keep(struct bfs *fs, struct container *c, struct live *l, uint64_t version, uint64_t expected)
+{
+        if (version != expected) {
+                live_free(l);
+                cache_update(fs, c);
+                return;
+        }
+        l->version = version;
+        if (!l->compact_at)
+                l->compact_at = 4 * arena_footprint(&l->a) + ((size_t) 64 << 10);
+        live_compact(l);
+        c->live = l;
+        cache_update(fs, c);
+}
+
+/* What a read of a rendered file (config.json or a control file) shows. */
+static int show(const struct file_def *f, const struct spec *spec, const struct snapshot *s, buf *out, bf_error *err)
+{
+        if (f->kind == FILE_CONFIG) {
+                spec_encode(spec, out);
+                return 0;
+        }
+        struct view v = { .spec = spec, .list = s->list, .platform = s->platform };
+        return f->show(&v, out, err);
+}
+
+/* Render for a reader. The kept spec serves when no writer holds it (a
+ * writer may itself be reading this container's files through the mount,
+ * so readers never wait for one); else the list is rendered afresh, with
+ * no lock held. config.json is cached for the next reader. */
+static int read_rendered(struct bfs *fs, struct container *c, const struct file_def *f, buf *out, bf_error *err)
+{
+        uint64_t version = version_of(c);
+        if (f->kind == FILE_CONFIG) {
+                struct rendered *rd = cache_get(fs, c, version);
+                if (rd && deps_still_valid(rd->deps)) {
+                        buf_put(out, rd->data, rd->len);
+                        rendered_unref(rd);
+                        return 0;
+                }
+                rendered_unref(rd);
+        }
+        struct snapshot s;
+        if (container_snapshot(fs, c, &s) < 0)
+                return bf_error_set(err, ENOMEM, "out of memory");
+        int r = 1;
+        struct deps *deps = NULL;
+        if (pthread_mutex_trylock(&c->write_lock) == 0) {
+                /* Under write_lock the list cannot move: the kept spec serves
+                 * if it is the snapshot's list's. */
+                if (live_current(c, s.version)) {
+                        r = show(f, &c->live->spec, &s, out, err);
+                        if (r == 0 && f->kind == FILE_CONFIG && (deps = deps_new()))
+                                deps_merge(deps, c->live->deps);
+                }
+                pthread_mutex_unlock(&c->write_lock);
+        }
+        if (r > 0) {
+                arena a;
+                arena_init(&a, RENDER_ARENA_LIMIT);
+                struct spec spec;
+                if (f->kind == FILE_CONFIG)
+                        deps = deps_new();
+                struct render_input in = input_of(&s, NULL, s.list->lines, s.list->n, deps);
+                r = spec_build(&a, &in, &spec, NULL, err);
+                if (r == 0)
+                        r = show(f, &spec, &s, out, err);
+                arena_done(&a);
+        }
+        if (r == 0 && out->oom)
+                r = bf_error_set(err, ENOMEM, "out of memory");
+        if (r == 0 && f->kind == FILE_CONFIG && deps) {
+                struct rendered *rd = rendered_new(s.version, out, TAKE_PTR(deps));
+                if (rd) {
+                        cache_put(fs, c, rd);
+                        rendered_unref(rd);
+                }
+        }
+        deps_free(deps);
+        snapshot_done(&s);
+        return r;
 }
 
 int container_read(struct bfs *fs, struct container *c, const struct file_def *f, buf *out, bf_error *err)
@@ -200,95 +456,43 @@ int container_read(struct bfs *fs, struct container *c, const struct file_def *f
                 pthread_mutex_unlock(&c->lock);
                 return out->oom ? bf_error_set(err, ENOMEM, "out of memory") : 0;
         }
-
-        struct snapshot s;
-        if (container_snapshot(fs, c, &s) < 0)
-                return bf_error_set(err, ENOMEM, "out of memory");
-        int r = 0;
         if (f->kind == FILE_OPTS) {
-                for (size_t i = 0; i < s.list->n; i++) {
-                        buf_put(out, s.list->lines[i]->text, s.list->lines[i]->text_len);
+                struct optlist *l = current_list(c, NULL);
+                for (size_t i = 0; i < l->n; i++) {
+                        buf_put(out, l->lines[i]->text, l->lines[i]->text_len);
                         buf_putc(out, '\n');
                 }
-        } else if (f->kind == FILE_CONFIG) {
-                struct render_input in = input_of(&s, NULL, s.list->lines, s.list->n);
-                r = spec_render(&in, out, err);
-        } else {
-                arena a;
-                arena_init(&a, RENDER_ARENA_LIMIT);
-                struct spec spec;
-                struct render_input in = input_of(&s, NULL, s.list->lines, s.list->n);
-                r = spec_build(&a, &in, &spec, NULL, err);
-                if (r == 0) {
-                        struct view v = { .spec = &spec, .list = s.list, .platform = s.platform };
-                        r = f->show(&v, out, err);
-                }
-                arena_done(&a);
+                optlist_unref(l);
+                return out->oom ? bf_error_set(err, ENOMEM, "out of memory") : 0;
         }
-        snapshot_done(&s);
-        if (r == 0 && out->oom)
-                r = bf_error_set(err, ENOMEM, "out of memory");
-        if (r < 0 && f->kind != FILE_OPTS) {
+        int r = read_rendered(fs, c, f, out, err);
+        if (r < 0) {
                 /* The list no longer renders (a user vanished from /etc/passwd, say). */
                 read_failed(c, err);
                 return -EIO;
         }
-        if (r == 0 && f->kind != FILE_OPTS)
-                read_succeeded(c);
-        return r;
+        read_succeeded(c);
+        return 0;
 }
 
-/* Render base + more (under another platform if given); the failure, if
- * any, is the reason for a refusal. Takes the container lock only to read
- * the names: the rendering runs unlocked. */
-static int check(struct bfs *fs, struct container *c, const char *platform, struct optline *const *base,
-                 size_t nbase, struct optline *const *more, size_t nmore, bf_error *err)
+/* For a replace in progress: render base + more from scratch (nothing is
+ * kept). */
+int container_check(struct bfs *fs, struct container *c, struct optline *const *base, size_t nbase,
+                    struct optline *const *more, size_t nmore, bf_error *err)
 {
-        if (nbase + nmore > OPTS_LINES_MAX)
-                return bf_error_set(err, EFBIG, "an option list holds at most %d lines", OPTS_LINES_MAX);
         struct snapshot s;
         if (container_snapshot(fs, c, &s) < 0)
                 return bf_error_set(err, ENOMEM, "out of memory");
-        struct optline **all = malloc((nbase + nmore + 1) * sizeof(*all));
-        if (!all) {
-                snapshot_done(&s);
-                return bf_error_set(err, ENOMEM, "out of memory");
-        }
-        if (nbase)
-                memcpy(all, base, nbase * sizeof(*all));
-        if (nmore)
-                memcpy(all + nbase, more, nmore * sizeof(*all));
-        arena a;
-        arena_init(&a, RENDER_ARENA_LIMIT);
-        struct spec spec;
-        struct render_input in = input_of(&s, platform, all, nbase + nmore);
-        int r = spec_build(&a, &in, &spec, NULL, err);
-        arena_done(&a);
-        free(all);
+        struct live *l = NULL;
+        int r = live_build(&s, NULL, base, nbase, more, nmore, &l, err);
+        live_free(l);
         snapshot_done(&s);
         return r;
 }
 
-int container_check(struct bfs *fs, struct container *c, struct optline *const *base, size_t nbase,
-                    struct optline *const *more, size_t nmore, bf_error *err)
-{
-        return check(fs, c, NULL, base, nbase, more, nmore, err);
-}
-
-/* The current list, for a writer (which holds write_lock, so it stays current). */
-static struct optlist *current_list(struct container *c, uint64_t *ret_version)
-{
-        pthread_mutex_lock(&c->lock);
-        struct optlist *l = optlist_ref(c->list);
-        if (ret_version)
-                *ret_version = c->version;
-        pthread_mutex_unlock(&c->lock);
-        return l;
-}
-
 static void touch_locked(struct container *c)
 {
-        c->version++;
+        __atomic_store_n(&c->version, c->version + 1, __ATOMIC_RELEASE);
         clock_gettime(CLOCK_REALTIME, &c->mtime);
         c->error[0] = '\0';
         c->error_from_read = false;
@@ -320,15 +524,17 @@ int container_append(struct bfs *fs, struct container *c, const char *text, size
         }
 
         pthread_mutex_lock(&c->write_lock);
-        uint64_t version;
-        struct optlist *cur = current_list(c, &version);
+        struct snapshot s;
+        r = container_snapshot(fs, c, &s) < 0 ? bf_error_set(err, ENOMEM, "out of memory") : 0;
         /* A later write of the same open file replaces what it kept before,
          * unless the list changed in between. */
-        bool replace = vs && vs->kept && vs->version == version && vs->start <= cur->n;
-        size_t base = replace ? vs->start : cur->n;
-        r = check(fs, c, NULL, cur->lines, base, lines, n, err);
+        bool replace = r == 0 && vs && vs->kept && vs->version == s.version && vs->start <= s.list->n;
+        size_t base = replace ? vs->start : s.list ? s.list->n : 0;
+        struct live *l = NULL;
+        if (r == 0)
+                r = writer_build(c, &s, NULL, s.list, s.version, base, lines, n, &l, err);
         struct optlist *next = NULL;
-        if (r == 0 && !(next = optlist_new(cur->lines, base, lines, n)))
+        if (r == 0 && !(next = optlist_extend(s.list, base, lines, n)))
                 r = bf_error_set(err, ENOMEM, "out of memory");
         if (r == 0 && payload.oom)
                 r = bf_error_set(err, ENOMEM, "out of memory");
@@ -345,9 +551,13 @@ int container_append(struct bfs *fs, struct container *c, const char *text, size
         } else {
                 set_error_locked(c, err, false);
         }
+        uint64_t now = c->version;
         pthread_mutex_unlock(&c->lock);
+        if (r == 0)
+                live_keep(fs, c, TAKE_PTR(l), now, s.version + 1);
+        live_free(l);
         pthread_mutex_unlock(&c->write_lock);
-        optlist_unref(cur);
+        snapshot_done(&s);
         optlist_unref(next);
         buf_free(&payload);
         optline_free_all(lines, n);
@@ -364,15 +574,19 @@ int container_replace(struct bfs *fs, struct container *c, struct optline **line
         struct optlist *next = optlist_new(lines, n, NULL, 0);
         pthread_mutex_lock(&c->write_lock);
         int r = next && !payload.oom ? 0 : bf_error_set(err, ENOMEM, "out of memory");
-        if (r == 0)
-                r = check(fs, c, NULL, lines, n, NULL, 0, err);
-        struct store_log log = { .fd = -1 };
         struct snapshot s = { 0 };
         if (r == 0 && container_snapshot(fs, c, &s) < 0)
                 r = bf_error_set(err, ENOMEM, "out of memory");
+        struct live *l = NULL;
+        if (r == 0) {
+                live_free(TAKE_PTR(c->live));
+                r = live_build(&s, NULL, lines, n, NULL, 0, &l, err);
+        }
+        struct store_log log = { .fd = -1 };
         if (r == 0)
                 r = store_replace(&fs->store, s.ns, s.id, s.platform, payload.p ? payload.p : "", payload.len, &log,
                                   err);
+        uint64_t version = s.version;
         snapshot_done(&s);
         pthread_mutex_lock(&c->lock);
         if (r == 0) {
@@ -384,7 +598,11 @@ int container_replace(struct bfs *fs, struct container *c, struct optline **line
         } else {
                 set_error_locked(c, err, false);
         }
+        uint64_t now = c->version;
         pthread_mutex_unlock(&c->lock);
+        if (r == 0)
+                live_keep(fs, c, TAKE_PTR(l), now, version + 1);
+        live_free(l);
         pthread_mutex_unlock(&c->write_lock);
         optlist_unref(next);
         buf_free(&payload);
@@ -416,10 +634,15 @@ int container_set_platform(struct bfs *fs, struct container *c, const char *valu
 
         char *copy = strdup(normalized);
         pthread_mutex_lock(&c->write_lock);
-        struct optlist *cur = current_list(c, NULL);
-        r = copy ? check(fs, c, normalized, cur->lines, cur->n, NULL, 0, err) :
-                   bf_error_set(err, ENOMEM, "out of memory");
-        optlist_unref(cur);
+        struct snapshot s;
+        r = !copy || container_snapshot(fs, c, &s) < 0 ? bf_error_set(err, ENOMEM, "out of memory") : 0;
+        struct live *l = NULL;
+        uint64_t version = 0;
+        if (r == 0) {
+                version = s.version;
+                r = writer_build(c, &s, normalized, s.list, s.version, s.list->n, NULL, 0, &l, err);
+                snapshot_done(&s);
+        }
         if (r == 0)
                 r = store_append_platform(&fs->store, &c->log, normalized, err);
         pthread_mutex_lock(&c->lock);
@@ -431,7 +654,11 @@ int container_set_platform(struct bfs *fs, struct container *c, const char *valu
                 free(copy);
                 set_error_locked(c, err, false);
         }
+        uint64_t now = c->version;
         pthread_mutex_unlock(&c->lock);
+        if (r == 0)
+                live_keep(fs, c, TAKE_PTR(l), now, version + 1);
+        live_free(l);
         pthread_mutex_unlock(&c->write_lock);
         return r;
 }

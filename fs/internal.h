@@ -14,14 +14,23 @@
 
 /* ---- immutable option lists ---------------------------------------------- */
 
-/* A version of a container's option list; shared by readers, never changed. */
+/* A version of a container's option list; shared by readers, never changed.
+ * Versions share one array of lines: appending to the newest version fills
+ * the array's spare room (no reader looks past its own n), so an append
+ * costs O(lines appended), not O(list length). */
+struct optarray;
+
 struct optlist {
         int refs;
         size_t n;
-        struct optline *lines[];
+        struct optline **lines;         /* the array's first n */
+        struct optarray *arr;
 };
 
 struct optlist *optlist_new(struct optline *const *lines, size_t n, struct optline *const *more, size_t nmore);
+/* cur's first `base` lines and then more: in place when base is all of cur
+ * and cur's array has room past it, else a copy. */
+struct optlist *optlist_extend(struct optlist *cur, size_t base, struct optline *const *more, size_t nmore);
 struct optlist *optlist_ref(struct optlist *l);
 void optlist_unref(struct optlist *l);
 
@@ -58,8 +67,30 @@ enum mount_state {
 };
 
 struct pt_node;
+struct deps;
+
+/* A container's built spec, kept so the next write can apply its lines to
+ * it instead of replaying the list (the container's write_lock). */
+struct live {
+        arena a;
+        struct spec spec;
+        struct deps *deps;              /* what building it read */
+        uint64_t version;               /* of the list it was built from */
+        size_t compact_at;              /* arena footprint at which to copy the spec afresh */
+};
+
+/* A config.json as rendered for a version of the list, shared by readers
+ * (fs->cache_lock guards the container's pointer to it). */
+struct rendered {
+        int refs;
+        uint64_t version;
+        struct deps *deps;
+        size_t len;
+        char data[];
+};
 
 struct container {
+        struct bfs *fs;
         /* tree lock */
         struct namespace *ns;
         struct container *next;         /* in ns->containers, sorted by id */
@@ -89,6 +120,13 @@ struct container {
         struct timespec rootfs_active;  /* last passthrough use, to mount again once idle */
         struct container *mount_next;   /* in the mounter's queue (fs->mount_lock) */
 
+        struct live *live;              /* write_lock */
+        /* fs->cache_lock */
+        struct rendered *rendered;
+        size_t cache_bytes;             /* what live and rendered hold */
+        bool in_lru;
+        struct container *lru_prev, *lru_next;
+
         struct node dir;
         struct node rootfs;
         struct node *files;             /* one per file_defs entry */
@@ -112,6 +150,13 @@ struct bfs {
         pthread_mutex_t tree_lock;
         struct namespace *namespaces;
         struct node root;
+
+        /* The cached renderings (live and rendered) of all containers, least
+         * recently used last, within cache_max bytes. */
+        pthread_mutex_t cache_lock;
+        struct container *lru_head, *lru_tail;
+        size_t cache_bytes;
+        size_t cache_max;
 
         pthread_mutex_t mount_lock;
         pthread_cond_t mount_wake;
@@ -175,6 +220,22 @@ void maybe_free_ns(struct namespace *ns);
 void node_forget(struct node *n, uint64_t count);
 /* Drop a reference taken with open_handles++ (takes the tree lock). */
 void container_put(struct bfs *fs, struct container *c);
+
+/* ---- the render cache (cache.c) --------------------------------------------- */
+
+struct rendered *rendered_new(uint64_t version, const buf *json, struct deps *deps);
+struct rendered *rendered_ref(struct rendered *rd);
+void rendered_unref(struct rendered *rd);
+void live_free(struct live *l);
+/* c's rendered config.json for version, if cached (a reference). */
+struct rendered *cache_get(struct bfs *fs, struct container *c, uint64_t version);
+/* Keep rd as c's rendered config.json unless c has moved past its version. */
+void cache_put(struct bfs *fs, struct container *c, struct rendered *rd);
+/* c's cached state changed size (the caller holds c->write_lock): account
+ * for it and evict the least recently used over the budget. */
+void cache_update(struct bfs *fs, struct container *c);
+/* c is being freed: drop what it has cached. */
+void cache_forget(struct bfs *fs, struct container *c);
 
 /* ---- container operations (container.c) ------------------------------------ */
 

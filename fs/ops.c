@@ -575,6 +575,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
                                         free(c->ns_name);
                                         c->ns_name = copy;
                                 }
+                                /* Renderings name the container (WithNamespacedCgroup). */
+                                __atomic_store_n(&c->version, c->version + 1, __ATOMIC_RELEASE);
                                 pthread_mutex_unlock(&c->lock);
                         }
                 }
@@ -596,6 +598,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
                         free(c->ns_name);
                         c->id = TAKE_PTR(nid);
                         c->ns_name = TAKE_PTR(nns);
+                        __atomic_store_n(&c->version, c->version + 1, __ATOMIC_RELEASE);
                         clock_gettime(CLOCK_REALTIME, &c->mtime);
                         bool unmounted = c->mount == MOUNT_FAILED;
                         pthread_mutex_unlock(&c->lock);

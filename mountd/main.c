@@ -22,12 +22,15 @@
 
 struct config {
         char *state;
+        unsigned long cache_size;
         int help;
 };
 
 static const struct fuse_opt option_spec[] = {
         { "--state=%s", offsetof(struct config, state), 1 },
         { "--state %s", offsetof(struct config, state), 1 },
+        { "--cache-size=%lu", offsetof(struct config, cache_size), 0 },
+        { "--cache-size %lu", offsetof(struct config, cache_size), 0 },
         { "-h", offsetof(struct config, help), 1 },
         { "--help", offsetof(struct config, help), 1 },
         FUSE_OPT_END,
@@ -56,10 +59,12 @@ static void logf_msg(int priority, const char *fmt, ...)
 
 static void usage(void)
 {
-        printf("Usage: bundlefs [-f] [-d] [-o FUSE-OPTIONS] [--state DIR] MOUNTPOINT\n"
+        printf("Usage: bundlefs [-f] [-d] [-o FUSE-OPTIONS] [--state DIR] [--cache-size BYTES] MOUNTPOINT\n"
                "Mount a tree of OCI runtime bundles whose config.json is rendered as containerd v1.7.7 would.\n"
                "\n"
                "  --state DIR   where option lists and root filesystems are kept (default %s)\n"
+               "  --cache-size BYTES\n"
+               "                memory for cached renderings, all containers together (default %zu)\n"
                "  -f            stay in the foreground (log to stderr; otherwise to syslog)\n"
                "  -d            debug: print every FUSE request (implies -f)\n"
                "  -o OPTIONS    FUSE mount options, passed on\n"
@@ -67,7 +72,7 @@ static void usage(void)
                "  -V, --version print the version\n"
                "\n"
                "SIGTERM or SIGINT unmount the tree cleanly. See bundlefs(8).\n",
-               DEFAULT_STATE);
+               DEFAULT_STATE, BFS_CACHE_SIZE_DEFAULT);
 }
 
 /* Is a FUSE filesystem mounted right on path? */
@@ -213,6 +218,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bundlefs: %s\n", err.msg);
                 goto out_args;
         }
+        if (conf.cache_size)
+                bfs_set_cache_size(fs, conf.cache_size);
         struct fuse_session *se = fuse_session_new(&args, bfs_fuse_ops(), sizeof(struct fuse_lowlevel_ops), fs);
         if (!se)
                 goto out_fs;
