@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "options.h"
 #include "platform.h"
 #include "util.h"
 
@@ -31,6 +32,8 @@ struct handle {
         buf partial;                /* an unfinished last line (replace mode) */
         buf value;                  /* control files: what this open file was given so far */
         struct value_state vs;
+        uid_t opener;               /* the uid that opened the file */
+        bool host_paths_allowed;    /* opened by the mount's owner or root */
         int refs;                   /* see struct dirbuf */
 };
 
@@ -737,6 +740,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         }
         h->node = n;
         h->refs = 1;
+        /* As for any file, a write acts with the rights of the one who opened it. */
+        h->opener = fuse_req_ctx(req)->uid;
+        h->host_paths_allowed = h->opener == fs->uid || h->opener == 0;
         h->readable = acc != O_WRONLY;
         h->replace = n->file->kind == FILE_OPTS && writing && (fi->flags & O_TRUNC);
         h->dirty = h->replace;
@@ -792,6 +798,45 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         handle_free(h);
 }
 
+/* Lines that name host paths (optline_uses_host_paths) are kept to the
+ * mount's owner and root: rendering reads those paths with the daemon's
+ * credentials and in its mount namespace, beyond the kernel's checks of the
+ * caller (which, holding CAP_DAC_OVERRIDE, may write any file of the tree).
+ * Checked before anything looks at the paths, so a refusal tells nothing
+ * about them. */
+static int refuse_host_paths(struct bfs *fs, const struct handle *h, struct optline *const *lines, size_t n,
+                             bf_error *err)
+{
+        if (h->host_paths_allowed)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!optline_uses_host_paths(lines[i]))
+                        continue;
+                int r = bf_error_set(err, EPERM, "%s: only the mount's owner (uid %u) or root may name host paths, "
+                                     "not uid %u", optline_option_name(lines[i]), (unsigned) fs->uid,
+                                     (unsigned) h->opener);
+                if (n > 1)
+                        bf_error_prefix(err, "line %zu", i + 1);
+                return r;
+        }
+        return 0;
+}
+
+/* The same, for option lines as text (an append, a control file's lines). */
+static int refuse_host_paths_text(struct bfs *fs, const struct handle *h, const char *text, size_t len,
+                                  bf_error *err)
+{
+        if (h->host_paths_allowed)
+                return 0;
+        struct optline **lines = NULL;
+        size_t n = 0;
+        int r = optline_parse_text(text, len, &lines, &n, err);
+        if (r == 0)
+                r = refuse_host_paths(fs, h, lines, n, err);
+        optline_free_all(lines, n);
+        return r;
+}
+
 /* Replace mode: complete lines are checked against the staged list as they
  * arrive; an unfinished last line waits for the next write or the close. */
 static int stage_lines(struct bfs *fs, struct handle *h, const char *text, size_t len, bf_error *err)
@@ -801,6 +846,10 @@ static int stage_lines(struct bfs *fs, struct handle *h, const char *text, size_
         int r = optline_parse_text(text, len, &lines, &n, err);
         if (r < 0)
                 return r;
+        if ((r = refuse_host_paths(fs, h, lines, n, err)) < 0) {
+                optline_free_all(lines, n);
+                return r;
+        }
         if (n && (r = container_check(fs, h->node->c, h->staged, h->nstaged, lines, n, err)) < 0) {
                 optline_free_all(lines, n);
                 return r;
@@ -887,8 +936,11 @@ static int write_append(struct bfs *fs, struct handle *h, const char *data, size
                 container_refuse(c, err);
                 return r;
         }
-        int r = text.oom ? bf_error_set(err, ENOMEM, "out of memory") :
-                keep ? container_append(fs, c, text.p, keep, NULL, err) : 0;
+        int r = text.oom ? bf_error_set(err, ENOMEM, "out of memory") : 0;
+        if (r == 0 && keep && (r = refuse_host_paths_text(fs, h, text.p, keep, err)) < 0)
+                container_refuse(c, err);
+        else if (r == 0 && keep)
+                r = container_append(fs, c, text.p, keep, NULL, err);
         if (r == 0) {
                 h->partial.len = 0;
                 buf_put(&h->partial, text.p + keep, text.len - keep);
@@ -951,6 +1003,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                 r = value.oom ? bf_error_set(&err, ENOMEM, "out of memory") : f->parse(value.p, len, &lines, &err);
                 if (r == 0 && lines.oom)
                         r = bf_error_set(&err, ENOMEM, "out of memory");
+                if (r == 0)
+                        r = refuse_host_paths_text(fs, h, lines.p, lines.len, &err);
                 if (r < 0) {
                         bf_error_prefix(&err, "%s", f->name);
                         container_refuse(c, &err);
@@ -987,7 +1041,11 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         if (!h->replace && h->partial.len) {
                 /* the end of a write cut by the kernel, with no final newline */
                 bf_error err = { 0 };
-                r = container_append(fs, h->node->c, h->partial.p, h->partial.len, NULL, &err);
+                r = refuse_host_paths_text(fs, h, h->partial.p, h->partial.len, &err);
+                if (r < 0)
+                        container_refuse(h->node->c, &err);
+                else
+                        r = container_append(fs, h->node->c, h->partial.p, h->partial.len, NULL, &err);
                 h->partial.len = 0;
         }
         if (h->replace && h->dirty && !h->refused) {
