@@ -27,6 +27,7 @@ struct handle {
         bool replace;               /* opts opened with O_TRUNC */
         bool refused;               /* a write was refused: close keeps the old list */
         bool dirty;                 /* staged lines not committed yet */
+        struct optlist *before;     /* the list a first commit replaced (replace mode) */
         struct optline **staged;
         size_t nstaged, cap;
         buf partial;                /* an unfinished last line (replace mode) */
@@ -712,6 +713,7 @@ static void handle_free(struct handle *h)
         buf_free(&h->partial);
         buf_free(&h->value);
         optline_free_all(h->staged, h->nstaged);
+        optlist_unref(h->before);
         free(h);
 }
 
@@ -872,6 +874,24 @@ static int stage_lines(struct bfs *fs, struct handle *h, const char *text, size_
         return 0;
 }
 
+/* Replace mode commits at every close (flush), so that close reports a
+ * failure and a read right after it sees the new list. But a shell's
+ * `cmd > opts` closes a copy of the descriptor before cmd writes, which
+ * commits the list staged so far (empty). A write refused after such a
+ * commit puts back the list the commit replaced: close keeps the old list. */
+static void replace_refused(struct bfs *fs, struct handle *h, const bf_error *why)
+{
+        struct container *c = h->node->c;
+        h->refused = true;
+        if (h->before) {
+                bf_error err = { 0 };
+                if (container_replace(fs, c, h->before->lines, h->before->n, &err) < 0)
+                        bfs_log(fs, LOG_ERR, "putting back the option list after a refused write: %s", err.msg);
+                optlist_unref(TAKE_PTR(h->before));
+        }
+        container_refuse(c, why);
+}
+
 static int write_replace(struct bfs *fs, struct handle *h, const char *data, size_t size, bf_error *err)
 {
         /* as for appends: a first piece of exactly 1 MiB ending within a line
@@ -971,10 +991,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                 if (h->replace) {
                         r = h->refused ? bf_error_set(&err, EINVAL, "an earlier write to this open file was refused") :
                                          write_replace(fs, h, data, size, &err);
-                        if (r < 0) {
-                                h->refused = true;
-                                container_refuse(c, &err);
-                        }
+                        if (r < 0)
+                                replace_refused(fs, h, &err);
                         break;
                 }
                 r = write_append(fs, h, data, size, &err);
@@ -1054,11 +1072,17 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                         r = stage_lines(fs, h, h->partial.p, h->partial.len, &err);
                         h->partial.len = 0;
                 }
+                /* the list before the first commit, to put back if a later write is refused */
+                struct snapshot before = { 0 };
+                if (r == 0 && !h->before && container_snapshot(fs, h->node->c, &before) < 0)
+                        r = bf_error_set(&err, ENOMEM, "out of memory");
                 if (r == 0)
                         r = container_replace(fs, h->node->c, h->staged, h->nstaged, &err);
+                if (r == 0 && before.list)
+                        h->before = optlist_ref(before.list);
+                snapshot_done(&before);
                 if (r < 0) {
-                        h->refused = true;
-                        container_refuse(h->node->c, &err);
+                        replace_refused(fs, h, &err);
                 } else {
                         h->dirty = false;
                 }
