@@ -2,6 +2,7 @@
  * with its argument signature and the function that applies it. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -31,14 +32,29 @@ enum arg_kind {
 
 typedef int (*option_apply)(struct render *r, struct spec *s, const struct optline *l);
 
+/* What an option reads on the host, beyond its arguments: rendering runs
+ * with the renderer's credentials and in its mount namespace, so a caller
+ * other than the one who runs the renderer must not choose these paths. */
+enum option_flags {
+        /* Reads the host files or device nodes its arguments name. */
+        OPTION_READS_HOST_FILES = 1 << 0,
+        /* Sets root.path: an absolute one is a host directory whose
+         * etc/passwd and etc/group later user and group look-ups read. */
+        OPTION_SETS_ROOT_PATH = 1 << 1,
+};
+
 struct option {
         const char *name;
         option_apply apply;
+        unsigned flags;             /* enum option_flags */
         uint8_t min_args;
         uint8_t max_args;           /* ARGS_VARIADIC: the last kind repeats */
         enum arg_kind args[ARGS_MAX];
 };
 
 const struct option *option_find(const char *name, size_t len);
+/* Does this parsed line name host paths that rendering reads: an option
+ * that reads host files, or one that sets an absolute root.path? */
+bool optline_uses_host_paths(const struct optline *l);
 /* Every option, in name order (for documentation and tests). */
 const struct option *option_list(size_t *ret_n);

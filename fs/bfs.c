@@ -1,8 +1,10 @@
 /* Creating, starting and stopping a filesystem instance. */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -50,6 +52,29 @@ static int load_visit(void *userdata, struct store_container *sc)
         return 0;
 }
 
+/* The state directory holds every root filesystem (setuid programs and
+ * device nodes included) and the files the daemon writes as root: an
+ * existing one must belong to the daemon's user and be closed to everyone
+ * else. Another owner could swap its files for symlinks the daemon would
+ * follow; a looser mode would let anyone reach into root filesystems past
+ * the tree. Such a directory is refused, not repaired: the path may name
+ * something else than what was meant (a typo for /etc is not to be
+ * chmod'ed). A missing directory is created 0700 by store_open. */
+static int state_dir_check(const char *path, bf_error *err)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return 0;       /* missing: made by store_open, which also reports other errors */
+        if (st.st_uid != geteuid())
+                return bf_error_set(err, EPERM, "state directory %s belongs to uid %u, not to uid %u that runs bundlefs",
+                                    path, (unsigned) st.st_uid, (unsigned) geteuid());
+        if (st.st_mode & 077)
+                return bf_error_set(err, EPERM, "state directory %s has mode %04o: others may reach into it; "
+                                    "make it 0700 (chmod 0700 %s)", path, (unsigned) (st.st_mode & 07777), path);
+        return 0;
+}
+
 int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struct bfs **ret, bf_error *err)
 {
         struct bfs *fs = calloc(1, sizeof(*fs));
@@ -70,7 +95,9 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
                 free(fs);
                 return bf_error_set(err, e, "mount point %s: %s", mountpoint, strerror(e));
         }
-        int r = store_open(state_dir, &fs->store, err);
+        int r = state_dir_check(state_dir, err);
+        if (r == 0)
+                r = store_open(state_dir, &fs->store, err);
         if (r == 0)
                 r = store_load(&fs->store, load_visit, fs, load_warn, err);
         if (r < 0) {

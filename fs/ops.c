@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "options.h"
 #include "platform.h"
 #include "util.h"
 
@@ -26,11 +27,14 @@ struct handle {
         bool replace;               /* opts opened with O_TRUNC */
         bool refused;               /* a write was refused: close keeps the old list */
         bool dirty;                 /* staged lines not committed yet */
+        struct optlist *before;     /* the list a first commit replaced (replace mode) */
         struct optline **staged;
         size_t nstaged, cap;
         buf partial;                /* an unfinished last line (replace mode) */
         buf value;                  /* control files: what this open file was given so far */
         struct value_state vs;
+        uid_t opener;               /* the uid that opened the file */
+        bool host_paths_allowed;    /* opened by the mount's owner or root */
         int refs;                   /* see struct dirbuf */
 };
 
@@ -712,6 +716,7 @@ static void handle_free(struct handle *h)
         buf_free(&h->partial);
         buf_free(&h->value);
         optline_free_all(h->staged, h->nstaged);
+        optlist_unref(h->before);
         free(h);
 }
 
@@ -740,6 +745,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         }
         h->node = n;
         h->refs = 1;
+        /* As for any file, a write acts with the rights of the one who opened it. */
+        h->opener = fuse_req_ctx(req)->uid;
+        h->host_paths_allowed = h->opener == fs->uid || h->opener == 0;
         h->readable = acc != O_WRONLY;
         h->replace = n->file->kind == FILE_OPTS && writing && (fi->flags & O_TRUNC);
         h->dirty = h->replace;
@@ -795,6 +803,45 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         handle_free(h);
 }
 
+/* Lines that name host paths (optline_uses_host_paths) are kept to the
+ * mount's owner and root: rendering reads those paths with the daemon's
+ * credentials and in its mount namespace, beyond the kernel's checks of the
+ * caller (which, holding CAP_DAC_OVERRIDE, may write any file of the tree).
+ * Checked before anything looks at the paths, so a refusal tells nothing
+ * about them. */
+static int refuse_host_paths(struct bfs *fs, const struct handle *h, struct optline *const *lines, size_t n,
+                             bf_error *err)
+{
+        if (h->host_paths_allowed)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!optline_uses_host_paths(lines[i]))
+                        continue;
+                int r = bf_error_set(err, EPERM, "%s: only the mount's owner (uid %u) or root may name host paths, "
+                                     "not uid %u", optline_option_name(lines[i]), (unsigned) fs->uid,
+                                     (unsigned) h->opener);
+                if (n > 1)
+                        bf_error_prefix(err, "line %zu", i + 1);
+                return r;
+        }
+        return 0;
+}
+
+/* The same, for option lines as text (an append, a control file's lines). */
+static int refuse_host_paths_text(struct bfs *fs, const struct handle *h, const char *text, size_t len,
+                                  bf_error *err)
+{
+        if (h->host_paths_allowed)
+                return 0;
+        struct optline **lines = NULL;
+        size_t n = 0;
+        int r = optline_parse_text(text, len, &lines, &n, err);
+        if (r == 0)
+                r = refuse_host_paths(fs, h, lines, n, err);
+        optline_free_all(lines, n);
+        return r;
+}
+
 /* Replace mode: complete lines are checked against the staged list as they
  * arrive; an unfinished last line waits for the next write or the close. */
 static int stage_lines(struct bfs *fs, struct handle *h, const char *text, size_t len, bf_error *err)
@@ -804,6 +851,10 @@ static int stage_lines(struct bfs *fs, struct handle *h, const char *text, size_
         int r = optline_parse_text(text, len, &lines, &n, err);
         if (r < 0)
                 return r;
+        if ((r = refuse_host_paths(fs, h, lines, n, err)) < 0) {
+                optline_free_all(lines, n);
+                return r;
+        }
         if (n && (r = container_check(fs, h->node->c, h->staged, h->nstaged, lines, n, err)) < 0) {
                 optline_free_all(lines, n);
                 return r;
@@ -824,6 +875,24 @@ static int stage_lines(struct bfs *fs, struct handle *h, const char *text, size_
         h->nstaged += n;
         free(lines);
         return 0;
+}
+
+/* Replace mode commits at every close (flush), so that close reports a
+ * failure and a read right after it sees the new list. But a shell's
+ * `cmd > opts` closes a copy of the descriptor before cmd writes, which
+ * commits the list staged so far (empty). A write refused after such a
+ * commit puts back the list the commit replaced: close keeps the old list. */
+static void replace_refused(struct bfs *fs, struct handle *h, const bf_error *why)
+{
+        struct container *c = h->node->c;
+        h->refused = true;
+        if (h->before) {
+                bf_error err = { 0 };
+                if (container_replace(fs, c, h->before->lines, h->before->n, &err) < 0)
+                        bfs_log(fs, LOG_ERR, "putting back the option list after a refused write: %s", err.msg);
+                optlist_unref(TAKE_PTR(h->before));
+        }
+        container_refuse(c, why);
 }
 
 static int write_replace(struct bfs *fs, struct handle *h, const char *data, size_t size, bf_error *err)
@@ -890,8 +959,11 @@ static int write_append(struct bfs *fs, struct handle *h, const char *data, size
                 container_refuse(c, err);
                 return r;
         }
-        int r = text.oom ? bf_error_set(err, ENOMEM, "out of memory") :
-                keep ? container_append(fs, c, text.p, keep, NULL, err) : 0;
+        int r = text.oom ? bf_error_set(err, ENOMEM, "out of memory") : 0;
+        if (r == 0 && keep && (r = refuse_host_paths_text(fs, h, text.p, keep, err)) < 0)
+                container_refuse(c, err);
+        else if (r == 0 && keep)
+                r = container_append(fs, c, text.p, keep, NULL, err);
         if (r == 0) {
                 h->partial.len = 0;
                 buf_put(&h->partial, text.p + keep, text.len - keep);
@@ -922,10 +994,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                 if (h->replace) {
                         r = h->refused ? bf_error_set(&err, EINVAL, "an earlier write to this open file was refused") :
                                          write_replace(fs, h, data, size, &err);
-                        if (r < 0) {
-                                h->refused = true;
-                                container_refuse(c, &err);
-                        }
+                        if (r < 0)
+                                replace_refused(fs, h, &err);
                         break;
                 }
                 r = write_append(fs, h, data, size, &err);
@@ -954,6 +1024,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                 r = value.oom ? bf_error_set(&err, ENOMEM, "out of memory") : f->parse(value.p, len, &lines, &err);
                 if (r == 0 && lines.oom)
                         r = bf_error_set(&err, ENOMEM, "out of memory");
+                if (r == 0)
+                        r = refuse_host_paths_text(fs, h, lines.p, lines.len, &err);
                 if (r < 0) {
                         bf_error_prefix(&err, "%s", f->name);
                         container_refuse(c, &err);
@@ -990,7 +1062,11 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         if (!h->replace && h->partial.len) {
                 /* the end of a write cut by the kernel, with no final newline */
                 bf_error err = { 0 };
-                r = container_append(fs, h->node->c, h->partial.p, h->partial.len, NULL, &err);
+                r = refuse_host_paths_text(fs, h, h->partial.p, h->partial.len, &err);
+                if (r < 0)
+                        container_refuse(h->node->c, &err);
+                else
+                        r = container_append(fs, h->node->c, h->partial.p, h->partial.len, NULL, &err);
                 h->partial.len = 0;
         }
         if (h->replace && h->dirty && !h->refused) {
@@ -999,11 +1075,17 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                         r = stage_lines(fs, h, h->partial.p, h->partial.len, &err);
                         h->partial.len = 0;
                 }
+                /* the list before the first commit, to put back if a later write is refused */
+                struct snapshot before = { 0 };
+                if (r == 0 && !h->before && container_snapshot(fs, h->node->c, &before) < 0)
+                        r = bf_error_set(&err, ENOMEM, "out of memory");
                 if (r == 0)
                         r = container_replace(fs, h->node->c, h->staged, h->nstaged, &err);
+                if (r == 0 && before.list)
+                        h->before = optlist_ref(before.list);
+                snapshot_done(&before);
                 if (r < 0) {
-                        h->refused = true;
-                        container_refuse(h->node->c, &err);
+                        replace_refused(fs, h, &err);
                 } else {
                         h->dirty = false;
                 }

@@ -1,6 +1,8 @@
 """Shared pytest fixtures: where the built programs and the conformance data are."""
 import os
 import pathlib
+import shutil
+import tempfile
 
 import pytest
 
@@ -66,3 +68,21 @@ def ctr(mnt) -> pathlib.Path:
     from support.mount import make_container
 
     return make_container(mnt, "default", "c1")
+
+
+@pytest.fixture
+def public_daemon(bundlefs_bin, tmp_path):
+    """A daemon whose mount point other users can reach (pytest's tmp_path
+    lies under a 0700 directory): mounted on a 0755 directory in /tmp."""
+    from support.mount import Daemon
+
+    top = tempfile.mkdtemp(prefix="bundlefs-public-")
+    os.chmod(top, 0o755)
+    os.mkdir(os.path.join(top, "mnt"), 0o755)
+    d = Daemon(bundlefs_bin, tmp_path / "state", os.path.join(top, "mnt"))
+    try:
+        d.start()
+        yield d
+    finally:
+        d.cleanup()
+        shutil.rmtree(top, ignore_errors=True)

@@ -198,6 +198,45 @@ def test_the_state_directory_is_created_with_mode_0700(daemons, tmp_path):
     assert d.stop() == 0
 
 
+def test_an_existing_state_directory_with_mode_0700_is_used(daemons, tmp_path):
+    state = tmp_path / "made-before"
+    state.mkdir(mode=0o700)
+    os.chmod(state, 0o700)
+    d = daemons(state=state).start()
+    make_container(d.mountpoint, "default", "c1")
+    assert d.stop() == 0
+    assert oct(os.stat(state).st_mode & 0o7777) == oct(0o700)
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o750, 0o711, 0o701, 0o770, 0o707, 0o1777])
+def test_an_existing_state_directory_open_to_others_is_refused_and_left_as_it_is(bundlefs_bin, tmp_path, mode):
+    """Refused rather than repaired: the path may not be what was meant."""
+    state, mnt = tmp_path / "state", tmp_path / "mnt"
+    state.mkdir()
+    os.chmod(state, mode)
+    mnt.mkdir()
+    status, out = run_refused_start([str(bundlefs_bin), "-f", "--state", str(state), str(mnt)], mnt)
+    assert status != 0
+    assert f"{mode:04o}" in out and "0700" in out, f"the refusal does not say what is wrong: {out!r}"
+    assert fuse_mounts_at(mnt) == []
+    assert os.stat(state).st_mode & 0o7777 == mode
+    assert os.listdir(state) == []
+
+
+def test_a_state_directory_of_another_user_is_refused(bundlefs_bin, tmp_path):
+    """Its owner could swap its files for symlinks the daemon would follow."""
+    state, mnt = tmp_path / "state", tmp_path / "mnt"
+    state.mkdir(mode=0o700)
+    os.chmod(state, 0o700)
+    os.chown(state, NOBODY, NOBODY)
+    mnt.mkdir()
+    status, out = run_refused_start([str(bundlefs_bin), "-f", "--state", str(state), str(mnt)], mnt)
+    assert status != 0
+    assert str(NOBODY) in out, f"the refusal does not name the owner: {out!r}"
+    assert fuse_mounts_at(mnt) == []
+    assert os.listdir(state) == []
+
+
 def test_debug_flag_prints_requests(daemons):
     d = daemons(extra_args=["-d"]).start()
     make_container(d.mountpoint, "default", "c1")

@@ -287,6 +287,24 @@ def test_shell_redirection_replaces_the_list(render_bin, ctr, tmp_path):
     assert_config_fresh(render_bin, ctr)
 
 
+@pytest.mark.parametrize("command", ["cat {saved} > opts", "printf 'WithHostname new\\nWithBogus\\n' > opts",
+                                     "exec 3> opts; cat {saved} >&3; s=$?; exec 3>&-; exit $s",
+                                     "(cat {saved}; echo WithBogus) > opts"])
+def test_a_shell_redirection_with_a_refused_line_keeps_the_old_list(render_bin, ctr, tmp_path, command):
+    """A shell opens the file, then closes a copy of the descriptor before the
+    command writes (each close of a copy reaches bundlefs as a flush); the old
+    list must still be there once the command's write is refused."""
+    append_opts(ctr, "WithHostname old\nWithEnv KEEP=1\n")
+    old = state_of(ctr)
+    saved = tmp_path / "list"
+    saved.write_text("WithHostname new\nWithBogus 1\n")
+    result = sh(command.format(saved=saved), cwd=ctr, check=False)
+    assert result.returncode != 0, "the refused write was not reported"
+    assert state_of(ctr) == old, f"`{command}` lost the old list: opts now {read(ctr / 'opts')!r}"
+    assert error_text(ctr).count("\n") == 1
+    assert_config_fresh(render_bin, ctr)
+
+
 def test_replacing_with_nothing_empties_the_list(render_bin, ctr):
     append_opts(ctr, "WithHostname old\n")
     sh(": > opts", cwd=ctr)

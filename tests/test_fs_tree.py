@@ -5,13 +5,11 @@ write what."""
 import errno
 import json
 import os
-import shutil
 import stat
-import tempfile
 
 import pytest
 
-from support.mount import Daemon, make_container
+from support.mount import make_container
 from support.treeops import (
     errno_as,
     mounts_at,
@@ -39,22 +37,6 @@ READ_ONLY_FILES = {"config.json", "error"}
 
 INVALID_NAMES = ["-a", "a-", "a..b", "a b", "\u00e4", ".a", "a.", "a_", "_a", "a--b", "a\tb", "x" * 77]
 VALID_NAMES = ["a", "A", "0", "default", "k8s.io", "a-b_c.d", "web-1", "a.b-c_D9", "x" * 76]
-
-
-@pytest.fixture
-def public_daemon(bundlefs_bin, tmp_path):
-    """A daemon whose mount point other users can reach (pytest's tmp_path
-    lies under a 0700 directory): mounted on a 0755 directory in /tmp."""
-    top = tempfile.mkdtemp(prefix="bundlefs-public-")
-    os.chmod(top, 0o755)
-    os.mkdir(os.path.join(top, "mnt"), 0o755)
-    d = Daemon(bundlefs_bin, tmp_path / "state", os.path.join(top, "mnt"))
-    try:
-        d.start()
-        yield d
-    finally:
-        d.cleanup()
-        shutil.rmtree(top, ignore_errors=True)
 
 
 def errno_of(fn, *args):

@@ -45,8 +45,9 @@ def lazy_unmount(path):
 class Daemon:
     """One bundlefs process serving `mountpoint` from `state`."""
 
-    def __init__(self, binary, state, mountpoint, extra_args=()):
+    def __init__(self, binary, state, mountpoint, extra_args=(), wrap=()):
         self.binary = pathlib.Path(binary)
+        self.wrap = [str(w) for w in wrap]  # a program (and arguments) the daemon runs under
         self.state = pathlib.Path(state)
         self.mountpoint = pathlib.Path(mountpoint)
         self.extra_args = list(extra_args)
@@ -67,7 +68,7 @@ class Daemon:
             pass  # there, perhaps under a dead mount
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(self.binary), "-f", "--state", str(self.state), *self.extra_args, str(self.mountpoint)],
+            [*self.wrap, str(self.binary), "-f", "--state", str(self.state), *self.extra_args, str(self.mountpoint)],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout

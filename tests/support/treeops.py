@@ -91,11 +91,42 @@ def refusal_errno(containerd_error: str) -> int:
 # --- running code as another user -------------------------------------------------
 
 
-def run_as(uid: int, gid: int, fn: Callable[[], Any]) -> Any:
+CAP_DAC_OVERRIDE = 1
+_PR_SET_KEEPCAPS = 8
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def _keep_only_caps(caps) -> None:
+    """capset(2): the calling process keeps exactly these capabilities,
+    permitted and effective (after a setresuid that kept its permitted set)."""
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    mask = 0
+    for cap in caps:
+        mask |= 1 << cap
+    data = (Data * 2)()
+    for i in range(2):
+        word = (mask >> (32 * i)) & 0xFFFFFFFF
+        data[i].effective = data[i].permitted = word
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.capset(ctypes.byref(Header(_CAPABILITY_VERSION_3, 0)), data) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"capset: {os.strerror(e)}")
+
+
+def run_as(uid: int, gid: int, fn: Callable[[], Any], caps=()) -> Any:
     """Run fn() in a forked child with the given real/effective/saved uid and
-    gid and no supplementary groups; returns what fn returned (JSON-able).
-    An OSError fn raises comes back as {"errno": n}; other exceptions are
-    raised again here with the child's traceback."""
+    gid and no supplementary groups, holding only the capabilities in caps
+    (numbers such as CAP_DAC_OVERRIDE; none by default); returns what fn
+    returned (JSON-able). An OSError fn raises comes back as {"errno": n};
+    other exceptions are raised again here with the child's traceback."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child
@@ -104,7 +135,13 @@ def run_as(uid: int, gid: int, fn: Callable[[], Any]) -> Any:
             os.close(r)
             os.setgroups([])
             os.setresgid(gid, gid, gid)
+            if caps:
+                import ctypes
+                if ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0:
+                    raise OSError(ctypes.get_errno(), "prctl(PR_SET_KEEPCAPS)")
             os.setresuid(uid, uid, uid)
+            if caps:
+                _keep_only_caps(caps)
             try:
                 result = {"value": fn()}
             except OSError as e:
@@ -135,10 +172,10 @@ def run_as(uid: int, gid: int, fn: Callable[[], Any]) -> Any:
     return result["value"]
 
 
-def errno_as(uid: int, gid: int, fn: Callable[[], Any]) -> int:
-    """0 when fn() succeeds as uid:gid, else the errno it failed with."""
+def errno_as(uid: int, gid: int, fn: Callable[[], Any], caps=()) -> int:
+    """0 when fn() succeeds as uid:gid (holding caps), else the errno it failed with."""
     try:
-        run_as(uid, gid, fn)
+        run_as(uid, gid, fn, caps)
     except OSError as e:
         return e.errno
     return 0

@@ -601,6 +601,68 @@ TEST(host_paths_must_be_absolute)
         CANON("WithProcessCwd rel", "WithProcessCwd rel");
 }
 
+/* Does the line name host paths rendering reads (checked before a line from
+ * a caller other than the mount's owner is kept)? */
+static bool uses_host_paths(const char *text)
+{
+        bf_error err;
+        struct optline *l = parse(text, &err);
+        if (!CHECK(l != NULL)) {
+                fprintf(stderr, "    line: %s\n    error: %s\n", text, err.msg);
+                return false;
+        }
+        bool uses = optline_uses_host_paths(l);
+        optline_unref(l);
+        return uses;
+}
+
+TEST(every_option_with_a_host_path_argument_reads_host_files)
+{
+        size_t n = 0;
+        const struct option *opts = option_list(&n);
+        size_t flagged = 0;
+        for (size_t i = 0; i < n; i++) {
+                bool host_arg = false;
+                for (size_t a = 0; a < ARGS_MAX; a++)
+                        host_arg |= opts[i].args[a] == ARG_HOST_PATH;
+                bool reads = opts[i].flags & OPTION_READS_HOST_FILES;
+                if (!CHECK(host_arg == reads))
+                        fprintf(stderr, "    %s: host path argument %d, reads host files %d\n", opts[i].name,
+                                host_arg, reads);
+                flagged += reads;
+        }
+        /* WithDevices, WithEnvFile, WithImageConfig[Args], WithLinuxDevice[FollowSymlinks], WithSpecFromFile */
+        CHECK_UINTEQ(flagged, 7);
+}
+
+TEST(lines_naming_host_paths_are_told_apart)
+{
+        CHECK(uses_host_paths("WithEnvFile /etc/environment"));
+        CHECK(uses_host_paths("WithSpecFromFile /srv/spec.json"));
+        CHECK(uses_host_paths("WithImageConfig /srv/image.json"));
+        CHECK(uses_host_paths("WithImageConfigArgs /srv/image.json sh"));
+        CHECK(uses_host_paths("WithDevices /dev/null \"\" rwm"));
+        CHECK(uses_host_paths("WithLinuxDevice /dev/null rwm"));
+        CHECK(uses_host_paths("WithLinuxDeviceFollowSymlinks /dev/null rwm"));
+        /* an absolute root is a host directory that look-ups read */
+        CHECK(uses_host_paths("WithRootFSPath /"));
+        CHECK(uses_host_paths("WithRootFSPath /srv/root"));
+        CHECK(uses_host_paths("WithSpecFromBytes {\"root\":{\"path\":\"/srv/root\"}}"));
+        /* a relative root is the container's own rootfs */
+        CHECK(!uses_host_paths("WithRootFSPath rootfs"));
+        CHECK(!uses_host_paths("WithRootFSPath \"\""));
+        CHECK(!uses_host_paths("WithSpecFromBytes {\"root\":{\"path\":\"rootfs\"}}"));
+        CHECK(!uses_host_paths("WithSpecFromBytes {\"ociVersion\":\"1.1.0\"}"));
+        CHECK(!uses_host_paths("WithSpecFromBytes {\"root\":null}"));
+        /* paths that end up in the spec but are not read */
+        CHECK(!uses_host_paths("WithLinuxNamespace network /proc/1/ns/net"));
+        CHECK(!uses_host_paths("WithMounts [{\"destination\":\"/x\",\"source\":\"/etc\",\"type\":\"bind\"}]"));
+        CHECK(!uses_host_paths("WithHostResolvconf"));
+        CHECK(!uses_host_paths("WithHostDevices"));
+        CHECK(!uses_host_paths("WithUser alice"));
+        CHECK(!uses_host_paths("WithHostname box"));
+}
+
 TEST(device_permissions_are_a_subset_of_rwm)
 {
         static const char *const good[] = { "rwm", "r", "w", "m", "mwr", "rw", "wm", "\"\"" };

@@ -473,3 +473,46 @@ TEST(walk_in_root_reports_missing_files_loops_and_files_in_the_way)
         CHECK_INTEQ(open_in_root_walk(w.fd, "srv/accounts/passwd/x"), -ENOTDIR);
         walk_root_done(&w);
 }
+
+TEST(walk_in_root_never_reaches_a_host_file)
+{
+        /* links to a file only the host has: <dir>.host/passwd */
+        struct walk_root w;
+        walk_root_make(&w);
+        char host[96], abs_target[128], rel_target[512];
+        snprintf(host, sizeof(host), "%s.host", w.dir);
+        CHECK(mkdir(host, 0755) == 0);
+        snprintf(abs_target, sizeof(abs_target), "%s/passwd", host);
+        int f = open(abs_target, O_WRONLY | O_CREAT, 0644);
+        CHECK(f >= 0);
+        close(f);
+        /* "../" well past the host's root, then down to the host file */
+        snprintf(rel_target, sizeof(rel_target), "../../../../../../../../..%s", abs_target);
+        CHECK(symlinkat(abs_target, w.fd, "etc/abs") == 0);
+        CHECK(symlinkat(rel_target, w.fd, "etc/rel") == 0);
+        CHECK(symlinkat(host, w.fd, "hostdir") == 0);
+        CHECK(access(abs_target, F_OK) == 0);
+        CHECK_INTEQ(open_in_root_walk(w.fd, "etc/abs"), -ENOENT);
+        CHECK_INTEQ(open_in_root_walk(w.fd, "etc/rel"), -ENOENT);
+        CHECK_INTEQ(open_in_root_walk(w.fd, "hostdir/passwd"), -ENOENT);
+        CHECK_INTEQ(open_in_root_walk(w.fd, rel_target), -ENOENT);
+        /* the same path inside the root is what the links find */
+        char inner[128];
+        snprintf(inner, sizeof(inner), "%s", host + 1);
+        for (char *slash = strchr(inner, '/'); slash; slash = strchr(slash + 1, '/')) {
+                *slash = '\0';
+                CHECK(mkdirat(w.fd, inner, 0755) == 0);
+                *slash = '/';
+        }
+        CHECK(mkdirat(w.fd, inner, 0755) == 0);
+        strcat(inner, "/passwd");
+        f = openat(w.fd, inner, O_WRONLY | O_CREAT, 0644);
+        CHECK(f >= 0);
+        close(f);
+        CHECK(walk_lands_on(&w, "etc/abs", inner));
+        CHECK(walk_lands_on(&w, "etc/rel", inner));
+        CHECK(walk_lands_on(&w, "hostdir/passwd", inner));
+        walk_root_done(&w);
+        CHECK(unlink(abs_target) == 0);
+        CHECK(rmdir(host) == 0);
+}
