@@ -318,6 +318,7 @@ struct bench {
         const char *parent;
         char *bundlefs_path, *noop_path, *render_path;
         long nofile;                    /* the open-file limit the daemons start with */
+        char *nofile_note;              /* why it is lower than wanted, or NULL */
 
         /* derived from --quick */
         int lat_rounds, small_batch, big_batch, ls_repeats, mkdir_floor_ops;
@@ -1315,6 +1316,7 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
                 INFO);
         free(a), free(e), free(f);
         if (create_err) {
+                /* The rows below judge what was made; this one is the MISS. */
                 char *m = fmt_count((double) made);
                 add_row(xasprintf("  MKDIR FAILED: only %s made", m), xasprintf("%s", strerror(create_err)),
                         xasprintf("(the rows below are for %s)", m), xasprintf("-"), "all made", MISS);
@@ -1333,11 +1335,11 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
         a = fmt_time(t_back), f = fmt_time(noop_start);
         add_row(xasprintf("mount back: start until stat(ns) answers"), xasprintf("%s", a),
                 xasprintf("noop_fs start: %s", f), fmt_ratio(t_back / noop_start), "< 1 s",
-                !create_err && t_back < 1 ? PASS : MISS);
+                t_back < 1 ? PASS : MISS);
         free(a), free(f);
         a = t_back_binds >= 0 ? fmt_time(t_back_binds) : xasprintf("> 300 s");
         add_row(xasprintf("mount back: until every rootfs is mounted"), xasprintf("%s", a), xasprintf("-"),
-                xasprintf("-"), "< 1 s", !create_err && t_back_binds >= 0 && t_back_binds < 1 ? PASS : MISS);
+                xasprintf("-"), "< 1 s", t_back_binds >= 0 && t_back_binds < 1 ? PASS : MISS);
         free(a);
         a = fmt_time(t_ls_first), e = fmt_time(t_ls), f = fmt_time(ls_floor);
         add_row(xasprintf("ls (readdir) of the namespace, first"), xasprintf("%s", a),
@@ -1353,7 +1355,7 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
         add_row(xasprintf("daemon VmRSS after reading them"), xasprintf("%.1f MiB", (double) rss / 1048576.0),
                 xasprintf("noop_fs VmRSS: %.1f MiB", (double) noop_rss / 1048576.0),
                 fmt_ratio((double) rss / (double) noop_rss), "< 64 MiB",
-                !create_err && rss >= 0 && rss < 64LL << 20 ? PASS : MISS);
+                rss >= 0 && rss < 64LL << 20 ? PASS : MISS);
         add_row(xasprintf("  (daemon VmRSS before reading them)"),
                 xasprintf("%.1f MiB", (double) rss_before / 1048576.0), xasprintf("-"), xasprintf("-"), NULL, INFO);
         add_row(xasprintf("daemon's open fds at the end"), xasprintf("%ld", fds), xasprintf("noop_fs: %ld", noop_fds),
@@ -1464,10 +1466,15 @@ int main(int argc, char **argv)
                 rlim_t want = (rlim_t) (4 * b.containers + 4096);
                 if (rl.rlim_cur < want) {
                         struct rlimit nl = { want, rl.rlim_max > want ? rl.rlim_max : want };
-                        if (setrlimit(RLIMIT_NOFILE, &nl) < 0)
-                                (void) getrlimit(RLIMIT_NOFILE, &rl);
-                        else
+                        if (setrlimit(RLIMIT_NOFILE, &nl) == 0) {
                                 rl = nl;
+                        } else {
+                                /* No CAP_SYS_RESOURCE: as far as the hard limit goes. */
+                                b.nofile_note = xasprintf(" (%lu wanted: %s)", (unsigned long) want, strerror(errno));
+                                nl = (struct rlimit){ rl.rlim_max, rl.rlim_max };
+                                if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+                                        rl = nl;
+                        }
                 }
                 b.nofile = (long) rl.rlim_cur;
         }
@@ -1535,8 +1542,8 @@ int main(int argc, char **argv)
                b.state, b.state2, src, fs_name(b.tmp),
                strcmp(fs_name(b.tmp), "tmpfs") == 0 ? " -- tmpfs: fdatasync costs nothing, use --dir on a disk" : "",
                b.plain, same_fs ? "the same filesystem" : "ANOTHER filesystem");
-        printf("  bundlefs %s, noop_fs %s\n  open-file limit (RLIMIT_NOFILE) of the daemons: %ld\n", b.bundlefs_path,
-               b.noop_path, b.nofile);
+        printf("  bundlefs %s, noop_fs %s\n  open-file limit (RLIMIT_NOFILE) of the daemons: %ld%s\n",
+               b.bundlefs_path, b.noop_path, b.nofile, b.nofile_note ? b.nofile_note : "");
         free(la);
         free(src);
 
