@@ -1432,7 +1432,7 @@ int main(int argc, char **argv)
         }
         b.lat_rounds = b.quick ? 8 : 40;
         b.small_batch = 25;
-        b.big_batch = b.quick ? 5 : 5;
+        b.big_batch = 5;
         b.ls_repeats = b.quick ? 3 : 5;
         b.mkdir_floor_ops = b.quick ? 100 : 300;
         if (b.mkdir_floor_ops > b.containers)
