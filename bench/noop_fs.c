@@ -17,7 +17,11 @@
  *   max_write;
  * - the multi-threaded session loop with the same thread limit.
  *
- * Usage: noop_fs [-f] [-s] [-d] [--size=N] [-o OPTIONS] MOUNTPOINT */
+ * With --durable=FILE a write is not forgotten but appended to FILE and made
+ * durable (fdatasync) before it is answered: the floor of a write that
+ * bundlefs keeps, one durable append served the way bundlefs serves it.
+ *
+ * Usage: noop_fs [-f] [-s] [-d] [--size=N] [--durable=FILE] [-o OPTIONS] MOUNTPOINT */
 #define FUSE_USE_VERSION 312
 
 #include <errno.h>
@@ -43,16 +47,19 @@
 static char *content;
 static size_t content_len;
 static struct timespec start_time;
+static int durable_fd = -1;
 static uid_t owner_uid;
 static gid_t owner_gid;
 
 struct config {
         unsigned long size;
+        char *durable;
         int help;
 };
 
 static const struct fuse_opt option_spec[] = {
         { "--size=%lu", offsetof(struct config, size), 0 },
+        { "--durable=%s", offsetof(struct config, durable), 0 },
         { "-h", offsetof(struct config, help), 1 },
         { "--help", offsetof(struct config, help), 1 },
         FUSE_OPT_END,
@@ -189,11 +196,19 @@ static void noop_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, st
         reply_buf_limited(req, content, content_len, off, size);
 }
 
-/* Every write is accepted whole, and forgotten. */
+/* Every write is accepted whole, and forgotten (or, with --durable, appended
+ * to that file and made durable first). */
 static void noop_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
                        struct fuse_file_info *fi)
 {
-        (void) ino, (void) data, (void) off, (void) fi;
+        (void) ino, (void) off, (void) fi;
+        if (durable_fd >= 0) {
+                ssize_t w = write(durable_fd, data, size);
+                if (w < 0 || (size_t) w != size || fdatasync(durable_fd) < 0) {
+                        fuse_reply_err(req, w >= 0 && (size_t) w != size ? EIO : errno);
+                        return;
+                }
+        }
         fuse_reply_write(req, size);
 }
 
@@ -251,9 +266,10 @@ int main(int argc, char *argv[])
         if (fuse_parse_cmdline(&args, &opts) != 0)
                 return 2;
         if (conf.help || opts.show_help) {
-                printf("usage: %s [-f] [-s] [-d] [--size=N] [-o OPTIONS] MOUNTPOINT\n"
+                printf("usage: %s [-f] [-s] [-d] [--size=N] [--durable=FILE] [-o OPTIONS] MOUNTPOINT\n"
                        "Serve MOUNTPOINT/" FILE_NAME ", N bytes (default 2048) that never change, and accept\n"
-                       "every write to it without doing anything (the floor of fs_bench).\n\n",
+                       "every write to it without doing anything (the floor of fs_bench), or with\n"
+                       "--durable appending it to FILE and calling fdatasync before answering.\n\n",
                        argv[0]);
                 fuse_cmdline_help();
                 fuse_lowlevel_help();
@@ -275,6 +291,14 @@ int main(int argc, char *argv[])
                 fprintf(stderr, "noop_fs: --size is at most 64 MiB\n");
                 ret = 2;
                 goto out_args;
+        }
+        if (conf.durable) {
+                /* Opened before the mount: a path relative to where we were started. */
+                durable_fd = open(conf.durable, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0644);
+                if (durable_fd < 0) {
+                        fprintf(stderr, "noop_fs: %s: %s\n", conf.durable, strerror(errno));
+                        goto out_args;
+                }
         }
         content_len = conf.size;
         content = make_content(content_len);
@@ -317,6 +341,9 @@ out_session:
 out_content:
         free(content);
 out_args:
+        if (durable_fd >= 0)
+                close(durable_fd);
+        free(conf.durable);
         free(opts.mountpoint);
         fuse_opt_free_args(&args);
         return ret;

@@ -53,6 +53,7 @@ struct options {
         int rounds;                     /* the timed time is split in rounds; the median is reported */
         long long iterations;           /* > 0: fixed count, no timing (for callgrind) */
         bool no_floor;
+        bool tsv;                       /* one tab-separated line per case, nothing else */
         const char *platform;
         const char *namespace_;
         const char *id;
@@ -229,6 +230,14 @@ static int bench_case(const struct options *o, struct bench_case *c)
         }
         c->out_bytes = first.len;
 
+        if (o->tsv && o->iterations == 0) {
+                /* label, specs/s, containerd's specs/s (0: none), output bytes: for bench_table */
+                struct measure m = measure(o, RENDER, &in, NULL, 0);
+                printf("%s\t%.0f\t%.0f\t%zu\n", c->label, m.rate, c->ref_rate, c->out_bytes);
+                buf_free(&first);
+                return 0;
+        }
+
         char *shown = c->path ? realpath(c->path, NULL) : NULL;
         printf("%s (%s, %zu option line%s)\n", c->label, shown ? shown : c->path ? c->path : "no options",
                c->nlines, c->nlines == 1 ? "" : "s");
@@ -298,6 +307,8 @@ static void usage(FILE *f)
                 "  -n, --iterations N     render N times per case, no timing or floor (for callgrind;\n"
                 "                         --callgrind N is the same)\n"
                 "      --no-floor         skip the memcpy+free floor measure\n"
+                "      --tsv              print only one line per case: label, specs/s, containerd's\n"
+                "                         specs/s (0 when none), output bytes, tab-separated\n"
                 "  -p, --platform P       platform (default linux/amd64)\n"
                 "  -h, --help\n");
 }
@@ -313,7 +324,7 @@ int main(int argc, char **argv)
                 .id = "web",
         };
         bool want_default = false;
-        enum { OPT_NO_FLOOR = 0x100 };
+        enum { OPT_NO_FLOOR = 0x100, OPT_TSV };
         static const struct option longopts[] = {
                 { "default", no_argument, NULL, 'd' },
                 { "seconds", required_argument, NULL, 't' },
@@ -322,6 +333,7 @@ int main(int argc, char **argv)
                 { "iterations", required_argument, NULL, 'n' },
                 { "callgrind", required_argument, NULL, 'n' },
                 { "no-floor", no_argument, NULL, OPT_NO_FLOOR },
+                { "tsv", no_argument, NULL, OPT_TSV },
                 { "platform", required_argument, NULL, 'p' },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
@@ -336,6 +348,7 @@ int main(int argc, char **argv)
                 case 'r': o.rounds = (int) strtol(optarg, &end, 10); break;
                 case 'n': o.iterations = strtoll(optarg, &end, 10); break;
                 case OPT_NO_FLOOR: o.no_floor = true; break;
+                case OPT_TSV: o.tsv = true; break;
                 case 'p': o.platform = optarg; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
@@ -385,7 +398,7 @@ int main(int argc, char **argv)
         if (o.iterations > 0)
                 printf("render_bench: %lld iterations per case, platform %s, namespace %s, id %s\n", o.iterations,
                        o.platform, o.namespace_, o.id);
-        else
+        else if (!o.tsv)
                 printf("render_bench: %.2f s per measure in %d rounds (median), %.2f s warm-up, 1 thread, "
                        "platform %s, namespace %s, id %s\n",
                        o.seconds, o.rounds, o.warmup, o.platform, o.namespace_, o.id);

@@ -1,0 +1,1644 @@
+/* bench_table: one table of bundlefs's figures, each beside a floor (or a
+ * target) measured in the same run on the same machine, with the goal each
+ * one is held to and PASS or MISS. bench/run builds a release build and runs
+ * it; see README.md for what every row measures.
+ *
+ * Stages, in order:
+ * 1. render rate of the core (render_bench --tsv, beside this program)
+ *    against containerd's reference rates;
+ * 2. latency (median, p99) of control-file writes, config.json reads and
+ *    appends to opts on a container with 10 options and one with 5,000,
+ *    taking turns with the floors: a no-op FUSE filesystem's write and read
+ *    (noop_fs, one per config.json size) and one durable append on the state
+ *    directory's filesystem;
+ * 3. control-file write throughput with 1, 2, 4 and 8 writer threads, on one
+ *    container and on separate containers, beside as many threads doing
+ *    durable appends to one file or to separate files;
+ * 4. with a fresh state directory, N containers (10,000): creating them, the
+ *    daemon stopped with SIGTERM and started again (until the tree answers,
+ *    until every rootfs is bind-mounted), ls of the namespace, every
+ *    config.json read once, and the daemon's VmRSS.
+ * Everything runs in a private mount namespace, so the 10,000 bind mounts
+ * are seen by no other process and go away with the run. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_common.h"
+
+#define FUSE_MAGIC 0x65735546
+#define TMPFS_MAGIC 0x01021994
+#define READ_BUF (128 * 1024)          /* what cat(1) reads at a time */
+#define MAX_WRITERS 8
+#define RESET_EVERY 100                 /* throughput: a container's list is put back every 100 writes */
+#define BIG_LINES 5000
+
+/* What `echo web > hostname` writes, and the line appended to opts. The
+ * lists below set the hostname to "web" last, so neither changes config.json. */
+#define CONTROL_FILE "hostname"
+#define CONTROL_VALUE "web\n"
+#define APPEND_LINE "WithHostname web\n"
+
+/* A realistic container of 10 options; the 5,000-option one starts with it. */
+static const char *const base_lines[] = {
+        "WithEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8",
+        "WithProcessArgs /usr/sbin/nginx -g \"daemon off;\"",
+        "WithProcessCwd /srv",
+        "WithUIDGID 1000 1000",
+        "WithAddedCapabilities CAP_NET_BIND_SERVICE",
+        "WithMemoryLimit 536870912",
+        "WithPidsLimit 256",
+        "WithAnnotations app=web",
+        "WithMounts [{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"/srv/data\",\"options\":[\"rbind\",\"ro\"]}]",
+        "WithHostname web",
+};
+#define BASE_LINES (sizeof(base_lines) / sizeof(base_lines[0]))
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+        (void) sig;
+        interrupted = 1;
+}
+
+static void sleep_s(double s)
+{
+        struct timespec ts = { .tv_sec = (time_t) s, .tv_nsec = (long) ((s - (double) (time_t) s) * 1e9) };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !interrupted)
+                ;
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+        va_list ap;
+        char *s;
+        va_start(ap, fmt);
+        int r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                die("out of memory");
+        return s;
+}
+
+static void *xmalloc(size_t n)
+{
+        void *p = malloc(n ? n : 1);
+        if (!p)
+                die("out of memory");
+        return p;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+        while (n) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += w;
+                n -= (size_t) w;
+        }
+        return 0;
+}
+
+static char *read_text(const char *path, size_t *ret_len)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        size_t len = 0, cap = 4096;
+        char *p = xmalloc(cap);
+        ssize_t n;
+        while ((n = read(fd, p + len, cap - len - 1)) > 0) {
+                len += (size_t) n;
+                if (cap - len < 2) {
+                        cap *= 2;
+                        char *q = realloc(p, cap);
+                        if (!q)
+                                die("out of memory");
+                        p = q;
+                }
+        }
+        close(fd);
+        if (n < 0) {
+                free(p);
+                return NULL;
+        }
+        p[len] = '\0';
+        if (ret_len)
+                *ret_len = len;
+        return p;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+        return bench_cmp_double(a, b);
+}
+
+/* The value below which a fraction q of the sorted samples lie (nearest rank). */
+static double quantile(double *v, size_t n, double q)
+{
+        qsort(v, n, sizeof(*v), cmp_double);
+        size_t k = (size_t) (q * (double) n + 0.999999);
+        if (k < 1)
+                k = 1;
+        if (k > n)
+                k = n;
+        return v[k - 1];
+}
+
+static double median_of(double *v, size_t n)
+{
+        qsort(v, n, sizeof(*v), cmp_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* 12345.6 -> "12,346" */
+static char *fmt_count(double v)
+{
+        char digits[32], out[48];
+        snprintf(digits, sizeof(digits), "%.0f", v);
+        size_t len = strlen(digits), j = 0;
+        for (size_t i = 0; i < len; i++) {
+                if (i && (len - i) % 3 == 0 && digits[i - 1] != '-')
+                        out[j++] = ',';
+                out[j++] = digits[i];
+        }
+        out[j] = '\0';
+        return xasprintf("%s", out);
+}
+
+/* A duration in a unit that keeps 3 or 4 digits. */
+static char *fmt_time(double s)
+{
+        if (s < 10e-3)
+                return xasprintf("%.0f us", s * 1e6);
+        if (s < 1)
+                return xasprintf("%.1f ms", s * 1e3);
+        return xasprintf("%.2f s", s);
+}
+
+static const char *fs_name(const char *path)
+{
+        struct statfs st;
+        if (statfs(path, &st) < 0)
+                return "?";
+        switch ((unsigned long) st.f_type) {
+        case 0xEF53: return "ext4";
+        case TMPFS_MAGIC: return "tmpfs";
+        case 0x58465342: return "xfs";
+        case 0x9123683E: return "btrfs";
+        case 0x794c7630: return "overlayfs";
+        default: return "other";
+        }
+}
+
+/* The device a path's filesystem is mounted from, per /proc/self/mountinfo. */
+static char *mount_source(const char *path)
+{
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return xasprintf("?");
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return xasprintf("?");
+        char *line = NULL, *out = NULL;
+        size_t cap = 0;
+        while (!out && getline(&line, &cap, f) > 0) {
+                unsigned maj, min;
+                if (sscanf(line, "%*s %*s %u:%u", &maj, &min) != 2 || makedev(maj, min) != st.st_dev)
+                        continue;
+                char *sep = strstr(line, " - ");
+                char src[PATH_MAX];
+                if (sep && sscanf(sep, " - %*s %4095s", src) == 1)
+                        out = xasprintf("%s (%u:%u)", src, maj, min);
+        }
+        free(line);
+        fclose(f);
+        return out ? out : xasprintf("%u:%u", major(st.st_dev), minor(st.st_dev));
+}
+
+static char *self_dir(void)
+{
+        char path[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+        if (n < 0)
+                return xasprintf(".");
+        path[n] = '\0';
+        return xasprintf("%s", dirname(path));
+}
+
+static char *loadavg(void)
+{
+        char *s = read_text("/proc/loadavg", NULL);
+        if (!s)
+                return xasprintf("?");
+        char *sp = s;
+        for (int i = 0; i < 3 && sp; i++)
+                sp = strchr(sp + 1, ' ');
+        if (sp)
+                *sp = '\0';
+        return s;
+}
+
+/* VmRSS of a process in bytes, or -1. */
+static long long vm_rss(pid_t pid)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        char *s = read_text(path, NULL);
+        if (!s)
+                return -1;
+        char *p = strstr(s, "\nVmRSS:");
+        long long kb = -1;
+        if (p)
+                kb = strtoll(p + 7, NULL, 10);
+        free(s);
+        return kb < 0 ? -1 : kb * 1024;
+}
+
+/* Open file descriptors of a process, or -1. */
+static long count_fds(pid_t pid)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+        DIR *d = opendir(path);
+        if (!d)
+                return -1;
+        long n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)))
+                n += e->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+/* ---- daemons --------------------------------------------------------------------- */
+
+struct daemon {
+        const char *name;
+        char *mnt, *log;
+        pid_t pid;
+};
+
+struct bench {
+        /* options */
+        bool quick, verbose;
+        long containers;
+        const char *parent;
+        char *bundlefs_path, *noop_path, *render_path;
+        long nofile;                    /* the open-file limit the daemons start with */
+        char *nofile_note;              /* why it is lower than wanted, or NULL */
+
+        /* derived from --quick */
+        int lat_rounds, small_batch, big_batch, ls_repeats, mkdir_floor_ops;
+        double tp_seconds, render_seconds;
+
+        char *tmp, *state, *state2, *plain;
+        struct daemon bfs, noop_small, noop_big, noop_dur[MAX_WRITERS];
+        char *base_text, *big_text;
+        size_t base_len, big_len;
+};
+
+static struct bench *the_bench;
+static void teardown(struct bench *b);
+
+static void die(const char *fmt, ...)
+{
+        va_list ap;
+        fflush(stdout);
+        fprintf(stderr, "bench_table: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\n");
+        if (the_bench) {
+                struct bench *b = the_bench;
+                the_bench = NULL;
+                teardown(b);
+        }
+        exit(1);
+}
+
+static bool is_fuse(const char *path)
+{
+        struct statfs st;
+        return statfs(path, &st) == 0 && (unsigned long) st.f_type == FUSE_MAGIC;
+}
+
+static void print_log_tail(const struct daemon *d)
+{
+        size_t len;
+        char *text = read_text(d->log, &len);
+        if (text && len)
+                fprintf(stderr, "--- %s's output (%s) ---\n%s---\n", d->name, d->log,
+                        len > 2000 ? text + len - 2000 : text);
+        free(text);
+}
+
+/* Start a daemon; return the seconds from fork until `probe` (a path in the
+ * tree) answers stat on a mounted FUSE filesystem. */
+static double daemon_start(struct daemon *d, char *const argv[], const char *probe)
+{
+        double t0 = bench_now();
+        pid_t pid = fork();
+        if (pid < 0)
+                die("fork: %s", strerror(errno));
+        if (pid == 0) {
+                setpgid(0, 0);          /* a ^C reaches only us; we stop the daemons */
+                int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                if (fd >= 0) {
+                        dup2(fd, 1);
+                        dup2(fd, 2);
+                }
+                execv(argv[0], argv);
+                fprintf(stderr, "executing %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        d->pid = pid;
+        struct stat st;
+        for (;;) {
+                if (is_fuse(d->mnt) && stat(probe, &st) == 0)
+                        return bench_now() - t0;
+                int status;
+                if (waitpid(pid, &status, WNOHANG) == pid) {
+                        d->pid = 0;
+                        print_log_tail(d);
+                        die("%s exited before serving %s", d->name, probe);
+                }
+                if (bench_now() - t0 > 60 || interrupted)
+                        die("%s did not serve %s within 60 s", d->name, probe);
+                usleep(500);
+        }
+}
+
+/* SIGTERM and wait (at most 120 s); the seconds it took. */
+static double daemon_stop(struct daemon *d)
+{
+        if (d->pid <= 0)
+                return 0;
+        double t0 = bench_now();
+        kill(d->pid, SIGTERM);
+        int status;
+        for (;;) {
+                pid_t r = waitpid(d->pid, &status, WNOHANG);
+                if (r == d->pid || (r < 0 && errno == ECHILD))
+                        break;
+                if (bench_now() - t0 > 120) {
+                        fprintf(stderr, "bench_table: %s (pid %d) ignores SIGTERM: killing it\n", d->name,
+                                (int) d->pid);
+                        umount2(d->mnt, MNT_DETACH);
+                        kill(d->pid, SIGKILL);
+                        waitpid(d->pid, &status, 0);
+                        break;
+                }
+                usleep(2000);
+        }
+        d->pid = 0;
+        double t = bench_now() - t0;
+        if (is_fuse(d->mnt) || (statfs(d->mnt, &(struct statfs){ 0 }) < 0 && errno == ENOTCONN))
+                umount2(d->mnt, MNT_DETACH);
+        return t;
+}
+
+/* Mount points strictly below dir whose last component is `leaf` (NULL: any). */
+static long count_mounts_below(const char *dir, const char *leaf)
+{
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return -1;
+        size_t dl = strlen(dir), ll = leaf ? strlen(leaf) : 0;
+        char *line = NULL;
+        size_t cap = 0;
+        long n = 0;
+        while (getline(&line, &cap, f) > 0) {
+                char mp[PATH_MAX];
+                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+                        continue;
+                size_t ml = strlen(mp);
+                if (strncmp(mp, dir, dl) != 0 || mp[dl] != '/')
+                        continue;
+                if (leaf && (ml < ll + 1 || mp[ml - ll - 1] != '/' || strcmp(mp + ml - ll, leaf) != 0))
+                        continue;
+                n++;
+        }
+        free(line);
+        fclose(f);
+        return n;
+}
+
+/* Removing the tree: every path, with its depth, collected by nftw; files are
+ * unlinked and then directories removed deepest first, each level shared by
+ * a few threads. On a filesystem mounted with `discard` every freed block is
+ * a synchronous discard, and tens of thousands of them one after the other
+ * take minutes; several in flight at once go faster. */
+struct rm_entry {
+        char *path;
+        int depth;
+        bool dir;
+};
+
+static struct rm_entry *rm_list;
+static size_t rm_n, rm_cap;
+
+static int rm_collect(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void) st;
+        if (rm_n == rm_cap) {
+                rm_cap = rm_cap ? rm_cap * 2 : 4096;
+                struct rm_entry *l = realloc(rm_list, rm_cap * sizeof(*l));
+                if (!l)
+                        return 1;
+                rm_list = l;
+        }
+        char *copy = strdup(path);
+        if (!copy)
+                return 1;
+        rm_list[rm_n++] = (struct rm_entry){ copy, ftw->level, flag == FTW_DP || flag == FTW_D || flag == FTW_DNR };
+        return 0;
+}
+
+struct rm_job {
+        size_t *order;                  /* indexes into rm_list */
+        size_t n, next;
+        pthread_mutex_t lock;
+};
+
+static void *rm_worker(void *p)
+{
+        struct rm_job *j = p;
+        for (;;) {
+                pthread_mutex_lock(&j->lock);
+                size_t i = j->next < j->n ? j->next++ : SIZE_MAX;
+                pthread_mutex_unlock(&j->lock);
+                if (i == SIZE_MAX)
+                        return NULL;
+                struct rm_entry *e = &rm_list[j->order[i]];
+                if (e->dir)
+                        rmdir(e->path);
+                else
+                        unlink(e->path);
+        }
+}
+
+static void rm_run(size_t *order, size_t n)
+{
+        enum { RM_THREADS = 8 };
+        struct rm_job j = { .order = order, .n = n };
+        pthread_mutex_init(&j.lock, NULL);
+        pthread_t th[RM_THREADS];
+        int started = 0;
+        for (; started < RM_THREADS; started++)
+                if (pthread_create(&th[started], NULL, rm_worker, &j) != 0)
+                        break;
+        if (!started)
+                rm_worker(&j);
+        for (int i = 0; i < started; i++)
+                pthread_join(th[i], NULL);
+        pthread_mutex_destroy(&j.lock);
+}
+
+static void remove_tree(const char *top)
+{
+        rm_n = 0;
+        nftw(top, rm_collect, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        size_t *order = malloc((rm_n ? rm_n : 1) * sizeof(*order));
+        int max_depth = 0;
+        for (size_t i = 0; i < rm_n; i++)
+                if (rm_list[i].depth > max_depth)
+                        max_depth = rm_list[i].depth;
+        if (order) {
+                size_t k = 0;
+                for (size_t i = 0; i < rm_n; i++)
+                        if (!rm_list[i].dir)
+                                order[k++] = i;
+                rm_run(order, k);
+                for (int d = max_depth; d >= 0; d--) {
+                        k = 0;
+                        for (size_t i = 0; i < rm_n; i++)
+                                if (rm_list[i].dir && rm_list[i].depth == d)
+                                        order[k++] = i;
+                        rm_run(order, k);
+                }
+        }
+        for (size_t i = 0; i < rm_n; i++)
+                free(rm_list[i].path);
+        free(order);
+        free(rm_list);
+        rm_list = NULL;
+        rm_n = rm_cap = 0;
+}
+
+static void teardown(struct bench *b)
+{
+        daemon_stop(&b->bfs);
+        daemon_stop(&b->noop_small);
+        daemon_stop(&b->noop_big);
+        for (int i = 0; i < MAX_WRITERS; i++)
+                daemon_stop(&b->noop_dur[i]);
+        if (!b->tmp)
+                return;
+        if (count_mounts_below(b->tmp, NULL) > 0) {
+                sleep_s(1);
+                if (count_mounts_below(b->tmp, NULL) > 0) {
+                        fprintf(stderr, "bench_table: something is still mounted below %s: not removing it\n",
+                                b->tmp);
+                        return;
+                }
+        }
+        remove_tree(b->tmp);
+}
+
+static void start_bundlefs(struct bench *b, const char *state, const char *probe, double *ret_t)
+{
+        char *argv[] = { b->bundlefs_path, "-f", "--state", (char *) state, b->bfs.mnt, NULL };
+        double t = daemon_start(&b->bfs, argv, probe);
+        if (ret_t)
+                *ret_t = t;
+}
+
+/* durable: NULL, or the file every write is appended to (and fdatasync'ed) */
+static double start_noop(struct bench *b, struct daemon *d, size_t size, const char *durable)
+{
+        char *sz = xasprintf("--size=%zu", size);
+        char *du = durable ? xasprintf("--durable=%s", durable) : NULL;
+        char *argv[] = { b->noop_path, "-f", sz, d->mnt, du, NULL };
+        char *probe = xasprintf("%s/file", d->mnt);
+        double t = daemon_start(d, argv, probe);
+        free(probe);
+        free(sz);
+        free(du);
+        return t;
+}
+
+/* ---- the tree ---------------------------------------------------------------------- */
+
+static void make_dir(const char *path)
+{
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                die("mkdir %s: %s", path, strerror(errno));
+}
+
+static int open_dir(const char *path)
+{
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                die("opening %s: %s", path, strerror(errno));
+        return fd;
+}
+
+/* Replace a container's list (opts opened O_TRUNC, kept as a whole at close). */
+static int replace_opts(int dirfd, const char *text, size_t len)
+{
+        int fd = openat(dirfd, "opts", O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = write_all(fd, text, len);
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        return r;
+}
+
+static void set_list(int dirfd, const char *what, const char *text, size_t len)
+{
+        int r = replace_opts(dirfd, text, len);
+        if (r < 0)
+                die("replacing the list of %s: %s", what, strerror(-r));
+}
+
+static size_t read_size(int dirfd, const char *name)
+{
+        static char rbuf[READ_BUF];
+        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                die("opening %s: %s", name, strerror(errno));
+        size_t total = 0;
+        ssize_t n;
+        while ((n = read(fd, rbuf, sizeof(rbuf))) > 0)
+                total += (size_t) n;
+        if (n < 0)
+                die("reading %s: %s", name, strerror(errno));
+        close(fd);
+        return total;
+}
+
+static void build_lists(struct bench *b)
+{
+        size_t cap = 0, len = 0;
+        char *t = NULL;
+        FILE *f = open_memstream(&t, &cap);
+        if (!f)
+                die("out of memory");
+        for (size_t i = 0; i < BASE_LINES; i++)
+                fprintf(f, "%s\n", base_lines[i]);
+        fflush(f);
+        b->base_len = strlen(t);
+        b->base_text = xasprintf("%s", t);
+        /* The rest of the 5,000: a mix cycling over six options, keys distinct. */
+        static const char *const caps[] = { "CAP_NET_ADMIN", "CAP_SYS_PTRACE", "CAP_NET_RAW",
+                                            "CAP_SYS_TIME",  "CAP_IPC_LOCK",   "CAP_AUDIT_WRITE" };
+        for (int i = 0; i < BIG_LINES - (int) BASE_LINES - 1; i++) {
+                int n = i / 6;
+                switch (i % 6) {
+                case 0: fprintf(f, "WithEnv KEY_%d=value-%d\n", n, n); break;
+                case 1: fprintf(f, "WithAnnotations org.example.key%d=value-%d\n", n, n); break;
+                case 2: fprintf(f, "WithHostname host-%d\n", n); break;
+                case 3: fprintf(f, "WithAddedCapabilities %s\n", caps[n % 6]); break;
+                case 4:
+                        fprintf(f,
+                                "WithMounts [{\"destination\":\"/mnt/d%d\",\"type\":\"bind\",\"source\":\"/srv/d%d\","
+                                "\"options\":[\"rbind\",\"ro\"]}]\n",
+                                n, n);
+                        break;
+                default: fprintf(f, "WithMemoryLimit %lld\n", (long long) (n + 1) * 1048576); break;
+                }
+        }
+        fprintf(f, "WithHostname web\n");       /* last, so that writing "web" changes nothing */
+        fclose(f);
+        len = strlen(t);
+        b->big_text = t;
+        b->big_len = len;
+}
+
+/* ---- latency ------------------------------------------------------------------------ */
+
+enum kind {
+        K_READ,         /* openat O_RDONLY, read to EOF, close; the size is checked */
+        K_WRITE,        /* openat(flags), one write, close */
+        K_DURABLE,      /* one write then fdatasync on an open O_APPEND fd */
+};
+
+struct lat {
+        const char *label;
+        enum kind kind;
+        int dirfd;
+        const char *name;
+        int flags;
+        const char *data;
+        size_t len;
+        size_t expect;
+        int fd;                         /* K_DURABLE */
+        /* untimed before each batch: put the list back (or empty the file) */
+        const char *reset_text;
+        size_t reset_len;
+        int batch;
+        double *samples;
+        size_t n, cap;
+        double med, p99;
+};
+
+static void lat_op(struct lat *m, char *rbuf)
+{
+        int fd;
+        switch (m->kind) {
+        case K_READ: {
+                fd = openat(m->dirfd, m->name, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        die("%s: open: %s", m->label, strerror(errno));
+                size_t total = 0;
+                ssize_t n;
+                while ((n = read(fd, rbuf, READ_BUF)) > 0)
+                        total += (size_t) n;
+                if (n < 0)
+                        die("%s: read: %s", m->label, strerror(errno));
+                if (close(fd) < 0)
+                        die("%s: close: %s", m->label, strerror(errno));
+                if (total != m->expect)
+                        die("%s: read %zu bytes, expected %zu", m->label, total, m->expect);
+                return;
+        }
+        case K_WRITE: {
+                fd = openat(m->dirfd, m->name, O_WRONLY | O_CLOEXEC | m->flags);
+                if (fd < 0)
+                        die("%s: open: %s", m->label, strerror(errno));
+                ssize_t w = write(fd, m->data, m->len);
+                if (w < 0 || (size_t) w != m->len)
+                        die("%s: write: %s", m->label, w < 0 ? strerror(errno) : "short");
+                if (close(fd) < 0)
+                        die("%s: close: %s", m->label, strerror(errno));
+                return;
+        }
+        case K_DURABLE: {
+                ssize_t w = write(m->fd, m->data, m->len);
+                if (w < 0 || (size_t) w != m->len)
+                        die("%s: write: %s", m->label, w < 0 ? strerror(errno) : "short");
+                if (fdatasync(m->fd) < 0)
+                        die("%s: fdatasync: %s", m->label, strerror(errno));
+                return;
+        }
+        }
+}
+
+static void lat_reset(struct lat *m)
+{
+        if (m->kind == K_DURABLE) {
+                if (ftruncate(m->fd, 0) < 0)
+                        die("%s: ftruncate: %s", m->label, strerror(errno));
+        } else if (m->reset_text) {
+                set_list(m->dirfd, m->label, m->reset_text, m->reset_len);
+        }
+}
+
+static void lat_batch(struct lat *m, char *rbuf, bool timed)
+{
+        lat_reset(m);
+        for (int i = 0; i < m->batch && !interrupted; i++) {
+                double t0 = bench_now();
+                lat_op(m, rbuf);
+                double t = bench_now() - t0;
+                if (timed && m->n < m->cap)
+                        m->samples[m->n++] = t;
+        }
+}
+
+/* Each round, every measure does one batch, the order rotating. */
+static void lat_run(struct bench *b, struct lat *ms, int nm)
+{
+        char *rbuf = xmalloc(READ_BUF);
+        for (int i = 0; i < nm; i++) {
+                ms[i].cap = (size_t) b->lat_rounds * (size_t) ms[i].batch;
+                ms[i].samples = xmalloc(ms[i].cap * sizeof(double));
+                ms[i].n = 0;
+                lat_batch(&ms[i], rbuf, false); /* warm-up */
+        }
+        for (int r = 0; r < b->lat_rounds && !interrupted; r++) {
+                for (int k = 0; k < nm; k++)
+                        lat_batch(&ms[(k + r) % nm], rbuf, true);
+                if (r % 4 == 3) {
+                        printf(".");
+                        fflush(stdout);
+                }
+        }
+        for (int i = 0; i < nm; i++) {
+                struct lat *m = &ms[i];
+                if (!m->n)
+                        die("interrupted");
+                m->p99 = quantile(m->samples, m->n, 0.99);
+                m->med = median_of(m->samples, m->n);
+                if (b->verbose)
+                        printf("\n  %-40s n=%zu median %.1f us p99 %.1f us max %.1f us", m->label, m->n, m->med * 1e6,
+                               m->p99 * 1e6, m->samples[m->n - 1] * 1e6);
+        }
+        free(rbuf);
+}
+
+/* ---- throughput ------------------------------------------------------------------- */
+
+struct writer {
+        int dirfd;                      /* control-file writes into this container's hostname, */
+        bool floor;                     /* or into the file of a noop_fs --durable mount */
+        const char *reset_text;
+        size_t reset_len;
+        long *shared_count;             /* one container for all: writes counted together */
+        volatile int *stop;
+        pthread_barrier_t *start;
+        long ops;
+        int err;
+        const char *what;
+};
+
+static void *writer_thread(void *p)
+{
+        struct writer *w = p;
+        pthread_barrier_wait(w->start);
+        long mine = 0;
+        while (!__atomic_load_n(w->stop, __ATOMIC_RELAXED)) {
+                int fd = openat(w->dirfd, w->floor ? "file" : CONTROL_FILE, O_WRONLY | O_TRUNC | O_CLOEXEC);
+                if (fd < 0) {
+                        w->err = errno;
+                        w->what = "open " CONTROL_FILE;
+                        break;
+                }
+                ssize_t n = write(fd, CONTROL_VALUE, sizeof(CONTROL_VALUE) - 1);
+                int e = n < 0 ? errno : 0;
+                if (close(fd) < 0 && !e)
+                        e = errno;
+                if (e || n != (ssize_t) (sizeof(CONTROL_VALUE) - 1)) {
+                        w->err = e ? e : EIO;
+                        w->what = "write " CONTROL_FILE;
+                        break;
+                }
+                w->ops++;
+                if (w->floor)
+                        continue;
+                /* Every write adds a line: put the container's list back now and then. */
+                long count = w->shared_count ? __atomic_add_fetch(w->shared_count, 1, __ATOMIC_RELAXED) : ++mine;
+                if (count % RESET_EVERY == 0) {
+                        int r = replace_opts(w->dirfd, w->reset_text, w->reset_len);
+                        if (r < 0) {
+                                w->err = -r;
+                                w->what = "replace opts";
+                                break;
+                        }
+                }
+        }
+        return NULL;
+}
+
+/* n writers for `seconds`, writer k in dirfds[k] (shared: all in one container,
+ * whose list is put back every RESET_EVERY writes in all; floor: a noop_fs
+ * --durable mount, no list); writes/s. */
+static double tp_run(const struct bench *b, int n, const int *dirfds, bool shared, bool floor)
+{
+        pthread_t th[MAX_WRITERS];
+        struct writer ws[MAX_WRITERS];
+        pthread_barrier_t start;
+        volatile int stop = 0;
+        long shared_count = 0;
+        if (!floor)
+                for (int i = 0; i < n; i++)
+                        set_list(dirfds[i], "a writer's container", b->base_text, b->base_len);
+        pthread_barrier_init(&start, NULL, (unsigned) n + 1);
+        for (int i = 0; i < n; i++) {
+                ws[i] = (struct writer){
+                        .dirfd = dirfds[i],
+                        .floor = floor,
+                        .reset_text = b->base_text,
+                        .reset_len = b->base_len,
+                        .shared_count = shared ? &shared_count : NULL,
+                        .stop = &stop,
+                        .start = &start,
+                };
+                if (pthread_create(&th[i], NULL, writer_thread, &ws[i]) != 0)
+                        die("pthread_create failed");
+        }
+        pthread_barrier_wait(&start);
+        double t0 = bench_now();
+        sleep_s(b->tp_seconds);
+        __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+        long ops = 0;
+        for (int i = 0; i < n; i++)
+                pthread_join(th[i], NULL);
+        double t = bench_now() - t0;
+        pthread_barrier_destroy(&start);
+        for (int i = 0; i < n; i++) {
+                if (ws[i].err)
+                        die("writer %d: %s: %s", i, ws[i].what, strerror(ws[i].err));
+                ops += ws[i].ops;
+        }
+        return (double) ops / t;
+}
+
+/* ---- the table ---------------------------------------------------------------------- */
+
+enum verdict { INFO, PASS, MISS };
+
+struct row {
+        char *label, *figure, *floor, *ratio, *target;
+        enum verdict v;
+        bool section;                   /* a heading line */
+};
+
+static struct row rows[64];
+static int nrows;
+
+static void add_section(const char *title)
+{
+        rows[nrows++] = (struct row){ .label = xasprintf("%s", title), .section = true };
+}
+
+static void add_row(char *label, char *figure, char *floor, char *ratio, const char *target, enum verdict v)
+{
+        if (nrows == (int) (sizeof(rows) / sizeof(rows[0])))
+                die("too many rows");
+        rows[nrows++] = (struct row){ label, figure, floor, ratio, xasprintf("%s", target ? target : "-"), v, false };
+}
+
+static char *fmt_lat(const struct lat *m)
+{
+        char *a = fmt_time(m->med), *c = fmt_time(m->p99);
+        char *s = xasprintf("%s (p99 %s)", a, c);
+        free(a);
+        free(c);
+        return s;
+}
+
+static char *fmt_ratio(double x)
+{
+        return xasprintf("%.2fx", x);
+}
+
+static void print_table(void)
+{
+        const int wl = 42, wf = 26, wfl = 44, wr = 8, wt = 16;
+        printf("\n%-*s %-*s %-*s %*s  %-*s %s\n", wl, "measure", wf, "figure", wfl, "floor / reference", wr, "ratio",
+               wt, "target", "result");
+        int total = wl + wf + wfl + wr + wt + 4 + 6 + 1;
+        for (int i = 0; i < total; i++)
+                putchar('-');
+        putchar('\n');
+        for (int i = 0; i < nrows; i++) {
+                const struct row *r = &rows[i];
+                if (r->section) {
+                        printf("%s%s\n", i ? "\n" : "", r->label);
+                        continue;
+                }
+                printf("%-*s %-*s %-*s %*s  %-*s %s\n", wl, r->label, wf, r->figure, wfl, r->floor, wr, r->ratio, wt,
+                       r->target, r->v == PASS ? "PASS" : r->v == MISS ? "MISS" : "-");
+        }
+}
+
+static enum verdict at_most(double x, double limit)
+{
+        return x <= limit ? PASS : MISS;
+}
+
+static enum verdict at_least(double x, double limit)
+{
+        return x >= limit ? PASS : MISS;
+}
+
+/* ---- stages ------------------------------------------------------------------------- */
+
+static void stage_render(struct bench *b)
+{
+        printf("render: %s --tsv ...\n", b->render_path);
+        fflush(stdout);
+        char *cmd = xasprintf("'%s' --tsv -t %.2f -r 5 -w 0.3", b->render_path, b->render_seconds);
+        FILE *p = popen(cmd, "re");
+        free(cmd);
+        if (!p)
+                die("running %s: %s", b->render_path, strerror(errno));
+        char line[512];
+        int got = 0;
+        while (fgets(line, sizeof(line), p)) {
+                char label[128];
+                double rate, ref;
+                size_t bytes;
+                if (sscanf(line, "%127[^\t]\t%lf\t%lf\t%zu", label, &rate, &ref, &bytes) != 4 || ref <= 0)
+                        continue;
+                char *r = fmt_count(rate), *c = fmt_count(ref);
+                add_row(xasprintf("render %s (%zu B)", label, bytes), xasprintf("%s specs/s", r),
+                        xasprintf("containerd %s specs/s", c), fmt_ratio(rate / ref), ">= 3x containerd",
+                        at_least(rate / ref, 3.0));
+                free(r);
+                free(c);
+                got++;
+        }
+        int st = pclose(p);
+        if (got != 2 || st != 0)
+                die("%s --tsv did not give both reference cases (exit status %d)", b->render_path, st);
+}
+
+static void stage_latency(struct bench *b, int small_dir, int big_dir, int noop_small_dir, int noop_big_dir,
+                          int noop_dur_dir, int plain_fd, size_t small_size, size_t big_size, size_t noop_small_size,
+                          size_t noop_big_size)
+{
+        int sb = b->small_batch, bb = b->big_batch;
+        struct lat ms[] = {
+                { .label = "noop write", .kind = K_WRITE, .dirfd = noop_small_dir, .name = "file",
+                  .flags = O_TRUNC, .data = CONTROL_VALUE, .len = sizeof(CONTROL_VALUE) - 1, .batch = sb },
+                { .label = "durable noop write", .kind = K_WRITE, .dirfd = noop_dur_dir, .name = "file",
+                  .flags = O_TRUNC, .data = APPEND_LINE, .len = sizeof(APPEND_LINE) - 1, .batch = sb },
+                { .label = "durable append", .kind = K_DURABLE, .fd = plain_fd, .data = APPEND_LINE,
+                  .len = sizeof(APPEND_LINE) - 1, .batch = sb },
+                { .label = "noop read (small)", .kind = K_READ, .dirfd = noop_small_dir, .name = "file",
+                  .expect = noop_small_size, .batch = sb },
+                { .label = "noop read (big)", .kind = K_READ, .dirfd = noop_big_dir, .name = "file",
+                  .expect = noop_big_size, .batch = bb },
+                { .label = "write hostname @10", .kind = K_WRITE, .dirfd = small_dir, .name = CONTROL_FILE,
+                  .flags = O_TRUNC, .data = CONTROL_VALUE, .len = sizeof(CONTROL_VALUE) - 1,
+                  .reset_text = b->base_text, .reset_len = b->base_len, .batch = sb },
+                { .label = "write hostname @5000", .kind = K_WRITE, .dirfd = big_dir, .name = CONTROL_FILE,
+                  .flags = O_TRUNC, .data = CONTROL_VALUE, .len = sizeof(CONTROL_VALUE) - 1,
+                  .reset_text = b->big_text, .reset_len = b->big_len, .batch = bb },
+                { .label = "cat config.json @10", .kind = K_READ, .dirfd = small_dir, .name = "config.json",
+                  .expect = small_size, .batch = sb },
+                { .label = "cat config.json @5000", .kind = K_READ, .dirfd = big_dir, .name = "config.json",
+                  .expect = big_size, .batch = bb },
+                { .label = "append opts @10", .kind = K_WRITE, .dirfd = small_dir, .name = "opts", .flags = O_APPEND,
+                  .data = APPEND_LINE, .len = sizeof(APPEND_LINE) - 1, .reset_text = b->base_text,
+                  .reset_len = b->base_len, .batch = sb },
+                { .label = "append opts @5000", .kind = K_WRITE, .dirfd = big_dir, .name = "opts", .flags = O_APPEND,
+                  .data = APPEND_LINE, .len = sizeof(APPEND_LINE) - 1, .reset_text = b->big_text,
+                  .reset_len = b->big_len, .batch = bb },
+        };
+        enum { NOOP_W, NOOP_D, DUR, NOOP_RS, NOOP_RB, W10, W5K, C10, C5K, A10, A5K, NM };
+        _Static_assert(NM == sizeof(ms) / sizeof(ms[0]), "one enum per measure");
+        printf("latency: %d rounds, batches of %d (10 options, floors) and %d (5,000 options) ", b->lat_rounds, sb, bb);
+        fflush(stdout);
+        lat_run(b, ms, NM);
+        printf("\n");
+
+        /* The floor of a kept write: the no-op FUSE write and one durable append, done as
+         * one operation by noop_fs --durable (see README.md: a durable append from an
+         * otherwise idle client thread pays this VM's wake-up latency, one served by a
+         * FUSE daemon does not). The sum of the two separate floors is shown beside it. */
+        double wfloor = ms[NOOP_D].med, wsum = ms[NOOP_W].med + ms[DUR].med;
+        char *nw = fmt_time(ms[NOOP_W].med), *du = fmt_time(ms[DUR].med), *wf = fmt_time(wfloor),
+             *ws = fmt_time(wsum);
+        char *wfloor_text = xasprintf("durable noop write %s", wf);
+
+        add_section("control-file write: open O_WRONLY|O_TRUNC, write \"web\\n\", close (median, p99)");
+        add_row(xasprintf("echo web > hostname, 10 options"), fmt_lat(&ms[W10]), xasprintf("%s", wfloor_text),
+                fmt_ratio(ms[W10].med / wfloor), "<= 1.3x floor", at_most(ms[W10].med / wfloor, 1.3));
+        add_row(xasprintf("echo web > hostname, 5,000 options"), fmt_lat(&ms[W5K]), xasprintf("%s", wfloor_text),
+                fmt_ratio(ms[W5K].med / wfloor), "<= 1.3x floor", at_most(ms[W5K].med / wfloor, 1.3));
+        add_row(xasprintf("  (the same, 10 options, vs the sum)"), fmt_time(ms[W10].med),
+                xasprintf("noop write %s + append %s = %s", nw, du, ws), fmt_ratio(ms[W10].med / wsum), NULL, INFO);
+
+        add_section("cat config.json: open, read to EOF, close (median, p99)");
+        char *rs = fmt_time(ms[NOOP_RS].med), *rb = fmt_time(ms[NOOP_RB].med);
+        add_row(xasprintf("cat config.json, 10 options (%zu B)", small_size), fmt_lat(&ms[C10]),
+                xasprintf("noop read %zu B: %s", noop_small_size, rs), fmt_ratio(ms[C10].med / ms[NOOP_RS].med),
+                "<= 1.3x floor", at_most(ms[C10].med / ms[NOOP_RS].med, 1.3));
+        add_row(xasprintf("cat config.json, 5,000 options (%zu B)", big_size), fmt_lat(&ms[C5K]),
+                xasprintf("noop read %zu B: %s", noop_big_size, rb), fmt_ratio(ms[C5K].med / ms[NOOP_RB].med),
+                "<= 1.3x floor", at_most(ms[C5K].med / ms[NOOP_RB].med, 1.3));
+
+        add_section("append one line to opts: open O_APPEND, write \"" "WithHostname web\\n" "\", close (median, p99)");
+        add_row(xasprintf("append to opts, 10 options"), fmt_lat(&ms[A10]), xasprintf("%s", wfloor_text),
+                fmt_ratio(ms[A10].med / wfloor), NULL, INFO);
+        add_row(xasprintf("append to opts, 5,000 options"), fmt_lat(&ms[A5K]), xasprintf("%s", wfloor_text),
+                fmt_ratio(ms[A5K].med / wfloor), NULL, INFO);
+        char *a10 = fmt_time(ms[A10].med), *a5k = fmt_time(ms[A5K].med);
+        double ar = ms[A5K].med / ms[A10].med;
+        add_row(xasprintf("append @5,000 / append @10"), xasprintf("%s / %s", a5k, a10), xasprintf("1.00x (no growth)"),
+                fmt_ratio(ar), "<= 1.2x", at_most(ar, 1.2));
+
+        add_section("floors (median, p99)");
+        add_row(xasprintf("noop FUSE write (open, write, close)"), fmt_lat(&ms[NOOP_W]), xasprintf("-"), xasprintf("-"),
+                NULL, INFO);
+        add_row(xasprintf("durable append (write + fdatasync)"), fmt_lat(&ms[DUR]), xasprintf("-"), xasprintf("-"),
+                NULL, INFO);
+        add_row(xasprintf("durable noop write (noop_fs --durable)"), fmt_lat(&ms[NOOP_D]), xasprintf("-"),
+                xasprintf("-"), NULL, INFO);
+        add_row(xasprintf("noop FUSE read %zu B", noop_small_size), fmt_lat(&ms[NOOP_RS]), xasprintf("-"),
+                xasprintf("-"), NULL, INFO);
+        add_row(xasprintf("noop FUSE read %zu B", noop_big_size), fmt_lat(&ms[NOOP_RB]), xasprintf("-"),
+                xasprintf("-"), NULL, INFO);
+
+        free(nw), free(du), free(wf), free(ws), free(wfloor_text), free(rs), free(rb), free(a10), free(a5k);
+        for (int i = 0; i < NM; i++)
+                free(ms[i].samples);
+}
+
+static void stage_throughput(struct bench *b, const int *wdirs, const int *noop_dirs)
+{
+        static const int ns[] = { 1, 2, 4, 8 };
+        double fig[2][4], flo[2][4];
+        printf("throughput: %.1f s per measure, 1/2/4/8 writers, one container then separate ones ", b->tp_seconds);
+        fflush(stdout);
+        for (int mode = 0; mode < 2; mode++) {
+                for (int i = 0; i < 4; i++) {
+                        int n = ns[i];
+                        int dirs[MAX_WRITERS], floors[MAX_WRITERS];
+                        for (int k = 0; k < n; k++) {
+                                dirs[k] = mode == 0 ? wdirs[0] : wdirs[k];
+                                floors[k] = mode == 0 ? noop_dirs[0] : noop_dirs[k];
+                        }
+                        fig[mode][i] = tp_run(b, n, dirs, mode == 0, false);
+                        flo[mode][i] = tp_run(b, n, floors, false, true);
+                        printf(".");
+                        fflush(stdout);
+                        if (interrupted)
+                                die("interrupted");
+                }
+        }
+        printf("\n");
+        for (int mode = 0; mode < 2; mode++) {
+                add_section(mode == 0 ? "throughput: N writers (threads), echo web > hostname of ONE container "
+                                        "(ratio: N writers / 1 writer)"
+                                      : "throughput: N writers (threads), each on ITS OWN container "
+                                        "(ratio: N writers / 1 writer)");
+                for (int i = 0; i < 4; i++) {
+                        char *f = fmt_count(fig[mode][i]), *d = fmt_count(flo[mode][i]);
+                        double x = fig[mode][i] / fig[mode][0];
+                        bool target = mode == 1 && ns[i] == 8;
+                        add_row(xasprintf("%d writer%s, %s", ns[i], ns[i] == 1 ? "" : "s",
+                                          mode == 0 ? "one container" : "separate containers"),
+                                xasprintf("%s writes/s", f),
+                                xasprintf("durable noop, %s: %s/s (%.2fx)", mode == 0 ? "1 mount" : "N mounts", d,
+                                          flo[mode][i] / flo[mode][0]),
+                                fmt_ratio(x), target ? ">= 4x 1 writer" : NULL, target ? at_least(x, 4.0) : INFO);
+                        free(f);
+                        free(d);
+                }
+        }
+}
+
+/* The floor of mkdir and ls, on the state directory's filesystem: the first
+ * `timed` entries are directories made durable (mkdir + fsync of the parent),
+ * the rest empty files, only for the readdir floor (they are quicker to make
+ * and to remove: no block to free). */
+static double plain_dirs(struct bench *b, long n, int timed, char **ret_dir)
+{
+        char *dir = xasprintf("%s/dirs", b->plain);
+        make_dir(dir);
+        int dfd = open_dir(dir);
+        double *s = xmalloc((size_t) timed * sizeof(double));
+        char name[32];
+        for (long i = 0; i < n; i++) {
+                snprintf(name, sizeof(name), "c%ld", i);
+                if (i >= timed) {
+                        int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+                        if (fd < 0)
+                                die("creating %s/%s: %s", dir, name, strerror(errno));
+                        close(fd);
+                        continue;
+                }
+                double t0 = bench_now();
+                if (mkdirat(dfd, name, 0755) < 0)
+                        die("mkdir %s/%s: %s", dir, name, strerror(errno));
+                if (fsync(dfd) < 0)
+                        die("fsync %s: %s", dir, strerror(errno));
+                s[i] = bench_now() - t0;
+        }
+        close(dfd);
+        double mean = 0;
+        for (int i = 0; i < timed; i++)
+                mean += s[i];
+        free(s);
+        *ret_dir = dir;
+        return mean / timed;
+}
+
+/* opendir, readdir to the end, closedir; entries seen (. and .. not counted). */
+static long list_dir(const char *path)
+{
+        DIR *d = opendir(path);
+        if (!d)
+                die("opendir %s: %s", path, strerror(errno));
+        long n = 0;
+        struct dirent *e;
+        errno = 0;
+        while ((e = readdir(d)))
+                n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+        if (errno)
+                die("readdir %s: %s", path, strerror(errno));
+        closedir(d);
+        return n;
+}
+
+static double time_ls(const char *path, long expect, int repeats)
+{
+        double t[16];
+        if (repeats > 16)
+                repeats = 16;
+        for (int i = 0; i < repeats; i++) {
+                double t0 = bench_now();
+                long n = list_dir(path);
+                t[i] = bench_now() - t0;
+                if (n != expect)
+                        die("ls %s: %ld entries, expected %ld", path, n, expect);
+        }
+        return median_of(t, (size_t) repeats);
+}
+
+/* Seconds from t0 until `n` rootfs bind mounts are below ns_dir (at most `limit` s). */
+static double wait_bind_mounts(const char *ns_dir, long n, double t0, double limit)
+{
+        for (;;) {
+                long have = count_mounts_below(ns_dir, "rootfs");
+                double t = bench_now() - t0;
+                if (have >= n)
+                        return t;
+                if (t > limit || interrupted)
+                        return -1;
+                usleep(20000);
+        }
+}
+
+static void stage_many(struct bench *b, double noop_start, size_t noop_read_size, double noop_read)
+{
+        long n = b->containers;
+        char *cn = fmt_count((double) n);
+        printf("%s containers: floor (plain mkdir), a fresh state directory, mkdir ", cn);
+        fflush(stdout);
+
+        char *plain_dir;
+        double mkdir_floor = plain_dirs(b, n, b->mkdir_floor_ops, &plain_dir);
+        double ls_floor = time_ls(plain_dir, n, b->ls_repeats);
+
+        /* A fresh daemon on its own state directory: nothing but these containers. */
+        char *ns_dir = xasprintf("%s/many", b->bfs.mnt);
+        start_bundlefs(b, b->state2, b->bfs.mnt, NULL);
+        make_dir(ns_dir);
+        int nsfd = open_dir(ns_dir);
+        char name[32];
+        long made = 0;
+        int create_err = 0;
+        double t0 = bench_now();
+        for (long i = 0; i < n && !interrupted; i++) {
+                snprintf(name, sizeof(name), "c%ld", i);
+                if (mkdirat(nsfd, name, 0755) < 0) {
+                        /* Measure what was made; the create row says where it stopped. */
+                        create_err = errno;
+                        printf(" mkdir %s: %s ", name, strerror(errno));
+                        break;
+                }
+                made++;
+                if (i % (n / 10 ? n / 10 : 1) == 0) {
+                        printf(".");
+                        fflush(stdout);
+                }
+        }
+        double t_create = bench_now() - t0;
+        close(nsfd);
+        if (interrupted)
+                die("interrupted");
+        if (made == 0)
+                die("mkdir %s/c0: %s", ns_dir, strerror(create_err));
+        long fds_created = count_fds(b->bfs.pid);
+        double t_binds = wait_bind_mounts(ns_dir, made, t0, t_create + 300);
+        printf(" stop, start ");
+        fflush(stdout);
+
+        double t_stop = daemon_stop(&b->bfs);
+        double t_back;
+        start_bundlefs(b, b->state2, ns_dir, &t_back);
+        double t0_back = bench_now() - t_back;
+        double t_back_binds = wait_bind_mounts(ns_dir, made, t0_back, 300);
+        printf(" ls, read all ");
+        fflush(stdout);
+
+        double t_ls_first = time_ls(ns_dir, made, 1);  /* the first since the start */
+        double t_ls = time_ls(ns_dir, made, b->ls_repeats);
+
+        long long rss_before = vm_rss(b->bfs.pid);
+        char *rbuf = xmalloc(READ_BUF);
+        double tr0 = bench_now();
+        for (long i = 0; i < made && !interrupted; i++) {
+                char *path = xasprintf("%s/c%ld/config.json", ns_dir, i);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        die("open %s: %s", path, strerror(errno));
+                ssize_t r;
+                while ((r = read(fd, rbuf, READ_BUF)) > 0)
+                        ;
+                if (r < 0)
+                        die("read %s: %s", path, strerror(errno));
+                close(fd);
+                free(path);
+        }
+        double t_read = bench_now() - tr0;
+        free(rbuf);
+        long long rss = vm_rss(b->bfs.pid);
+        long long noop_rss = vm_rss(b->noop_small.pid);
+        long fds = count_fds(b->bfs.pid), noop_fds = count_fds(b->noop_small.pid);
+        printf("\n");
+
+        add_section(xasprintf("%s containers (a fresh state directory, one namespace)%s", cn,
+                              b->quick ? " -- --quick: fewer containers than the target's 10,000" : ""));
+        char *a = fmt_time(t_create), *e = fmt_time(t_create / (double) made), *f = fmt_time(mkdir_floor);
+        add_row(xasprintf("create: mkdir each"), xasprintf("%s (%s each)", a, e),
+                xasprintf("mkdir + fsync dir: %s each", f), fmt_ratio(t_create / (double) made / mkdir_floor), NULL,
+                INFO);
+        free(a), free(e), free(f);
+        if (create_err) {
+                /* The rows below judge what was made; this one is the MISS. */
+                char *m = fmt_count((double) made);
+                add_row(xasprintf("  MKDIR FAILED: only %s made", m), xasprintf("%s", strerror(create_err)),
+                        xasprintf("(the rows below are for %s)", m), xasprintf("-"), "all made", MISS);
+                free(m);
+        }
+        add_row(xasprintf("daemon's open fds after creating"), xasprintf("%ld", fds_created),
+                xasprintf("RLIMIT_NOFILE %ld", b->nofile), xasprintf("-"), NULL, INFO);
+        a = t_binds >= 0 ? fmt_time(t_binds) : xasprintf("> 300 s");
+        add_row(xasprintf("  ... until every rootfs is bind-mounted"), xasprintf("%s from the first mkdir", a),
+                xasprintf("-"), xasprintf("-"), NULL, INFO);
+        free(a);
+        a = fmt_time(t_stop);
+        add_row(xasprintf("stop (SIGTERM until the daemon exits)"), xasprintf("%s", a), xasprintf("-"),
+                xasprintf("-"), NULL, INFO);
+        free(a);
+        a = fmt_time(t_back), f = fmt_time(noop_start);
+        add_row(xasprintf("mount back: start until stat(ns) answers"), xasprintf("%s", a),
+                xasprintf("noop_fs start: %s", f), fmt_ratio(t_back / noop_start), "< 1 s",
+                t_back < 1 ? PASS : MISS);
+        free(a), free(f);
+        a = t_back_binds >= 0 ? fmt_time(t_back_binds) : xasprintf("> 300 s");
+        add_row(xasprintf("mount back: until every rootfs is mounted"), xasprintf("%s", a), xasprintf("-"),
+                xasprintf("-"), "< 1 s", t_back_binds >= 0 && t_back_binds < 1 ? PASS : MISS);
+        free(a);
+        a = fmt_time(t_ls_first), e = fmt_time(t_ls), f = fmt_time(ls_floor);
+        add_row(xasprintf("ls (readdir) of the namespace, first"), xasprintf("%s", a),
+                xasprintf("plain dir of %s entries: %s", cn, f), fmt_ratio(t_ls_first / ls_floor), NULL, INFO);
+        add_row(xasprintf("ls (readdir) of the namespace, again"), xasprintf("%s (median)", e),
+                xasprintf("plain dir of %s entries: %s", cn, f), fmt_ratio(t_ls / ls_floor), NULL, INFO);
+        free(a), free(e), free(f);
+        a = fmt_time(t_read), e = fmt_time(t_read / (double) n), f = fmt_time(noop_read);
+        add_row(xasprintf("read every config.json once"), xasprintf("%s (%s each)", a, e),
+                xasprintf("noop read %zu B: %s each", noop_read_size, f), fmt_ratio(t_read / (double) n / noop_read),
+                NULL, INFO);
+        free(a), free(e), free(f);
+        add_row(xasprintf("daemon VmRSS after reading them"), xasprintf("%.1f MiB", (double) rss / 1048576.0),
+                xasprintf("noop_fs VmRSS: %.1f MiB", (double) noop_rss / 1048576.0),
+                fmt_ratio((double) rss / (double) noop_rss), "< 64 MiB",
+                rss >= 0 && rss < 64LL << 20 ? PASS : MISS);
+        add_row(xasprintf("  (daemon VmRSS before reading them)"),
+                xasprintf("%.1f MiB", (double) rss_before / 1048576.0), xasprintf("-"), xasprintf("-"), NULL, INFO);
+        add_row(xasprintf("daemon's open fds at the end"), xasprintf("%ld", fds), xasprintf("noop_fs: %ld", noop_fds),
+                xasprintf("-"), NULL, INFO);
+
+        /* Stopping takes every bind mount off; the directories are removed with the rest. */
+        daemon_stop(&b->bfs);
+        free(ns_dir);
+        free(plain_dir);
+        free(cn);
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: bench_table [--quick] [OPTIONS]\n"
+                "Measure bundlefs beside its floors and print one table (run as root; see bench/README.md).\n"
+                "\n"
+                "  -q, --quick            a fast sanity run: fewer samples, 0.5 s throughput runs, 1,000 containers\n"
+                "  -n, --containers N     containers of the many-containers stage (10,000; --quick 1,000)\n"
+                "      --dir DIR          where the state directory and the floors' files go (/var/tmp);\n"
+                "                         use a disk, not tmpfs: writes are made durable there\n"
+                "      --bundlefs PATH    the daemon (../mountd/bundlefs beside this program)\n"
+                "      --noop PATH        the floor filesystem (noop_fs beside this program)\n"
+                "      --render-bench PATH  (render_bench beside this program)\n"
+                "  -v, --verbose          every latency measure's sample count and maximum\n"
+                "  -h, --help\n");
+}
+
+int main(int argc, char **argv)
+{
+        struct bench b = { .containers = -1, .parent = "/var/tmp" };
+        static const struct option longopts[] = {
+                { "quick", no_argument, NULL, 'q' },
+                { "containers", required_argument, NULL, 'n' },
+                { "dir", required_argument, NULL, 'D' },
+                { "bundlefs", required_argument, NULL, 'B' },
+                { "noop", required_argument, NULL, 'N' },
+                { "render-bench", required_argument, NULL, 'R' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { 0 },
+        };
+        int ch;
+        while ((ch = getopt_long(argc, argv, "qn:vh", longopts, NULL)) >= 0) {
+                char *end = NULL;
+                switch (ch) {
+                case 'q': b.quick = true; break;
+                case 'n': b.containers = strtol(optarg, &end, 10); break;
+                case 'D': b.parent = optarg; break;
+                case 'B': b.bundlefs_path = xasprintf("%s", optarg); break;
+                case 'N': b.noop_path = xasprintf("%s", optarg); break;
+                case 'R': b.render_path = xasprintf("%s", optarg); break;
+                case 'v': b.verbose = true; break;
+                case 'h': usage(stdout); return 0;
+                default: usage(stderr); return 2;
+                }
+                if (end && (*end || end == optarg)) {
+                        fprintf(stderr, "bench_table: invalid number \"%s\"\n", optarg);
+                        return 2;
+                }
+        }
+        if (optind != argc) {
+                usage(stderr);
+                return 2;
+        }
+        if (b.containers < 0)
+                b.containers = b.quick ? 1000 : 10000;
+        if (b.containers < 1 || b.containers > 100000) {
+                fprintf(stderr, "bench_table: --containers is 1 to 100,000\n");
+                return 2;
+        }
+        b.lat_rounds = b.quick ? 8 : 40;
+        b.small_batch = 25;
+        b.big_batch = 5;
+        b.ls_repeats = b.quick ? 3 : 5;
+        b.mkdir_floor_ops = b.quick ? 100 : 300;
+        if (b.mkdir_floor_ops > b.containers)
+                b.mkdir_floor_ops = (int) b.containers;
+        b.tp_seconds = b.quick ? 0.5 : 2.0;
+        b.render_seconds = b.quick ? 0.5 : 2.0;
+
+        char *here = self_dir();
+        if (!b.bundlefs_path)
+                b.bundlefs_path = xasprintf("%s/../mountd/bundlefs", here);
+        if (!b.noop_path)
+                b.noop_path = xasprintf("%s/noop_fs", here);
+        if (!b.render_path)
+                b.render_path = xasprintf("%s/render_bench", here);
+        free(here);
+        if (geteuid() != 0) {
+                fprintf(stderr, "bench_table: run as root (bundlefs bind-mounts every rootfs)\n");
+                return 1;
+        }
+        const char *bins[] = { b.bundlefs_path, b.noop_path, b.render_path };
+        for (size_t i = 0; i < 3; i++)
+                if (access(bins[i], X_OK) < 0) {
+                        fprintf(stderr, "bench_table: %s: %s (build the project first)\n", bins[i], strerror(errno));
+                        return 1;
+                }
+
+        /* bundlefs keeps open files per container (about 2): give it room for
+         * the many-containers stage, and say what it got. */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+                rlim_t want = (rlim_t) (4 * b.containers + 4096);
+                if (rl.rlim_cur < want) {
+                        struct rlimit nl = { want, rl.rlim_max > want ? rl.rlim_max : want };
+                        if (setrlimit(RLIMIT_NOFILE, &nl) == 0) {
+                                rl = nl;
+                        } else {
+                                /* No CAP_SYS_RESOURCE: as far as the hard limit goes. */
+                                b.nofile_note = xasprintf(" (%lu wanted: %s)", (unsigned long) want, strerror(errno));
+                                nl = (struct rlimit){ rl.rlim_max, rl.rlim_max };
+                                if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+                                        rl = nl;
+                        }
+                }
+                b.nofile = (long) rl.rlim_cur;
+        }
+
+        /* A private mount namespace: our FUSE mounts and the many bind mounts
+         * are nobody else's business, and go with the last process in it. */
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+                fprintf(stderr, "bench_table: a private mount namespace: %s\n", strerror(errno));
+                return 1;
+        }
+
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        setvbuf(stdout, NULL, _IOLBF, 0);
+
+        char *tmpl = xasprintf("%s/bench_table.XXXXXX", b.parent);
+        if (!mkdtemp(tmpl)) {
+                fprintf(stderr, "bench_table: mkdtemp %s: %s\n", tmpl, strerror(errno));
+                return 1;
+        }
+        b.tmp = realpath(tmpl, NULL);
+        free(tmpl);
+        if (!b.tmp)
+                die("realpath: %s", strerror(errno));
+        the_bench = &b;
+        b.state = xasprintf("%s/state", b.tmp);
+        b.state2 = xasprintf("%s/state-many", b.tmp);
+        b.plain = xasprintf("%s/plain", b.tmp);
+        b.bfs = (struct daemon){ .name = "bundlefs", .mnt = xasprintf("%s/mnt", b.tmp),
+                                 .log = xasprintf("%s/bundlefs.log", b.tmp) };
+        b.noop_small = (struct daemon){ .name = "noop_fs", .mnt = xasprintf("%s/noop-small", b.tmp),
+                                        .log = xasprintf("%s/noop-small.log", b.tmp) };
+        b.noop_big = (struct daemon){ .name = "noop_fs", .mnt = xasprintf("%s/noop-big", b.tmp),
+                                      .log = xasprintf("%s/noop-big.log", b.tmp) };
+        for (int i = 0; i < MAX_WRITERS; i++)
+                b.noop_dur[i] = (struct daemon){ .name = "noop_fs --durable",
+                                                 .mnt = xasprintf("%s/noop-durable%d", b.tmp, i),
+                                                 .log = xasprintf("%s/noop-durable%d.log", b.tmp, i) };
+        make_dir(b.bfs.mnt);
+        make_dir(b.noop_small.mnt);
+        make_dir(b.noop_big.mnt);
+        for (int i = 0; i < MAX_WRITERS; i++)
+                make_dir(b.noop_dur[i].mnt);
+        make_dir(b.plain);
+
+        bool same_fs = false;
+        {
+                struct stat s1, s2;
+                same_fs = stat(b.tmp, &s1) == 0 && stat(b.plain, &s2) == 0 && s1.st_dev == s2.st_dev;
+        }
+        struct utsname un;
+        uname(&un);
+        char *la = loadavg(), *src = mount_source(b.tmp);
+        time_t now = time(NULL);
+        char when[64];
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime(&now));
+        printf("bench_table: %s run, %s, %s %s, %ld CPUs online, load average %s\n", b.quick ? "--quick" : "full",
+               when, un.sysname, un.release, sysconf(_SC_NPROCESSORS_ONLN), la);
+        printf("  state directory %s (and %s for the many-containers stage)\n"
+               "    on %s, %s%s; durable-append floor files in %s, %s\n",
+               b.state, b.state2, src, fs_name(b.tmp),
+               strcmp(fs_name(b.tmp), "tmpfs") == 0 ? " -- tmpfs: fdatasync costs nothing, use --dir on a disk" : "",
+               b.plain, same_fs ? "the same filesystem" : "ANOTHER filesystem");
+        printf("  bundlefs %s, noop_fs %s\n  open-file limit (RLIMIT_NOFILE) of the daemons: %ld%s\n",
+               b.bundlefs_path, b.noop_path, b.nofile, b.nofile_note ? b.nofile_note : "");
+        free(la);
+        free(src);
+
+        build_lists(&b);
+        stage_render(&b);
+        if (interrupted)
+                die("interrupted");
+
+        /* The containers: 10 and 5,000 options, and 8 of 10 for the writers. */
+        double t_start;
+        start_bundlefs(&b, b.state, b.bfs.mnt, &t_start);
+        char *ns = xasprintf("%s/bench", b.bfs.mnt);
+        make_dir(ns);
+        char *p10 = xasprintf("%s/c10", ns), *p5k = xasprintf("%s/c5000", ns);
+        make_dir(p10);
+        make_dir(p5k);
+        int small_dir = open_dir(p10), big_dir = open_dir(p5k);
+        set_list(small_dir, "c10", b.base_text, b.base_len);
+        double tl = bench_now();
+        set_list(big_dir, "c5000", b.big_text, b.big_len);
+        tl = bench_now() - tl;
+        int wdirs[MAX_WRITERS];
+        for (int i = 0; i < MAX_WRITERS; i++) {
+                char *p = xasprintf("%s/w%d", ns, i);
+                make_dir(p);
+                wdirs[i] = open_dir(p);
+                set_list(wdirs[i], p, b.base_text, b.base_len);
+                free(p);
+        }
+        size_t small_size = read_size(small_dir, "config.json"), big_size = read_size(big_dir, "config.json");
+        /* The floors read the same number of bytes. */
+        double noop_start = start_noop(&b, &b.noop_small, small_size, NULL);
+        start_noop(&b, &b.noop_big, big_size, NULL);
+        /* Durable no-op filesystems: the floor of a kept write, one per writer. */
+        int noop_dur_dirs[MAX_WRITERS];
+        for (int i = 0; i < MAX_WRITERS; i++) {
+                char *dur_file = xasprintf("%s/noop-durable%d", b.plain, i);
+                start_noop(&b, &b.noop_dur[i], small_size, dur_file);
+                free(dur_file);
+                noop_dur_dirs[i] = open_dir(b.noop_dur[i].mnt);
+        }
+        int noop_small_dir = open_dir(b.noop_small.mnt), noop_big_dir = open_dir(b.noop_big.mnt);
+        char *append_path = xasprintf("%s/append", b.plain);
+        int plain_fd = open(append_path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0644);
+        if (plain_fd < 0)
+                die("open %s: %s", append_path, strerror(errno));
+        free(append_path);
+        printf("setup: bundlefs served in %.0f ms; replacing opts by the 5,000-option list took %.0f ms\n",
+               t_start * 1e3, tl * 1e3);
+
+        stage_latency(&b, small_dir, big_dir, noop_small_dir, noop_big_dir, noop_dur_dirs[0], plain_fd, small_size,
+                      big_size, small_size, big_size);
+        stage_throughput(&b, wdirs, noop_dur_dirs);
+
+        /* The noop read of the small file once more, as the floor of "read every config.json". */
+        close(small_dir);
+        close(big_dir);
+        close(plain_fd);
+        for (int i = 0; i < MAX_WRITERS; i++)
+                close(wdirs[i]);
+        double noop_read;
+        {
+                struct lat m = { .label = "noop read", .kind = K_READ, .dirfd = noop_small_dir, .name = "file",
+                                 .expect = small_size, .batch = 200 };
+                int saved = b.lat_rounds;
+                b.lat_rounds = 1;
+                lat_run(&b, &m, 1);
+                b.lat_rounds = saved;
+                noop_read = m.med;
+                free(m.samples);
+        }
+        close(noop_small_dir);
+        close(noop_big_dir);
+        daemon_stop(&b.bfs);
+        daemon_stop(&b.noop_big);
+        for (int i = 0; i < MAX_WRITERS; i++) {
+                close(noop_dur_dirs[i]);
+                daemon_stop(&b.noop_dur[i]);
+        }
+
+        stage_many(&b, noop_start, small_size, noop_read);
+
+        print_table();
+        char *la2 = loadavg();
+        printf("\nratio: figure / floor, or what the target compares (N writers / 1 writer; append @5,000 / @10).\n"
+               "Latencies: median of every sample, p99 beside it; floors took turns with the figures in the same "
+               "rounds.\nload average at the end: %s\n",
+               la2);
+        free(la2);
+
+        printf("removing %s (with many containers this takes a while) ...\n", b.tmp);
+        the_bench = NULL;
+        double tc = bench_now();
+        teardown(&b);
+        printf("removed in %.1f s\n", bench_now() - tc);
+        free(ns), free(p10), free(p5k);
+        return 0;
+}
