@@ -19,7 +19,9 @@ void arena_init(arena *a, size_t limit)
 
 void arena_init_small(arena *a)
 {
-        *a = (arena){ .chunk_min = 256 };
+        /* An option line (struct, arguments and text) fits most of the time,
+         * and with the chunk header and malloc's own, the chunk takes 256 bytes. */
+        *a = (arena){ .chunk_min = 256 - 32 };
 }
 
 void *arena_alloc_slow(arena *a, size_t size)

@@ -383,10 +383,15 @@ int optline_parse(const char *line, size_t len, struct optline **ret, bf_error *
         if (nargs < opt->min_args || (opt->max_args != ARGS_VARIADIC && nargs > opt->max_args))
                 return invalid(err, "%s: wrong number of arguments (%zu)", opt->name, nargs);
 
-        struct optline *l = calloc(1, sizeof(*l));
-        if (!l)
+        /* The line lives in its own arena: one allocation for most lines. */
+        arena mem;
+        arena_init_small(&mem);
+        struct optline *l = arena_alloc(&mem, sizeof(*l));
+        if (!l) {
+                arena_done(&mem);
                 return bf_error_set(err, ENOMEM, "out of memory");
-        arena_init_small(&l->mem);
+        }
+        l->mem = mem;
         l->opt = opt;
         l->refs = 1;
         l->nargs = nargs;
@@ -471,6 +476,6 @@ void optline_unref(struct optline *l)
 {
         if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
-        arena_done(&l->mem);
-        free(l);
+        arena mem = l->mem;     /* l itself is in it */
+        arena_done(&mem);
 }

@@ -323,6 +323,22 @@ static int log_append(struct store *s, struct store_log *log, char type, const c
         return r;
 }
 
+int store_log_open(struct store *s, const char *ns, const char *id, struct store_log *log, bf_error *err)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s/" LOG_NAME, ns, id);
+        _cleanup_close_ int fd = openat(s->nsfd, path, O_RDWR | O_APPEND | O_CLOEXEC);
+        if (fd < 0)
+                return sys_error(err, "opening log of", id);
+        char head[64] = { 0 }, want[64];
+        snprintf(want, sizeof(want), LOG_HEADER_FMT, log->id);
+        ssize_t n = pread(fd, head, strlen(want), 0);
+        if (n != (ssize_t) strlen(want) || memcmp(head, want, strlen(want)) != 0)
+                return bf_error_set(err, EIO, "%s/%s: the option log changed under bundlefs", ns, id);
+        log->fd = TAKE_FD(fd);
+        return 0;
+}
+
 int store_append_lines(struct store *s, struct store_log *log, const char *text, size_t len, bf_error *err)
 {
         return log_append(s, log, 'A', text, len, NULL, 0, err);

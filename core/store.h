@@ -109,6 +109,10 @@ int store_rootfs_empty(struct store *s, const char *ns, const char *id, bool *re
 /* "<state>/namespaces/<ns>/<id>/rootfs", malloc'd. */
 char *store_rootfs_path(const struct store *s, const char *ns, const char *id);
 
+/* Open the log of <ns>/<id> again for appends (log->fd was closed to save
+ * descriptors): its id must be log->id. */
+int store_log_open(struct store *s, const char *ns, const char *id, struct store_log *log, bf_error *err);
+
 /* Durable appends to an open log: they return once the record is durable.
  * log->size tracks the valid end so a failed write can be cut off again. */
 int store_append_lines(struct store *s, struct store_log *log, const char *text, size_t len, bf_error *err);

@@ -1,5 +1,6 @@
 /* A container's state: its option list, platform and error, and the checks
  * every write goes through before it is kept. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,35 @@ void optlist_unref(struct optlist *l)
         free(l);
 }
 
+/* Keep c's log descriptor only while few are open (write_lock held, or c
+ * not yet shared). */
+static void log_fd_release(struct container *c)
+{
+        if (c->log.fd < 0)
+                return;
+        if (__atomic_add_fetch(&c->fs->log_fds, 1, __ATOMIC_RELAXED) <= LOG_FDS_MAX)
+                return;
+        __atomic_sub_fetch(&c->fs->log_fds, 1, __ATOMIC_RELAXED);
+        close(c->log.fd);
+        c->log.fd = -1;
+}
+
+/* c's log, open for an append (write_lock held). */
+static int log_fd_get(struct bfs *fs, struct container *c, const struct snapshot *s, bf_error *err)
+{
+        if (c->log.fd >= 0)
+                return 0;
+        return store_log_open(&fs->store, s->ns, s->id, &c->log, err);
+}
+
+/* After an append: the descriptor stays open only while few are. */
+static void log_fd_put(struct container *c, bool was_open)
+{
+        if (was_open || c->log.fd < 0)
+                return;
+        log_fd_release(c);
+}
+
 struct container *container_new(struct bfs *fs, struct namespace *ns, const char *id, const char *platform,
                                 struct optline **lines, size_t nlines, struct store_log log)
 {
@@ -126,8 +156,9 @@ struct container *container_new(struct bfs *fs, struct namespace *ns, const char
          * crash left the container without one. */
         char *rootfs = store_rootfs_path(&fs->store, ns->name, id);
         if (rootfs) {
-                mkdir(rootfs, 0755);
                 c->rootfs_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (c->rootfs_fd < 0 && errno == ENOENT && mkdir(rootfs, 0755) == 0)
+                        c->rootfs_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         }
         free(rootfs);
         if (c->rootfs_fd < 0) {
@@ -139,6 +170,7 @@ struct container *container_new(struct bfs *fs, struct namespace *ns, const char
         pthread_cond_init(&c->mount_cond, NULL);
         c->ns = ns;
         c->log = log;  /* owned from here on */
+        log_fd_release(c);
         c->mount = MOUNT_PENDING;
         clock_gettime(CLOCK_REALTIME, &c->mtime);
         c->dir = (struct node){ .kind = NODE_CONTAINER, .c = c };
@@ -153,8 +185,10 @@ void container_free(struct container *c)
 {
         if (!c)
                 return;
-        if (c->log.fd >= 0)
+        if (c->log.fd >= 0) {
                 close(c->log.fd);
+                __atomic_sub_fetch(&c->fs->log_fds, 1, __ATOMIC_RELAXED);
+        }
         if (c->rootfs_fd >= 0)
                 close(c->rootfs_fd);
         pt_free_all(c);
@@ -166,6 +200,7 @@ void container_free(struct container *c)
         free(c->id);
         free(c->ns_name);
         free(c->platform);
+        free(c->error);
         if (c->list || c->id) {
                 pthread_mutex_destroy(&c->write_lock);
                 pthread_mutex_destroy(&c->lock);
@@ -209,9 +244,16 @@ void snapshot_done(struct snapshot *s)
         *s = (struct snapshot){ 0 };
 }
 
+static void error_clear_locked(struct container *c)
+{
+        free(c->error);
+        c->error = NULL;
+}
+
 static void set_error_locked(struct container *c, const bf_error *err, bool from_read)
 {
-        snprintf(c->error, sizeof(c->error), "%s", err->msg);
+        free(c->error);
+        c->error = strdup(err->msg);
         c->error_from_read = from_read;
 }
 
@@ -227,7 +269,7 @@ static void read_succeeded(struct container *c)
 {
         pthread_mutex_lock(&c->lock);
         if (c->error_from_read) {
-                c->error[0] = '\0';
+                error_clear_locked(c);
                 c->error_from_read = false;
         }
         pthread_mutex_unlock(&c->lock);
@@ -449,7 +491,7 @@ int container_read(struct bfs *fs, struct container *c, const struct file_def *f
         if (f->kind == FILE_ERROR || f->kind == FILE_PLATFORM) {
                 pthread_mutex_lock(&c->lock);
                 const char *s = f->kind == FILE_ERROR ? c->error : c->platform;
-                if (*s) {
+                if (s && *s) {
                         buf_puts(out, s);
                         buf_putc(out, '\n');
                 }
@@ -494,7 +536,7 @@ static void touch_locked(struct container *c)
 {
         __atomic_store_n(&c->version, c->version + 1, __ATOMIC_RELEASE);
         clock_gettime(CLOCK_REALTIME, &c->mtime);
-        c->error[0] = '\0';
+        error_clear_locked(c);
         c->error_from_read = false;
 }
 
@@ -511,7 +553,7 @@ int container_append(struct bfs *fs, struct container *c, const char *text, size
         if (n == 0) {
                 /* only blank and comment lines: accepted, nothing to keep */
                 pthread_mutex_lock(&c->lock);
-                c->error[0] = '\0';
+                error_clear_locked(c);
                 c->error_from_read = false;
                 pthread_mutex_unlock(&c->lock);
                 free(lines);
@@ -538,9 +580,13 @@ int container_append(struct bfs *fs, struct container *c, const char *text, size
                 r = bf_error_set(err, ENOMEM, "out of memory");
         if (r == 0 && payload.oom)
                 r = bf_error_set(err, ENOMEM, "out of memory");
+        bool was_open = c->log.fd >= 0;
+        if (r == 0)
+                r = log_fd_get(fs, c, &s, err);
         if (r == 0)
                 r = replace ? store_truncate_append(&fs->store, &c->log, base, payload.p, payload.len, err) :
                               store_append_lines(&fs->store, &c->log, payload.p, payload.len, err);
+        log_fd_put(c, was_open);
         pthread_mutex_lock(&c->lock);
         if (r == 0) {
                 optlist_unref(c->list);
@@ -590,8 +636,12 @@ int container_replace(struct bfs *fs, struct container *c, struct optline **line
         snapshot_done(&s);
         pthread_mutex_lock(&c->lock);
         if (r == 0) {
-                close(c->log.fd);
+                if (c->log.fd >= 0) {
+                        close(c->log.fd);
+                        __atomic_sub_fetch(&fs->log_fds, 1, __ATOMIC_RELAXED);
+                }
                 c->log = log;
+                log_fd_release(c);
                 optlist_unref(c->list);
                 c->list = TAKE_PTR(next);
                 touch_locked(c);
@@ -638,13 +688,17 @@ int container_set_platform(struct bfs *fs, struct container *c, const char *valu
         r = !copy || container_snapshot(fs, c, &s) < 0 ? bf_error_set(err, ENOMEM, "out of memory") : 0;
         struct live *l = NULL;
         uint64_t version = 0;
+        bool was_open = c->log.fd >= 0;
         if (r == 0) {
                 version = s.version;
                 r = writer_build(c, &s, normalized, s.list, s.version, s.list->n, NULL, 0, &l, err);
+                if (r == 0)
+                        r = log_fd_get(fs, c, &s, err);
                 snapshot_done(&s);
         }
         if (r == 0)
                 r = store_append_platform(&fs->store, &c->log, normalized, err);
+        log_fd_put(c, was_open);
         pthread_mutex_lock(&c->lock);
         if (r == 0) {
                 free(c->platform);

@@ -94,6 +94,7 @@ struct container {
         /* tree lock */
         struct namespace *ns;
         struct container *next;         /* in ns->containers, sorted by id */
+        struct container *hash_next;    /* in ns->buckets */
         bool removed;
         unsigned open_handles;
         struct pt_node *pt_nodes;       /* passthrough nodes the kernel holds */
@@ -111,7 +112,7 @@ struct container {
         uint64_t version;               /* counts changes of list */
         char *platform;
         struct store_log log;
-        char error[BF_ERROR_MAX];
+        char *error;                    /* NULL: none (most containers never have one) */
         bool error_from_read;           /* set by a failed read, cleared by a good one */
         struct timespec mtime;
         enum mount_state mount;
@@ -135,7 +136,11 @@ struct container {
 struct namespace {
         char *name;
         struct namespace *next;         /* sorted by name */
-        struct container *containers;
+        struct container *containers;   /* sorted by id */
+        struct container *last;
+        struct container **buckets;     /* by id; nbuckets is a power of two */
+        size_t nbuckets;
+        size_t count;
         bool removed;
         struct node node;
 };
@@ -158,9 +163,15 @@ struct bfs {
         size_t cache_bytes;
         size_t cache_max;
 
+        /* Log descriptors held open between writes (atomic): beyond
+         * LOG_FDS_MAX a log is opened for each write, so the number of
+         * containers is not bound by the open-file limit. */
+        unsigned log_fds;
+
         pthread_mutex_t mount_lock;
         pthread_cond_t mount_wake;
         struct container *mount_queue;
+        struct container *mount_queue_tail;
         pthread_t mounter;
         bool mounter_running;
         bool stopping;
@@ -199,6 +210,8 @@ struct file_def {
 extern const struct file_def file_defs[];
 extern const size_t file_defs_count;
 const struct file_def *file_def_find(const char *name);
+
+#define LOG_FDS_MAX 1024
 
 #define CONTROL_VALUE_MAX (64 * 1024)
 #define OPTS_WRITE_MAX (1024 * 1024)

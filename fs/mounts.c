@@ -141,6 +141,17 @@ static bool remount_if_idle(struct bfs *fs, struct container *c)
         return true;
 }
 
+/* Append c to the mounter's queue (mount_lock held). */
+static void queue_push(struct bfs *fs, struct container *c)
+{
+        c->mount_next = NULL;
+        if (fs->mount_queue_tail)
+                fs->mount_queue_tail->mount_next = c;
+        else
+                fs->mount_queue = c;
+        fs->mount_queue_tail = c;
+}
+
 static void *mounter(void *userdata)
 {
         struct bfs *fs = userdata;
@@ -152,6 +163,8 @@ static void *mounter(void *userdata)
                         break;
                 struct container *c = fs->mount_queue;
                 fs->mount_queue = c->mount_next;
+                if (!fs->mount_queue)
+                        fs->mount_queue_tail = NULL;
                 c->mount_next = NULL;
                 pthread_mutex_unlock(&fs->mount_lock);
 
@@ -167,10 +180,7 @@ static void *mounter(void *userdata)
                 pthread_mutex_lock(&fs->mount_lock);
                 if (!done) {
                         /* not idle yet: look again later, after the rest of the queue */
-                        struct container **p = &fs->mount_queue;
-                        while (*p)
-                                p = &(*p)->mount_next;
-                        *p = c;
+                        queue_push(fs, c);
                         struct timespec deadline;
                         clock_gettime(CLOCK_REALTIME, &deadline);
                         deadline.tv_nsec += 200 * 1000000L;
@@ -205,10 +215,7 @@ void mount_queue(struct bfs *fs, struct container *c)
         c->open_handles++;
         pthread_mutex_unlock(&fs->tree_lock);
         pthread_mutex_lock(&fs->mount_lock);
-        struct container **p = &fs->mount_queue;
-        while (*p)
-                p = &(*p)->mount_next;
-        *p = c;
+        queue_push(fs, c);
         pthread_cond_signal(&fs->mount_wake);
         pthread_mutex_unlock(&fs->mount_lock);
 }
@@ -236,6 +243,8 @@ void mounter_stop(struct bfs *fs)
         while (fs->mount_queue) {
                 struct container *c = fs->mount_queue;
                 fs->mount_queue = c->mount_next;
+                if (!fs->mount_queue)
+                        fs->mount_queue_tail = NULL;
                 c->mount_next = NULL;
                 pthread_mutex_lock(&c->lock);
                 c->mount_queued = false;
