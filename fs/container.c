@@ -25,13 +25,21 @@ struct optarray {
         struct optline *lines[];
 };
 
-static struct optlist *optlist_of(struct optarray *arr, size_t n)
+static size_t lines_bytes(struct optline *const *lines, size_t n)
+{
+        size_t b = 0;
+        for (size_t i = 0; i < n; i++)
+                b += lines[i]->text_len + 1;
+        return b;
+}
+
+static struct optlist *optlist_of(struct optarray *arr, size_t n, size_t bytes)
 {
         struct optlist *l = malloc(sizeof(*l));
         if (!l)
                 return NULL;
         __atomic_add_fetch(&arr->refs, 1, __ATOMIC_RELAXED);
-        *l = (struct optlist){ .refs = 1, .n = n, .lines = arr->lines, .arr = arr };
+        *l = (struct optlist){ .refs = 1, .n = n, .lines = arr->lines, .arr = arr, .bytes = bytes };
         return l;
 }
 
@@ -55,7 +63,7 @@ struct optlist *optlist_new(struct optline *const *lines, size_t n, struct optli
                 arr->lines[i] = optline_ref(lines[i]);
         for (size_t i = 0; i < nmore; i++)
                 arr->lines[n + i] = optline_ref(more[i]);
-        struct optlist *l = optlist_of(arr, n + nmore);
+        struct optlist *l = optlist_of(arr, n + nmore, lines_bytes(arr->lines, n + nmore));
         if (!l) {
                 arr->refs = 1;
                 optarray_unref(arr);
@@ -87,7 +95,7 @@ struct optlist *optlist_extend(struct optlist *cur, size_t base, struct optline 
         for (size_t i = 0; i < nmore; i++)
                 arr->lines[arr->used + i] = optline_ref(more[i]);
         arr->used += nmore;
-        return optlist_of(arr, base + nmore);
+        return optlist_of(arr, base + nmore, cur->bytes + lines_bytes(more, nmore));
 }
 
 struct optlist *optlist_ref(struct optlist *l)
@@ -515,6 +523,31 @@ int container_read(struct bfs *fs, struct container *c, const struct file_def *f
         }
         read_succeeded(c);
         return 0;
+}
+
+int container_size(struct bfs *fs, struct container *c, const struct file_def *f, size_t *ret, bf_error *err)
+{
+        if (f->kind == FILE_OPTS) {
+                struct optlist *l = current_list(c, NULL);
+                *ret = l->bytes;
+                optlist_unref(l);
+                return 0;
+        }
+        if (f->kind == FILE_CONFIG) {
+                struct rendered *rd = cache_get(fs, c, version_of(c));
+                bool valid = rd && deps_still_valid(rd->deps);
+                if (valid)
+                        *ret = rd->len;
+                rendered_unref(rd);
+                if (valid)
+                        return 0;
+        }
+        buf content = { 0 };
+        int r = container_read(fs, c, f, &content, err);
+        if (r == 0)
+                *ret = content.len;
+        buf_free(&content);
+        return r;
 }
 
 /* For a replace in progress: render base + more from scratch (nothing is

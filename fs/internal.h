@@ -25,6 +25,7 @@ struct optlist {
         size_t n;
         struct optline **lines;         /* the array's first n */
         struct optarray *arr;
+        size_t bytes;                   /* of the list as opts shows it */
 };
 
 struct optlist *optlist_new(struct optline *const *lines, size_t n, struct optline *const *more, size_t nmore);
@@ -271,6 +272,9 @@ void snapshot_done(struct snapshot *s);
 /* The content a read of file f shows now (rendering as needed). On failure
  * the container's error file says why. */
 int container_read(struct bfs *fs, struct container *c, const struct file_def *f, buf *out, bf_error *err);
+/* The size such a read returns, without building the content where it is
+ * known (opts, a cached config.json). */
+int container_size(struct bfs *fs, struct container *c, const struct file_def *f, size_t *ret, bf_error *err);
 
 /* The option lines an open control file has kept, so that later writes to
  * the same open file (a shell writes line by line) replace them: one value,
