@@ -210,8 +210,7 @@ static int journal_commit(struct journal *j, const char *rec, size_t len, bf_err
         }
         buf_put(&j->pending, rec, len);
         if (j->pending.oom) {
-                /* Nothing of this record is queued; what others queued stays. */
-                j->pending.len -= j->pending.len >= len ? len : j->pending.len;
+                /* buf_put added nothing; what others queued stays. */
                 j->pending.oom = false;
                 pthread_mutex_unlock(&j->lock);
                 return bf_error_set(err, ENOMEM, "out of memory");
