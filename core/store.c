@@ -487,19 +487,26 @@ int store_container_create(struct store *s, const char *ns, const char *id, cons
         if (mkdirat(nsdir, tmp, 0755) < 0 && errno != EEXIST)
                 return sys_error(err, "creating", tmp);
         _cleanup_close_ int cdir = openat(nsdir, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (cdir < 0)
-                return sys_error(err, "opening", tmp);
-        if (mkdirat(cdir, "rootfs", 0755) < 0 && errno != EEXIST)
-                return sys_error(err, "creating", "rootfs");
-        int fd;
+        int fd = -1;
         size_t size;
-        int r = log_write_new(cdir, platform, "", 0, &fd, &size, err);
-        if (r < 0)
-                return r;
-        if (renameat2(nsdir, tmp, nsdir, id, RENAME_NOREPLACE) < 0) {
+        int r = cdir < 0 ? sys_error(err, "opening", tmp) :
+                mkdirat(cdir, "rootfs", 0755) < 0 && errno != EEXIST ? sys_error(err, "creating", "rootfs") :
+                log_write_new(cdir, platform, "", 0, &fd, &size, err);
+        if (r == 0 && renameat2(nsdir, tmp, nsdir, id, RENAME_NOREPLACE) < 0) {
                 int e = errno;
-                close(fd);
-                return bf_error_set(err, e, "creating container %s: %s", id, strerror(e));
+                close(TAKE_FD(fd));
+                r = bf_error_set(err, e, "creating container %s: %s", id, strerror(e));
+        }
+        if (r < 0) {
+                /* A failed mkdir leaves nothing behind (a namespace holding a
+                 * half-made container could not be removed). */
+                if (cdir >= 0) {
+                        unlinkat(cdir, LOG_NEW_NAME, 0);
+                        unlinkat(cdir, LOG_NAME, 0);
+                        unlinkat(cdir, "rootfs", AT_REMOVEDIR);
+                }
+                unlinkat(nsdir, tmp, AT_REMOVEDIR);
+                return r;
         }
         if (fsync(nsdir) < 0) {
                 close(fd);
