@@ -143,6 +143,10 @@ static int record_write(int logfd, size_t *log_size, char type, const char *payl
         uint32_t crc = (uint32_t) crc32(0, (const Bytef *) payload, (uInt) len);
         int hl = snprintf(header, sizeof(header), "%c %zu %08" PRIx32 "\n", type, len, crc);
         size_t total = (size_t) hl + len;
+        /* A log longer than the loader reads would not load again. */
+        if (*log_size + total > STORE_LOG_MAX)
+                return bf_error_set(err, EFBIG, "the option log would grow past %zu MiB (replacing the list compacts it)",
+                                    STORE_LOG_MAX >> 20);
         _cleanup_free_ char *rec = malloc(total);
         if (!rec)
                 return bf_error_set(err, ENOMEM, "out of memory");
