@@ -131,6 +131,80 @@ void *map_put(arena *a, const struct type *t, void *map, const char *key)
         return e + MAP_VALUE_OFFSET;
 }
 
+struct put_order {
+        const char *entries;
+        size_t entry_size;
+};
+
+static int put_order_cmp(const void *a, const void *b, void *arg)
+{
+        const struct put_order *o = arg;
+        size_t i = *(const size_t *) a, j = *(const size_t *) b;
+        int c = strcmp(entry_key(o->entries + i * o->entry_size), entry_key(o->entries + j * o->entry_size));
+        return c ? c : i < j ? -1 : i > j;
+}
+
+int map_put_all(arena *a, const struct type *t, void *map, const void *entries, size_t n)
+{
+        struct slice *m = map;
+        size_t es = t->entry_size;
+        const char *in = entries;
+        if (n == 0)
+                return 0;
+        size_t *order = malloc(n * sizeof(*order));
+        if (!order)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                order[i] = i;
+        struct put_order o = { in, es };
+        qsort_r(order, n, sizeof(*order), put_order_cmp, &o);
+        /* one entry per key, the last given */
+        size_t u = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (u && streq(entry_key(in + order[u - 1] * es), entry_key(in + order[i] * es)))
+                        order[u - 1] = order[i];
+                else
+                        order[u++] = order[i];
+        }
+        size_t same = 0;
+        for (size_t i = 0, j = 0; i < m->len && j < u;) {
+                int c = strcmp(entry_key((char *) m->v + i * es), entry_key(in + order[j] * es));
+                i += c <= 0;
+                j += c >= 0;
+                same += c == 0;
+        }
+        size_t total = m->len + u - same;
+        if (!m->v || m->v == slice_empty || total > m->cap) {
+                size_t cap = total > 2 * m->cap ? total : 2 * m->cap;
+                char *v = arena_alloc(a, cap * es);
+                if (!v) {
+                        free(order);
+                        return -ENOMEM;
+                }
+                if (m->len)
+                        memcpy(v, m->v, m->len * es);
+                m->v = v;
+                m->cap = cap;
+        }
+        /* merge from the back, in place */
+        char *v = m->v;
+        size_t i = m->len, j = u, w = total;
+        while (j > 0) {
+                const char *next = in + order[j - 1] * es;
+                int c = i > 0 ? strcmp(entry_key(v + (i - 1) * es), entry_key(next)) : -1;
+                if (c > 0) {
+                        memmove(v + --w * es, v + --i * es, es);
+                } else {
+                        memcpy(v + --w * es, next, es);
+                        i -= c == 0;
+                        j--;
+                }
+        }
+        m->len = total;
+        free(order);
+        return 0;
+}
+
 /* ---- decoding ----------------------------------------------------------- */
 
 struct decode {
@@ -341,6 +415,48 @@ static int decode_struct(struct decode *d, const struct type *t, void *dst, stru
         return 0;
 }
 
+/* A map of few keys is filled key by key; a larger one is decoded in
+ * document order and put in all at once (map_put_all). */
+#define MAP_PUT_ONE_BY_ONE_MAX 16
+
+static const char *decode_map_key(struct decode *d, const char *key)
+{
+        /* keys are strings too: invalid UTF-8 becomes U+FFFD before they
+         * are sorted, as in Go */
+        size_t kl = strlen(key);
+        if (utf8_valid(key, kl))
+                return arena_strndup(d->a, key, kl);
+        buf clean = { 0 };
+        utf8_sanitize(&clean, key, kl);
+        const char *k = clean.oom ? NULL : arena_strndup(d->a, clean.p, clean.len);
+        buf_free(&clean);
+        return k;
+}
+
+static int decode_map_all(struct decode *d, const struct type *t, struct slice *m, struct json_object *j)
+{
+        size_t n = (size_t) json_object_object_length(j), es = t->entry_size, i = 0;
+        char *entries = calloc(n, es);
+        if (!entries)
+                return bf_error_set(d->err, ENOMEM, "out of memory");
+        int r = 0;
+        json_object_object_foreach(j, key, val) {
+                char *e = entries + i++ * es;
+                const char *k = decode_map_key(d, key);
+                if (!k) {
+                        r = bf_error_set(d->err, ENOMEM, "out of memory");
+                        break;
+                }
+                *(const char **) e = k;
+                if ((r = decode_value(d, t->elem, e + MAP_VALUE_OFFSET, val)) < 0)
+                        break;
+        }
+        if (r == 0 && map_put_all(d->a, t, m, entries, n) < 0)
+                r = bf_error_set(d->err, ENOMEM, "out of memory");
+        free(entries);
+        return r;
+}
+
 static int decode_value(struct decode *d, const struct type *t, void *dst, struct json_object *j)
 {
         /* null clears what can be nil and leaves everything else alone. */
@@ -448,19 +564,10 @@ static int decode_value(struct decode *d, const struct type *t, void *dst, struc
                 struct slice *m = dst;
                 if (!m->v)
                         slice_make_empty(m);
+                if (json_object_object_length(j) > MAP_PUT_ONE_BY_ONE_MAX)
+                        return decode_map_all(d, t, m, j);
                 json_object_object_foreach(j, key, val) {
-                        /* keys are strings too: invalid UTF-8 becomes U+FFFD before
-                         * they are sorted, as in Go */
-                        const char *k;
-                        size_t kl = strlen(key);
-                        if (utf8_valid(key, kl)) {
-                                k = arena_strndup(d->a, key, kl);
-                        } else {
-                                buf clean = { 0 };
-                                utf8_sanitize(&clean, key, kl);
-                                k = clean.oom ? NULL : arena_strndup(d->a, clean.p, clean.len);
-                                buf_free(&clean);
-                        }
+                        const char *k = decode_map_key(d, key);
                         void *slot = k ? map_put(d->a, t, m, k) : NULL;
                         if (!slot)
                                 return bf_error_set(d->err, ENOMEM, "out of memory");

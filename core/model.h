@@ -86,6 +86,11 @@ void slice_remove(void *slice, size_t i, size_t elem_size);
 /* Map helpers (values are pointers into the entry). */
 void *map_get(const struct type *t, const void *map, const char *key);
 void *map_put(arena *a, const struct type *t, void *map, const char *key);
+/* Put n entries (t->entry_size bytes each, key first) into the map at once:
+ * a later entry wins over an earlier one with the same key and over the
+ * map's own. Sorting them once and merging keeps many keys in descending
+ * order from costing a memmove each. -ENOMEM when out of memory. */
+int map_put_all(arena *a, const struct type *t, void *map, const void *entries, size_t n);
 
 /* Decode JSON into dst (which must be zeroed or hold a previous value, as
  * Go's Unmarshal merges into existing structs and maps). */

@@ -1,6 +1,7 @@
 #include "opt_common.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
 
 void *r_alloc(struct render *r, size_t size)
@@ -181,6 +182,48 @@ static ssize_t find_key(const char *const *defaults, size_t n, const char *k, si
         return -1;
 }
 
+/* The keys of the defaults, looked up by hash as Go's map does: a linear
+ * search per override would make many variables cost quadratic time. */
+struct key_index {
+        size_t mask;
+        ssize_t *slots;         /* index into defaults, -1 for an empty slot */
+};
+
+static uint64_t key_hash(const char *k, size_t klen)
+{
+        uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
+        for (size_t i = 0; i < klen; i++)
+                h = (h ^ (unsigned char) k[i]) * 1099511628211ULL;
+        return h;
+}
+
+static ssize_t *key_slot(const struct key_index *x, const char *const *defaults, const char *k, size_t klen)
+{
+        for (size_t i = key_hash(k, klen) & x->mask;; i = (i + 1) & x->mask) {
+                ssize_t at = x->slots[i];
+                bool eq;
+                if (at < 0 || (key_len(defaults[at], &eq) == klen && strncmp(defaults[at], k, klen) == 0))
+                        return &x->slots[i];
+        }
+}
+
+static int key_index_build(struct key_index *x, const char *const *defaults, size_t n)
+{
+        size_t size = 16;
+        while (size < 2 * n)
+                size *= 2;
+        x->mask = size - 1;
+        x->slots = malloc(size * sizeof(*x->slots));
+        if (!x->slots)
+                return -ENOMEM;
+        memset(x->slots, 0xff, size * sizeof(*x->slots));
+        for (size_t i = 0; i < n; i++) {
+                bool eq;
+                *key_slot(x, defaults, defaults[i], key_len(defaults[i], &eq)) = (ssize_t) i;  /* later wins */
+        }
+        return 0;
+}
+
 int env_replace_or_append(struct render *r, const str_slice *defaults, const char *const *overrides, size_t n,
                           str_slice *ret)
 {
@@ -193,12 +236,16 @@ int env_replace_or_append(struct render *r, const str_slice *defaults, const cha
         if (ndef)
                 memcpy(out.v, defaults->v, ndef * sizeof(*out.v));
         out.len = ndef;
+        struct key_index index = { 0 };
+        if (ndef > 16 && key_index_build(&index, defaults->v, ndef) < 0)
+                return bf_error_set(r->err, ENOMEM, "out of memory");
         for (size_t i = 0; i < n; i++) {
                 const char *value = overrides[i];
                 bool has_eq;
                 size_t klen = key_len(value, &has_eq);
                 /* Only keys of the defaults are known; appended ones are not looked up again. */
-                ssize_t at = find_key(defaults->v, ndef, value, klen);
+                ssize_t at = index.slots ? *key_slot(&index, defaults->v, value, klen) :
+                                           find_key(defaults->v, ndef, value, klen);
                 if (!has_eq) {
                         if (at >= 0)
                                 out.v[at] = "";
@@ -209,6 +256,7 @@ int env_replace_or_append(struct render *r, const str_slice *defaults, const cha
                 else
                         out.v[out.len++] = value;
         }
+        free(index.slots);
         /* Entries emptied above mean "unset"; an empty entry is dropped too, as in Go. */
         size_t w = 0;
         for (size_t i = 0; i < out.len; i++)

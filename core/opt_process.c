@@ -148,16 +148,17 @@ OPTION_FN(opt_annotations)
 {
         if (!s->annotations.v)
                 slice_make_empty(&s->annotations);
+        struct str_entry *entries = r_alloc(r, (l->nargs + 1) * sizeof(*entries));
+        if (!entries)
+                return -r->err->code;
         for (size_t i = 0; i < l->nargs; i++) {
                 const char *kv = l->args[i].str;
                 const char *eq = strchr(kv, '=');
-                const char *key = arena_strndup(r->a, kv, (size_t) (eq - kv));
-                const char **value = key ? map_put(r->a, &type_str_map, &s->annotations, key) : NULL;
-                if (!value)
+                entries[i] = (struct str_entry){ arena_strndup(r->a, kv, (size_t) (eq - kv)), eq + 1 };
+                if (!entries[i].key)
                         return r_nomem(r);
-                *value = eq + 1;
         }
-        return 0;
+        return map_put_all(r->a, &type_str_map, &s->annotations, entries, l->nargs) < 0 ? r_nomem(r) : 0;
 }
 
 OPTION_FN(opt_rootfs_path)

@@ -127,6 +127,10 @@ static int tokenize(const char *line, size_t len, struct token **ret, size_t *re
                         free(t);
                         return invalid(err, "expected a space or tab after the token ending at byte %zu", i);
                 }
+                if (n > OPTLINE_ARGS_MAX) {
+                        free(t);
+                        return bf_error_set(err, EFBIG, "an option line has at most %d arguments", OPTLINE_ARGS_MAX);
+                }
                 if (n == cap) {
                         cap *= 2;
                         struct token *nt = realloc(t, cap * sizeof(*t));

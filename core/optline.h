@@ -15,6 +15,8 @@
 #include "error.h"
 
 #define OPTLINE_MAX (1024 * 1024)
+/* Arguments of one line (a long list of variables, say); more: EFBIG. */
+#define OPTLINE_ARGS_MAX 100000
 
 struct option;
 

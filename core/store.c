@@ -296,6 +296,10 @@ static int log_append(struct store *s, struct store_log *log, char type, const c
         int hl = snprintf(head, sizeof(head), "%016" PRIx64 " %zu\n", log->id, log->size);
         record_build(&jrec, 'J', head, (size_t) hl, rec.p, rec.len);
         int r = rec.oom || jrec.oom ? bf_error_set(err, ENOMEM, "out of memory") : 0;
+        /* A log longer than the loader reads would not load again. */
+        if (r == 0 && log->size + rec.len > STORE_LOG_MAX)
+                r = bf_error_set(err, EFBIG, "the option log would grow past %zu MiB (replacing the list compacts it)",
+                                 STORE_LOG_MAX >> 20);
         if (r == 0) {
                 /* One write(2): the record reaches the file whole or is cut at the end. */
                 int w = write_all(log->fd, rec.p, rec.len);
@@ -783,11 +787,16 @@ int store_load(struct store *s, store_visit_fn visit, void *userdata, void (*war
                                 .nlines = all[i].l.n,
                                 .log = all[i].log,
                         };
-                        r = visit(userdata, &c);
-                        if (r == 0) {
+                        int v = visit(userdata, &c);
+                        if (v == 0) {
                                 /* The callback owns these now. */
                                 all[i].l = (struct loaded){ 0 };
                                 all[i].log.fd = -1;
+                        } else if (all[i].id) {
+                                warnf(warn, userdata, "%s/%s: not loaded (left on disk): %s", all[i].ns, all[i].id,
+                                      strerror(-v));
+                        } else {
+                                r = bf_error_set(err, -v, "namespace %s: %s", all[i].ns, strerror(-v));
                         }
                 }
                 loading_free(&all[i]);
@@ -837,18 +846,25 @@ int store_container_create(struct store *s, const char *ns, const char *id, cons
         if (mkdirat(nsdir, tmp, 0755) < 0 && errno != EEXIST)
                 return sys_error(err, "creating", tmp);
         _cleanup_close_ int cdir = openat(nsdir, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (cdir < 0)
-                return sys_error(err, "opening", tmp);
-        if (mkdirat(cdir, "rootfs", 0755) < 0 && errno != EEXIST)
-                return sys_error(err, "creating", "rootfs");
-        struct store_log log;
-        int r = log_write_new(cdir, platform, "", 0, &log, err);
-        if (r < 0)
-                return r;
-        if (renameat2(nsdir, tmp, nsdir, id, RENAME_NOREPLACE) < 0) {
+        struct store_log log = { .fd = -1 };
+        int r = cdir < 0 ? sys_error(err, "opening", tmp) :
+                mkdirat(cdir, "rootfs", 0755) < 0 && errno != EEXIST ? sys_error(err, "creating", "rootfs") :
+                log_write_new(cdir, platform, "", 0, &log, err);
+        if (r == 0 && renameat2(nsdir, tmp, nsdir, id, RENAME_NOREPLACE) < 0) {
                 int e = errno;
-                close(log.fd);
-                return bf_error_set(err, e, "creating container %s: %s", id, strerror(e));
+                close(TAKE_FD(log.fd));
+                r = bf_error_set(err, e, "creating container %s: %s", id, strerror(e));
+        }
+        if (r < 0) {
+                /* A failed mkdir leaves nothing behind (a namespace holding a
+                 * half-made container could not be removed). */
+                if (cdir >= 0) {
+                        unlinkat(cdir, LOG_NEW_NAME, 0);
+                        unlinkat(cdir, LOG_NAME, 0);
+                        unlinkat(cdir, "rootfs", AT_REMOVEDIR);
+                }
+                unlinkat(nsdir, tmp, AT_REMOVEDIR);
+                return r;
         }
         if (fsync(nsdir) < 0) {
                 close(log.fd);

@@ -1,5 +1,6 @@
 /* Creating, starting and stopping a filesystem instance. */
 #include <fcntl.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,10 +42,11 @@ static int load_visit(void *userdata, struct store_container *sc)
         struct namespace *ns = ns_find(fs, sc->ns);
         if (!ns)
                 return -ENOENT;
+        errno = 0;
         struct container *c =
                 container_new(fs, ns, sc->id, sc->platform, sc->lines, sc->nlines, sc->log);
         if (!c)
-                return -ENOMEM;
+                return errno ? -errno : -ENOMEM;        /* EMFILE, say: the reason is logged */
         container_insert(ns, c);
         /* The container holds its own references now. */
         free(sc->platform);

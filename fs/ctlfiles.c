@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "caps.h"
+#include "devices.h"
 #include "internal.h"
 #include "utf8.h"
 #include "util.h"
@@ -302,6 +303,11 @@ static int parse_udev(const char *v, size_t len, buf *lines, bf_error *err)
                 {
                         struct udev_device *d = udev_device_new_from_syspath(u, udev_list_entry_get_name(it));
                         const char *node = d ? udev_device_get_devnode(d) : NULL;
+                        if (node && n == DEVICES_MAX) {
+                                r = bf_error_set(err, EFBIG, "more than %d devices match", DEVICES_MAX);
+                                udev_device_unref(d);
+                                break;
+                        }
                         if (node) {
                                 if (n == cap) {
                                         cap = cap ? cap * 2 : 16;

@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "options.h"
 #include "platform.h"
+#include "utf8.h"
 #include "util.h"
 
 #define ENTRY_TIMEOUT 60.0
@@ -963,12 +964,25 @@ static int write_append(struct bfs *fs, struct handle *h, const char *data, size
                 container_refuse(c, err);
         else if (r == 0 && keep)
                 r = container_append(fs, c, text.p, keep, NULL, err);
-        if (r == 0) {
-                h->partial.len = 0;
+        /* A refused write takes the start of its line (held from an earlier
+         * piece of the same write) with it: close must not keep a torn line. */
+        h->partial.len = 0;
+        if (r == 0)
                 buf_put(&h->partial, text.p + keep, text.len - keep);
-        }
         buf_free(&text);
         return r;
+}
+
+/* A value written to a control file or to platform is text: a NUL byte would
+ * cut it short where it becomes a C string, and invalid UTF-8 could not be
+ * an option line. */
+static int value_text_check(const char *data, size_t size, bf_error *err)
+{
+        if (memchr(data, '\0', size))
+                return bf_error_set(err, EINVAL, "a value may not contain a NUL byte");
+        if (!utf8_valid(data, size))
+                return bf_error_set(err, EINVAL, "a value must be valid UTF-8");
+        return 0;
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
@@ -1000,7 +1014,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                 r = write_append(fs, h, data, size, &err);
                 break;
         case FILE_PLATFORM:
-                r = container_set_platform(fs, c, data, size, &err);
+                r = value_text_check(data, size, &err);
+                if (r < 0)
+                        container_refuse(c, &err);
+                else
+                        r = container_set_platform(fs, c, data, size, &err);
                 break;
         case FILE_CONTROL: {
                 /* One open file writes one value, whether in one write(2) or
@@ -1020,7 +1038,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                 if (len && value.p[len - 1] == '\r')
                         len--;      /* a CRLF line end */
                 buf lines = { 0 };
-                r = value.oom ? bf_error_set(&err, ENOMEM, "out of memory") : f->parse(value.p, len, &lines, &err);
+                r = value.oom ? bf_error_set(&err, ENOMEM, "out of memory") :
+                                value_text_check(value.p, value.len, &err);
+                if (r == 0)
+                        r = f->parse(value.p, len, &lines, &err);
                 if (r == 0 && lines.oom)
                         r = bf_error_set(&err, ENOMEM, "out of memory");
                 if (r == 0)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <syslog.h>
@@ -208,6 +209,15 @@ int main(int argc, char **argv)
         /* Files made in a rootfs served through FUSE get the modes asked for
          * (the kernel applied the caller's umask already). */
         umask(0);
+
+        /* Each container holds two descriptors (its log and its rootfs):
+         * the number of containers is bounded by the open-file limit, so use
+         * all of it, as systemd's services do. */
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+                nofile.rlim_cur = nofile.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &nofile);
+        }
 
         /* Anyone may read specs and use their rootfs; the kernel checks modes. */
         fuse_opt_add_arg(&args, "-oallow_other,default_permissions,fsname=bundlefs,subtype=bundlefs");

@@ -3,7 +3,6 @@ container: appending (O_APPEND) and replacing (O_TRUNC) the option list, the
 canonical form `cat opts` prints, refusals, the size limit, truncation, and
 platforms under which the list does or does not render."""
 import errno
-import mmap
 import os
 import platform as py_platform
 import threading
@@ -24,6 +23,7 @@ from support.ctl import (
     render_for,
     sh,
     state_of,
+    write_from_unaligned_buffer,
     write_once,
     write_value,
 )
@@ -37,25 +37,6 @@ def host_platform() -> str:
     arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
             "s390x": "s390x", "riscv64": "riscv64"}[machine]
     return f"linux/{arch}"
-
-
-def write_from_unaligned_buffer(path, data: bytes, flags: int, offset: int = 4007) -> int:
-    """One write(2) whose buffer starts `offset` bytes into a page, as any
-    program's heap buffer may. The kernel hands FUSE at most 256 pages per
-    request, so such a write may reach the daemon in pieces that do not end
-    on a line; with 24-byte lines and offset 4007 the first piece of a write
-    of about 1 MiB ends 17 bytes into a line ("WithHostname h000")."""
-    m = mmap.mmap(-1, len(data) + 2 * mmap.PAGESIZE)
-    try:
-        m[offset:offset + len(data)] = data
-        fd = os.open(path, flags)
-        try:
-            with memoryview(m) as view:
-                return os.write(fd, view[offset:offset + len(data)])
-        finally:
-            os.close(fd)
-    finally:
-        m.close()
 
 
 # --- appending ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ so a test knows exactly what the daemon received.
 from __future__ import annotations
 
 import errno as errno_mod
+import mmap
 import os
 import pathlib
 import subprocess
@@ -76,6 +77,25 @@ def append_opts(ctr: pathlib.Path, text) -> None:
     data = _bytes(text)
     n = write_once(ctr / "opts", data, os.O_WRONLY | os.O_APPEND)
     assert n == len(data), f"short write to opts: {n} of {len(data)} bytes"
+
+
+def write_from_unaligned_buffer(path, data: bytes, flags: int, offset: int = 4007) -> int:
+    """One write(2) whose buffer starts `offset` bytes into a page, as any
+    program's heap buffer may. The kernel hands FUSE at most 256 pages per
+    request, so such a write may reach the daemon in pieces that do not end
+    on a line; with 24-byte lines and offset 4007 the first piece of a write
+    of about 1 MiB ends 17 bytes into a line ("WithHostname h000")."""
+    m = mmap.mmap(-1, len(data) + 2 * mmap.PAGESIZE)
+    try:
+        m[offset:offset + len(data)] = data
+        fd = os.open(path, flags)
+        try:
+            with memoryview(m) as view:
+                return os.write(fd, view[offset:offset + len(data)])
+        finally:
+            os.close(fd)
+    finally:
+        m.close()
 
 
 def opts_lines(ctr: pathlib.Path) -> list[str]:
