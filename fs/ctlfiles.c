@@ -78,6 +78,15 @@ static void trim(const char **v, size_t *len)
                 (*len)--;
 }
 
+/* How many of the first n bytes of s are decimal digits (s need not end in NUL). */
+static size_t digits_len(const char *s, size_t n)
+{
+        size_t i = 0;
+        while (i < n && isdigit((unsigned char) s[i]))
+                i++;
+        return i;
+}
+
 static bool single_line(const char *v, size_t len)
 {
         return !memchr(v, '\n', len);
@@ -234,7 +243,7 @@ static bool perms_word(const char *t, size_t tl)
         if (tl == 0 || tl > 3)
                 return false;
         for (size_t i = 0; i < tl; i++)
-                if (!strchr("rwm", t[i]) || memchr(t, t[i], i))
+                if (!t[i] || !strchr("rwm", t[i]) || memchr(t, t[i], i))
                         return false;
         return true;
 }
@@ -655,8 +664,8 @@ static int parse_tty(const char *v, size_t len, buf *lines, bf_error *err)
         /* WxH: WithTTYSize takes Go ints */
         char wb[24], hb[24];
         size_t wl = (size_t) (x - v), hl = len - wl - 1;
-        if (wl == 0 || hl == 0 || wl >= sizeof(wb) || hl >= sizeof(hb) || strspn(v, "0123456789") != wl ||
-            strspn(x + 1, "0123456789") != hl)
+        if (wl == 0 || hl == 0 || wl >= sizeof(wb) || hl >= sizeof(hb) || digits_len(v, wl) != wl ||
+            digits_len(x + 1, hl) != hl)
                 return bf_error_set(err, EINVAL, "expected 1 or WIDTHxHEIGHT");
         memcpy(wb, v, wl);
         wb[wl] = '\0';
@@ -751,7 +760,8 @@ static int parse_bytes(const char *v, size_t len, bool allow_minus_one, char *ou
         if (shift && n > (UINT64_MAX >> shift))
                 return bf_error_set(err, EINVAL, "size out of range");
         n <<= shift;
-        if (allow_minus_one && n > INT64_MAX)
+        /* The spec's limits are signed: a larger size would read back negative. */
+        if (n > INT64_MAX)
                 return bf_error_set(err, EINVAL, "size out of range");
         snprintf(out, outsize, "%" PRIu64, n);
         return 0;
@@ -817,7 +827,7 @@ static int number_word(const char *v, size_t len, bool allow_sign, bf_error *err
         size_t off = allow_sign && len && v[0] == '-' ? 1 : 0;
         if (len == 3 && memcmp(v, "max", 3) == 0)
                 return bf_error_set(err, EINVAL, "max cannot be written: no option unsets a limit");
-        if (len <= off || len > 24 || strspn(v + off, "0123456789") < len - off)
+        if (len <= off || len > 24 || digits_len(v + off, len - off) < len - off)
                 return bf_error_set(err, EINVAL, "invalid number \"%.*s\"", (int) (len > 40 ? 40 : len), v);
         return 0;
 }
@@ -1114,6 +1124,14 @@ const struct file_def file_defs[] = {
 };
 
 const size_t file_defs_count = ARRAY_SIZE(file_defs);
+
+int control_parse(const struct file_def *f, const char *value, size_t len, buf *lines, bf_error *err)
+{
+        /* The parsers read words and lines as C strings would stop at it. */
+        if (memchr(value, '\0', len))
+                return bf_error_set(err, EINVAL, "a value cannot hold a NUL byte");
+        return f->parse(value, len, lines, err);
+}
 
 const struct file_def *file_def_find(const char *name)
 {

@@ -155,6 +155,8 @@ struct file_def {
 extern const struct file_def file_defs[];
 extern const size_t file_defs_count;
 const struct file_def *file_def_find(const char *name);
+/* f's parse, for a value that holds no NUL byte (refused with EINVAL). */
+int control_parse(const struct file_def *f, const char *value, size_t len, buf *lines, bf_error *err);
 
 #define CONTROL_VALUE_MAX (64 * 1024)
 #define OPTS_WRITE_MAX (1024 * 1024)

@@ -948,7 +948,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                 if (len && value.p[len - 1] == '\r')
                         len--;      /* a CRLF line end */
                 buf lines = { 0 };
-                r = value.oom ? bf_error_set(&err, ENOMEM, "out of memory") : f->parse(value.p, len, &lines, &err);
+                r = value.oom ? bf_error_set(&err, ENOMEM, "out of memory") : control_parse(f, value.p, len, &lines, &err);
                 if (r == 0 && lines.oom)
                         r = bf_error_set(&err, ENOMEM, "out of memory");
                 if (r < 0) {

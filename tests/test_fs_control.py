@@ -186,6 +186,7 @@ WRITE_FORMS = [
     ("memory.limit", "256M\n", ["WithMemoryLimit 268435456"], "268435456\n"),
     ("memory.limit", "2G", ["WithMemoryLimit 2147483648"], "2147483648\n"),
     ("memory.limit", "1T", ["WithMemoryLimit 1099511627776"], "1099511627776\n"),
+    ("memory.limit", "9223372036854775807", ["WithMemoryLimit 9223372036854775807"], "9223372036854775807\n"),
     ("memory.swap", "-1", ["WithMemorySwap -1"], "-1\n"),
     ("memory.swap", "3G", ["WithMemorySwap 3221225472"], "3221225472\n"),
     ("mounts", '[\n  {"destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind", "ro"]}\n]\n',
@@ -483,6 +484,9 @@ BAD = [
     ("memory.limit", "-1", E), ("memory.limit", "-5M", E), ("memory.limit", "max", E), ("memory.limit", "1.5G", E),
     ("memory.limit", "10X", E), ("memory.limit", "G", E), ("memory.limit", "18446744073709551616", E),
     ("memory.limit", "16777216T", E), ("memory.limit", "1 G", E),
+    # over 2^63-1 the spec's signed limit would read back negative
+    ("memory.limit", "9223372036854775808", E), ("memory.limit", "18446744073709551615", E),
+    ("memory.limit", "8388608T", E),
     ("memory.swap", "-2", E), ("memory.swap", "max", E), ("memory.swap", "9223372036854775808", E),
     ("memory.swap", "8388608T", E),
     ("mounts", "[{", E), ("mounts", "/run", E), ("mounts", '[{"destination": 1}]', E), ("mounts", "-run", E),
@@ -497,13 +501,17 @@ BAD = [
     ("tty", "2", E), ("tty", "80x", E), ("tty", "x24", E), ("tty", "axb", E), ("tty", "0", E),
     ("user", "nosuchuser", N), ("user", "alice:nosuchgroup", N), ("user", "a b", E), ("user", "a\nb", E),
 ]
-# Every file: an empty value, and a value over 64 KiB.
-BAD += [(name, "\n", E) for name in CONTROL_FILES]
-BAD += [(name, "a" * (CONTROL_VALUE_MAX + 1), errno.EFBIG) for name in CONTROL_FILES]
+# Every file: an empty value, a good value with a NUL byte in it (C strings
+# would cut it there), and a value over 64 KiB.
+EVERY_FILE_BAD = [(name, "\n", E) for name in CONTROL_FILES]
+EVERY_FILE_BAD += [(name, GOOD[name] + "\0x", E) for name in CONTROL_FILES]
+EVERY_FILE_BAD += [(name, "\0" + GOOD[name], E) for name in CONTROL_FILES]
+EVERY_FILE_BAD += [(name, "a" * (CONTROL_VALUE_MAX + 1), errno.EFBIG) for name in CONTROL_FILES]
+BAD += EVERY_FILE_BAD
 
 
 def test_every_control_file_has_refusal_cases():
-    assert {f for f, v, e in BAD if v not in ("\n",) and len(v) <= CONTROL_VALUE_MAX} == set(CONTROL_FILES)
+    assert {f for f, v, e in BAD if (f, v, e) not in EVERY_FILE_BAD} == set(CONTROL_FILES)
 
 
 @pytest.mark.parametrize("name,value,want_errno", BAD,
