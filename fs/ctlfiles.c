@@ -392,7 +392,7 @@ static int parse_devices(const char *v, size_t len, buf *lines, bf_error *err)
         if (colon) {
                 line_arg_n(lines, t, (size_t) (colon - t));
                 line_arg_n(lines, colon + 1, tl - (size_t) (colon - t) - 1);
-                if (colon[1] != '/')
+                if ((size_t) (colon - t) + 1 == tl || colon[1] != '/')
                         return bf_error_set(err, EINVAL, "the container path must be absolute");
         } else {
                 line_arg_n(lines, t, tl);
@@ -484,6 +484,9 @@ static int put_lines_as_args(buf *lines, const char *v, size_t len, char must_ha
                 size_t l = end - i;
                 if (l && v[i + l - 1] == '\r')
                         l--;
+                /* One CR is a CRLF line end; another would not read back. */
+                if (l && v[i + l - 1] == '\r')
+                        return bf_error_set(err, EINVAL, "a line cannot end in a carriage return");
                 if (must_have) {
                         const char *sep = memchr(v + i, must_have, l);
                         if (!sep || sep == v + i)
@@ -555,6 +558,9 @@ static int parse_single(const char *option, const char *v, size_t len, buf *line
         int r = need_single(v, len, err);
         if (r < 0)
                 return r;
+        /* The write's CRLF is gone already; another CR would not read back. */
+        if (v[len - 1] == '\r')
+                return bf_error_set(err, EINVAL, "a value cannot end in a carriage return");
         buf_puts(lines, option);
         line_arg_n(lines, v, len);
         buf_putc(lines, '\n');

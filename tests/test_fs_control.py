@@ -460,6 +460,10 @@ E, N, D = errno.EINVAL, errno.ENOENT, errno.ENODEV
 BAD = [
     ("annotations", "novalue", E), ("annotations", "=x", E), ("annotations", "a=1\nnovalue", E),
     ("args", b"\xff\xfe", E),
+    # a CR left at the end of a line or string value would read back as a line end
+    ("args", "a\r\r\nb\n", E), ("args", "a\r\r\r\n", E), ("env", "A=1\r\r\nB=2", E),
+    ("annotations", "a=1\r\r\nb=2", E), ("hostname", "box\r\r\n", E), ("cwd", "/x\r\r", E),
+    ("domainname", "72\r\r\n", E), ("rootfs.path", "/r\r\r\n", E),
     ("caps", "CAP_BOGUS", E), ("caps", "net_bogus", E), ("caps", "CAP_CHOWN CAP_BOGUS", E),
     ("caps", "+CAP_SYS_ADMIN -CAP_CHOWN", E), ("caps", "12", E), ("caps", "all CAP_CHOWN", E),
     ("caps", "+", E),
@@ -472,7 +476,7 @@ BAD = [
     ("cpuset.cpus", "a-b", E), ("cpuset.cpus", "1-", E), ("cpuset.cpus", "0,,1", E),
     ("cpuset.mems", ",0", E), ("cpuset.mems", "0 1", E),
     ("cwd", "/a\n/b", E),
-    ("devices", "/dev/null rwx", E), ("devices", "dev/null rw", E), ("devices", "/dev/null:dev/x rw", E),
+    ("devices", "/dev/null rwx", E), ("devices", "/dev/null:", E), ("devices", "dev/null rw", E), ("devices", "/dev/null:dev/x rw", E),
     ("devices", "/no/such/device rw", N), ("devices", "/etc/passwd rw", D), ("devices", "host parent", E),
     ("domainname", "a\nb", E),
     ("env", "NOEQUALS", E), ("env", "=x", E), ("env", "A=1\nB", E), ("env", b"A=\xff", E),
