@@ -12,6 +12,7 @@ import time
 import pytest
 
 from support.mount import Daemon, make_container, mounts_under
+from support.sanitizers import assert_no_sanitizer_report
 from support.treeops import (
     append_line,
     container_log_path,
@@ -51,7 +52,9 @@ def run_refused_start(argv, mountpoint, timeout=15.0):
         proc.communicate()
         subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
         pytest.fail(f"{argv} kept running instead of refusing to start")
-    return proc.returncode, out.decode(errors="replace")
+    out = out.decode(errors="replace")
+    assert_no_sanitizer_report(out, f"{argv}")
+    return proc.returncode, out
 
 
 def wait_exit(proc, timeout=10.0):
@@ -151,6 +154,7 @@ def daemons(bundlefs_bin, tmp_path):
 def test_help_exits_0_and_describes_the_command_line(bundlefs_bin):
     for flag in ("--help", "-h"):
         r = subprocess.run([str(bundlefs_bin), flag], capture_output=True, text=True, timeout=10)
+        assert_no_sanitizer_report(r.stderr, f"bundlefs {flag}")
         assert r.returncode == 0, f"{flag}: exit {r.returncode}, {r.stderr!r}"
         text = r.stdout + r.stderr
         assert "bundlefs" in text and "MOUNTPOINT" in text.upper()
@@ -160,6 +164,7 @@ def test_help_exits_0_and_describes_the_command_line(bundlefs_bin):
 def test_version_exits_0_and_prints_a_version(bundlefs_bin):
     for flag in ("--version", "-V"):
         r = subprocess.run([str(bundlefs_bin), flag], capture_output=True, text=True, timeout=10)
+        assert_no_sanitizer_report(r.stderr, f"bundlefs {flag}")
         assert r.returncode == 0, f"{flag}: exit {r.returncode}, {r.stderr!r}"
         text = (r.stdout + r.stderr).strip()
         assert text.startswith("bundlefs") and any(c.isdigit() for c in text), text
@@ -168,6 +173,7 @@ def test_version_exits_0_and_prints_a_version(bundlefs_bin):
 def test_without_a_mount_point_it_says_so_and_fails(bundlefs_bin, tmp_path):
     r = subprocess.run([str(bundlefs_bin), "-f", "--state", str(tmp_path / "state")],
                        capture_output=True, text=True, timeout=10)
+    assert_no_sanitizer_report(r.stderr, "bundlefs without a mount point")
     assert r.returncode != 0
     assert "mount" in r.stderr.lower()
 
