@@ -482,9 +482,11 @@ static int put_lines_as_args(buf *lines, const char *v, size_t len, char must_ha
                 const char *nl = memchr(v + i, '\n', len - i);
                 size_t end = nl ? (size_t) (nl - v) : len;
                 size_t l = end - i;
-                if (l && v[i + l - 1] == '\r')
+                /* A CR before a newline is a CRLF line end (the last line's
+                 * is gone with the write's final newline); another CR would
+                 * not read back. */
+                if (nl && l && v[i + l - 1] == '\r')
                         l--;
-                /* One CR is a CRLF line end; another would not read back. */
                 if (l && v[i + l - 1] == '\r')
                         return bf_error_set(err, EINVAL, "a line cannot end in a carriage return");
                 if (must_have) {

@@ -461,7 +461,7 @@ BAD = [
     ("annotations", "novalue", E), ("annotations", "=x", E), ("annotations", "a=1\nnovalue", E),
     ("args", b"\xff\xfe", E),
     # a CR left at the end of a line or string value would read back as a line end
-    ("args", "a\r\r\nb\n", E), ("args", "a\r\r\r\n", E), ("env", "A=1\r\r\nB=2", E),
+    ("args", "a\r\r\nb\n", E), ("args", "a\r\r\n", E), ("args", "\r\r", E), ("env", "A=1\r\r\nB=2", E),
     ("annotations", "a=1\r\r\nb=2", E), ("hostname", "box\r\r\n", E), ("cwd", "/x\r\r", E),
     ("domainname", "72\r\r\n", E), ("rootfs.path", "/r\r\r\n", E),
     ("caps", "CAP_BOGUS", E), ("caps", "net_bogus", E), ("caps", "CAP_CHOWN CAP_BOGUS", E),
