@@ -5,8 +5,10 @@ import errno
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -179,14 +181,30 @@ def test_without_a_mount_point_it_says_so_and_fails(bundlefs_bin, tmp_path):
 
 
 def test_as_non_root_it_says_it_must_run_as_root_and_exits(bundlefs_bin, tmp_path):
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-            str(bundlefs_bin), "-f", "--state", str(tmp_path / "state"), str(mnt)]
-    status, out = run_refused_start(argv, mnt)
-    assert status != 0
-    assert "root" in out.lower(), f"the refusal does not say it must run as root: {out!r}"
-    assert fuse_mounts_at(mnt) == []
+    # A mount point nobody can reach (tmp_path is under a 0700 directory,
+    # where libfuse would refuse it first).
+    top = tempfile.mkdtemp(prefix="bundlefs-nonroot-")
+    try:
+        os.chmod(top, 0o755)
+        mnt = pathlib.Path(top) / "mnt"
+        mnt.mkdir()
+        argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                str(bundlefs_bin), "-f", "--state", str(tmp_path / "state"), str(mnt)]
+        status, out = run_refused_start(argv, mnt)
+        assert status != 0
+        assert "must run as root" in out, f"the refusal does not say it must run as root: {out!r}"
+        assert fuse_mounts_at(mnt) == []
+        assert not (tmp_path / "state").exists()
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_a_mount_point_libfuse_cannot_resolve_is_refused(bundlefs_bin, tmp_path):
+    # libfuse refuses it while parsing the command line (exit 2), freeing all.
+    mnt = tmp_path / "no" / "such" / "mnt"
+    status, out = run_refused_start([str(bundlefs_bin), "-f", "--state", str(tmp_path / "state"), str(mnt)], mnt)
+    assert status == 2, f"exit {status}: {out!r}"
+    assert "bad mount point" in out, out
     assert not (tmp_path / "state").exists()
 
 
