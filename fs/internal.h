@@ -113,6 +113,10 @@ struct bfs {
         pthread_mutex_t tree_lock;
         struct namespace *namespaces;
         struct node root;
+        /* Open control, opts and config.json files (ops.c), under the tree
+         * lock: a release the kernel still had queued when the session
+         * ended never comes, so bfs_free frees what is left. */
+        struct handle *handles;
 
         pthread_mutex_t mount_lock;
         pthread_cond_t mount_wake;
@@ -123,6 +127,8 @@ struct bfs {
 };
 
 void bfs_log(struct bfs *fs, int priority, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Free the open files the kernel never released (ops.c; at the end only). */
+void handles_free_all(struct bfs *fs);
 
 /* ---- files of a container -------------------------------------------------- */
 

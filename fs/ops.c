@@ -32,6 +32,7 @@ struct handle {
         buf value;                  /* control files: what this open file was given so far */
         struct value_state vs;
         int refs;                   /* see struct dirbuf */
+        struct handle *prev, *next; /* in fs->handles (tree lock) */
 };
 
 static struct bfs *fs_of(fuse_req_t req)
@@ -712,6 +713,35 @@ static void handle_free(struct handle *h)
         free(h);
 }
 
+static void handle_link(struct bfs *fs, struct handle *h)
+{
+        h->prev = NULL;
+        h->next = fs->handles;
+        if (h->next)
+                h->next->prev = h;
+        fs->handles = h;
+}
+
+static void handle_unlink(struct bfs *fs, struct handle *h)
+{
+        if (h->prev)
+                h->prev->next = h->next;
+        else
+                fs->handles = h->next;
+        if (h->next)
+                h->next->prev = h->prev;
+}
+
+void handles_free_all(struct bfs *fs)
+{
+        while (fs->handles) {
+                struct handle *h = fs->handles;
+                handle_unlink(fs, h);
+                h->refs = 1;
+                handle_free(h);
+        }
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct bfs *fs = fs_of(req);
@@ -757,6 +787,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 return;
         }
         n->c->open_handles++;
+        handle_link(fs, h);
         pthread_mutex_unlock(&fs->tree_lock);
         /* Generated content: never cached by the kernel, sizes from getattr. */
         fi->direct_io = 1;
@@ -765,6 +796,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fi->fh = (uint64_t) (uintptr_t) h;
         if (fuse_reply_open(req, fi) != 0) {
                 pthread_mutex_lock(&fs->tree_lock);
+                handle_unlink(fs, h);
                 n->c->open_handles--;
                 maybe_free_container(n->c);
                 pthread_mutex_unlock(&fs->tree_lock);
@@ -1017,11 +1049,12 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         }
         struct handle *h = (struct handle *) (uintptr_t) fi->fh;
         struct container *c = h->node->c;
-        handle_free(h);
         pthread_mutex_lock(&fs->tree_lock);
+        handle_unlink(fs, h);
         c->open_handles--;
         maybe_free_container(c);
         pthread_mutex_unlock(&fs->tree_lock);
+        handle_free(h);
         fuse_reply_err(req, 0);
 }
 
