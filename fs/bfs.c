@@ -115,6 +115,7 @@ void bfs_free(struct bfs *fs)
         if (!fs)
                 return;
         mounter_stop(fs);
+        handles_free_all(fs);
         struct namespace *ns = fs->namespaces;
         while (ns) {
                 struct namespace *next = ns->next;

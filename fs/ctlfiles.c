@@ -79,6 +79,15 @@ static void trim(const char **v, size_t *len)
                 (*len)--;
 }
 
+/* How many of the first n bytes of s are decimal digits (s need not end in NUL). */
+static size_t digits_len(const char *s, size_t n)
+{
+        size_t i = 0;
+        while (i < n && isdigit((unsigned char) s[i]))
+                i++;
+        return i;
+}
+
 static bool single_line(const char *v, size_t len)
 {
         return !memchr(v, '\n', len);
@@ -235,7 +244,7 @@ static bool perms_word(const char *t, size_t tl)
         if (tl == 0 || tl > 3)
                 return false;
         for (size_t i = 0; i < tl; i++)
-                if (!strchr("rwm", t[i]) || memchr(t, t[i], i))
+                if (!t[i] || !strchr("rwm", t[i]) || memchr(t, t[i], i))
                         return false;
         return true;
 }
@@ -389,7 +398,7 @@ static int parse_devices(const char *v, size_t len, buf *lines, bf_error *err)
         if (colon) {
                 line_arg_n(lines, t, (size_t) (colon - t));
                 line_arg_n(lines, colon + 1, tl - (size_t) (colon - t) - 1);
-                if (colon[1] != '/')
+                if ((size_t) (colon - t) + 1 == tl || colon[1] != '/')
                         return bf_error_set(err, EINVAL, "the container path must be absolute");
         } else {
                 line_arg_n(lines, t, tl);
@@ -479,8 +488,13 @@ static int put_lines_as_args(buf *lines, const char *v, size_t len, char must_ha
                 const char *nl = memchr(v + i, '\n', len - i);
                 size_t end = nl ? (size_t) (nl - v) : len;
                 size_t l = end - i;
-                if (l && v[i + l - 1] == '\r')
+                /* A CR before a newline is a CRLF line end (the last line's
+                 * is gone with the write's final newline); another CR would
+                 * not read back. */
+                if (nl && l && v[i + l - 1] == '\r')
                         l--;
+                if (l && v[i + l - 1] == '\r')
+                        return bf_error_set(err, EINVAL, "a line cannot end in a carriage return");
                 if (must_have) {
                         const char *sep = memchr(v + i, must_have, l);
                         if (!sep || sep == v + i)
@@ -552,6 +566,9 @@ static int parse_single(const char *option, const char *v, size_t len, buf *line
         int r = need_single(v, len, err);
         if (r < 0)
                 return r;
+        /* The write's CRLF is gone already; another CR would not read back. */
+        if (v[len - 1] == '\r')
+                return bf_error_set(err, EINVAL, "a value cannot end in a carriage return");
         buf_puts(lines, option);
         line_arg_n(lines, v, len);
         buf_putc(lines, '\n');
@@ -661,8 +678,8 @@ static int parse_tty(const char *v, size_t len, buf *lines, bf_error *err)
         /* WxH: WithTTYSize takes Go ints */
         char wb[24], hb[24];
         size_t wl = (size_t) (x - v), hl = len - wl - 1;
-        if (wl == 0 || hl == 0 || wl >= sizeof(wb) || hl >= sizeof(hb) || strspn(v, "0123456789") != wl ||
-            strspn(x + 1, "0123456789") != hl)
+        if (wl == 0 || hl == 0 || wl >= sizeof(wb) || hl >= sizeof(hb) || digits_len(v, wl) != wl ||
+            digits_len(x + 1, hl) != hl)
                 return bf_error_set(err, EINVAL, "expected 1 or WIDTHxHEIGHT");
         memcpy(wb, v, wl);
         wb[wl] = '\0';
@@ -757,7 +774,8 @@ static int parse_bytes(const char *v, size_t len, bool allow_minus_one, char *ou
         if (shift && n > (UINT64_MAX >> shift))
                 return bf_error_set(err, EINVAL, "size out of range");
         n <<= shift;
-        if (allow_minus_one && n > INT64_MAX)
+        /* The spec's limits are signed: a larger size would read back negative. */
+        if (n > INT64_MAX)
                 return bf_error_set(err, EINVAL, "size out of range");
         snprintf(out, outsize, "%" PRIu64, n);
         return 0;
@@ -823,7 +841,7 @@ static int number_word(const char *v, size_t len, bool allow_sign, bf_error *err
         size_t off = allow_sign && len && v[0] == '-' ? 1 : 0;
         if (len == 3 && memcmp(v, "max", 3) == 0)
                 return bf_error_set(err, EINVAL, "max cannot be written: no option unsets a limit");
-        if (len <= off || len > 24 || strspn(v + off, "0123456789") < len - off)
+        if (len <= off || len > 24 || digits_len(v + off, len - off) < len - off)
                 return bf_error_set(err, EINVAL, "invalid number \"%.*s\"", (int) (len > 40 ? 40 : len), v);
         return 0;
 }
@@ -1120,6 +1138,14 @@ const struct file_def file_defs[] = {
 };
 
 const size_t file_defs_count = ARRAY_SIZE(file_defs);
+
+int control_parse(const struct file_def *f, const char *value, size_t len, buf *lines, bf_error *err)
+{
+        /* The parsers read words and lines as C strings would stop at it. */
+        if (memchr(value, '\0', len))
+                return bf_error_set(err, EINVAL, "a value cannot hold a NUL byte");
+        return f->parse(value, len, lines, err);
+}
 
 const struct file_def *file_def_find(const char *name)
 {

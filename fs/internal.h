@@ -156,6 +156,10 @@ struct bfs {
         pthread_mutex_t tree_lock;
         struct namespace *namespaces;
         struct node root;
+        /* Open control, opts and config.json files (ops.c), under the tree
+         * lock: a release the kernel still had queued when the session
+         * ended never comes, so bfs_free frees what is left. */
+        struct handle *handles;
 
         /* The cached renderings (live and rendered) of all containers, least
          * recently used last, within cache_max bytes. */
@@ -179,6 +183,8 @@ struct bfs {
 };
 
 void bfs_log(struct bfs *fs, int priority, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Free the open files the kernel never released (ops.c; at the end only). */
+void handles_free_all(struct bfs *fs);
 
 /* ---- files of a container -------------------------------------------------- */
 
@@ -211,6 +217,8 @@ struct file_def {
 extern const struct file_def file_defs[];
 extern const size_t file_defs_count;
 const struct file_def *file_def_find(const char *name);
+/* f's parse, for a value that holds no NUL byte (refused with EINVAL). */
+int control_parse(const struct file_def *f, const char *value, size_t len, buf *lines, bf_error *err);
 
 #define LOG_FDS_MAX 1024
 

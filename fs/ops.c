@@ -37,6 +37,7 @@ struct handle {
         uid_t opener;               /* the uid that opened the file */
         bool host_paths_allowed;    /* opened by the mount's owner or root */
         int refs;                   /* see struct dirbuf */
+        struct handle *prev, *next; /* in fs->handles (tree lock) */
 };
 
 static struct bfs *fs_of(fuse_req_t req)
@@ -720,6 +721,35 @@ static void handle_free(struct handle *h)
         free(h);
 }
 
+static void handle_link(struct bfs *fs, struct handle *h)
+{
+        h->prev = NULL;
+        h->next = fs->handles;
+        if (h->next)
+                h->next->prev = h;
+        fs->handles = h;
+}
+
+static void handle_unlink(struct bfs *fs, struct handle *h)
+{
+        if (h->prev)
+                h->prev->next = h->next;
+        else
+                fs->handles = h->next;
+        if (h->next)
+                h->next->prev = h->prev;
+}
+
+void handles_free_all(struct bfs *fs)
+{
+        while (fs->handles) {
+                struct handle *h = fs->handles;
+                handle_unlink(fs, h);
+                h->refs = 1;
+                handle_free(h);
+        }
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct bfs *fs = fs_of(req);
@@ -768,6 +798,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 return;
         }
         n->c->open_handles++;
+        handle_link(fs, h);
         pthread_mutex_unlock(&fs->tree_lock);
         /* Generated content: never cached by the kernel, sizes from getattr. */
         fi->direct_io = 1;
@@ -776,6 +807,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fi->fh = (uint64_t) (uintptr_t) h;
         if (fuse_reply_open(req, fi) != 0) {
                 pthread_mutex_lock(&fs->tree_lock);
+                handle_unlink(fs, h);
                 n->c->open_handles--;
                 maybe_free_container(n->c);
                 pthread_mutex_unlock(&fs->tree_lock);
@@ -1041,7 +1073,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                 r = value.oom ? bf_error_set(&err, ENOMEM, "out of memory") :
                                 value_text_check(value.p, value.len, &err);
                 if (r == 0)
-                        r = f->parse(value.p, len, &lines, &err);
+                        r = control_parse(f, value.p, len, &lines, &err);
                 if (r == 0 && lines.oom)
                         r = bf_error_set(&err, ENOMEM, "out of memory");
                 if (r == 0)
@@ -1122,11 +1154,12 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         }
         struct handle *h = (struct handle *) (uintptr_t) fi->fh;
         struct container *c = h->node->c;
-        handle_free(h);
         pthread_mutex_lock(&fs->tree_lock);
+        handle_unlink(fs, h);
         c->open_handles--;
         maybe_free_container(c);
         pthread_mutex_unlock(&fs->tree_lock);
+        handle_free(h);
         fuse_reply_err(req, 0);
 }
 

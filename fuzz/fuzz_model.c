@@ -5,6 +5,8 @@
  * decodes again and re-encodes to identical bytes (encode(decode(encode(x)))
  * == encode(x)), and a deep copy (model_copy) must encode to the same bytes.
  * Any difference aborts with both texts. */
+#define FUZZ_TARGET "fuzz_model"
+
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdint.h>
@@ -13,23 +15,13 @@
 #include <string.h>
 
 #include "arena.h"
-#include "buf.h"
-#include "error.h"
+#include "checks.h"
 #include "files.h"
 #include "model.h"
 #include "render.h"
-#include "sandbox.h"
 #include "spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FAIL(...)                                              \
-        do {                                                   \
-                fuzz_sandbox_leave();                          \
-                fprintf(stderr, "fuzz_model: " __VA_ARGS__);   \
-                fputc('\n', stderr);                           \
-                abort();                                       \
-        } while (0)
 
 /* Parse and decode as opt_spec.c does for WithSpecFromFile. */
 static int decode(arena *a, const char *text, size_t n, struct spec *s, bf_error *err)

@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
@@ -36,10 +37,67 @@ static bool writes(long flags)
                (O_TMPFILE && (flags & O_TMPFILE) == O_TMPFILE);
 }
 
-static volatile int active;
+/* Per thread: libFuzzer's RSS-limit thread writes its "oom-" reproducer while
+ * the fuzzing thread may be inside. */
+static __thread volatile int active;
+
+/* A crash inside the window (a sanitizer report, a signal, a timeout) must not
+ * stop libFuzzer from writing the reproducer: every such path leaves first. */
+static const int crash_signals[] = { SIGABRT, SIGALRM, SIGBUS, SIGFPE, SIGILL, SIGINT,
+                                     SIGSEGV, SIGTERM, SIGUSR1, SIGUSR2, SIGXFSZ };
+static struct sigaction previous[NSIG];
+
+static void leave_then_chain(int sig, siginfo_t *info, void *ctx)
+{
+        active = 0;
+        const struct sigaction *p = &previous[sig];
+        if (p->sa_flags & SA_SIGINFO) {
+                p->sa_sigaction(sig, info, ctx);
+        } else if (p->sa_handler == SIG_DFL) {
+                signal(sig, SIG_DFL);
+                raise(sig);
+        } else if (p->sa_handler != SIG_IGN) {
+                p->sa_handler(sig);
+        }
+}
+
+/* Installed at the first entry, after libFuzzer and the sanitizers have set
+ * their handlers, which are then called from ours. */
+static void chain_crash_handlers(void)
+{
+        static bool done;
+        if (done)
+                return;
+        done = true;
+        for (size_t i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++) {
+                int sig = crash_signals[i];
+                struct sigaction sa = { .sa_sigaction = leave_then_chain, .sa_flags = SA_SIGINFO | SA_ONSTACK };
+                if (sigaction(sig, NULL, &previous[sig]) < 0)
+                        continue;
+                sa.sa_mask = previous[sig].sa_mask;
+                sigaction(sig, &sa, NULL);
+        }
+}
+
+/* Called by AddressSanitizer before it reports, and by every sanitizer with
+ * the report's summary line (which is printed here, as the default does). */
+void __asan_on_error(void);
+void __sanitizer_report_error_summary(const char *summary);
+
+void __asan_on_error(void)
+{
+        active = 0;
+}
+
+void __sanitizer_report_error_summary(const char *summary)
+{
+        active = 0;
+        fprintf(stderr, "%s\n", summary);
+}
 
 void fuzz_sandbox_enter(void)
 {
+        chain_crash_handlers();
         active = 1;
 }
 
@@ -92,6 +150,14 @@ static bool kernel_fs(long type)
         }
 }
 
+/* A device's uevent file in /sys: reading it only reports the device's
+ * properties, and libudev needs it to find device nodes (devices control file). */
+static bool is_uevent(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+        return strcmp(slash ? slash + 1 : path, "uevent") == 0;
+}
+
 /* Look at what a read-only open would reach without opening it (O_PATH runs no
  * driver code): 0 when it may be opened, -1 with errno EACCES when not. When the
  * O_PATH open fails the real open fails the same way, so it is let through. */
@@ -106,7 +172,8 @@ static int check_target(int fd_path, const char *path)
                 ret = -1;
         else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
                 ret = -1;       /* device nodes, FIFOs, sockets */
-        else if (kernel_fs((long) sf.f_type) && !(path && strcmp(path, "/proc/self/uid_map") == 0))
+        else if (kernel_fs((long) sf.f_type) && !(path && strcmp(path, "/proc/self/uid_map") == 0) &&
+                 !((long) sf.f_type == SYSFS_MAGIC && path && is_uevent(path)))
                 ret = -1;       /* /proc, /sys & co (the core's own uid_map read excepted) */
         close(fd_path);
         if (ret < 0)

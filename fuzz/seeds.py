@@ -10,8 +10,13 @@ Writes
                           bench/list12.opts's lines
   OUTDIR/seeds/model/     every case's "expect" spec, every JSON argument of a
                           WithSpecFromBytes op, fixtures/specs/*.json
+  OUTDIR/seeds/users/     every user or group op line of the cases, with each
+                          fixture rootfs's etc/passwd and etc/group
+  OUTDIR/seeds/<target>/  also the committed seeds of fuzz/corpus/<target>/
   OUTDIR/optline.dict     option names (core/options.c) and common tokens
   OUTDIR/model.dict       the spec's JSON keys (core/spec_types.c)
+  OUTDIR/ctlfile.dict     control file names (fs/ctlfiles.c) and their keywords
+  OUTDIR/users.dict       the user options and passwd/group tokens
 Files are named by the SHA-1 of their content, so re-running adds nothing twice.
 """
 import glob
@@ -75,6 +80,35 @@ def main():
         with open(path, "rb") as f:
             put(model_dir, f.read())
         n_specs += 1
+    # users: "OPTION LINE\nPASSWD\0GROUP" (fuzz_users.c)
+    n_users = 0
+    user_ops = ("WithUser ", "WithUserID ", "WithUsername ", "WithAdditionalGIDs ", "WithAppendAdditionalGroups",
+                "WithImageConfig ", "WithImageConfigArgs ")
+    rootfs_files = []
+    for root in sorted(glob.glob(os.path.join(fixtures, "rootfs*"))):
+        files = []
+        for name in ("passwd", "group"):
+            path = os.path.join(root, "etc", name)
+            files.append(open(path, "rb").read() if os.path.isfile(path) else None)
+        rootfs_files.append(files)
+    for path in sorted(glob.glob(os.path.join(conf, "cases", "*.json"))):
+        with open(path) as f:
+            case = json.load(f)
+        for op in case.get("ops", []):
+            if not op.startswith(user_ops):
+                continue
+            op = op.replace("@FIXTURES@", fixtures).encode()
+            for passwd, group in rootfs_files:
+                put(os.path.join(out, "seeds", "users"),
+                    op + b"\n" + (passwd or b"") + (b"\0" + group if group is not None else b""))
+                n_users += 1
+
+    # The committed seeds (regressions and hand-written edge cases).
+    for target in ("optline", "model", "ctlfile", "users"):
+        for path in sorted(glob.glob(os.path.join(REPO, "fuzz", "corpus", target, "*"))):
+            with open(path, "rb") as f:
+                put(os.path.join(out, "seeds", target), f.read())
+
     list12 = os.path.join(REPO, "bench", "list12.opts")
     if os.path.exists(list12):
         with open(list12) as f:
@@ -103,8 +137,23 @@ def main():
                   "\\ud800"]:
             f.write(dict_entry(t) + "\n")
 
-    print("seeds: %d op lines, %d specs from %s; dictionaries: %d option names, %d spec keys"
-          % (n_lines, n_specs, conf, len(names), len(keys)))
+    with open(os.path.join(REPO, "fs", "ctlfiles.c")) as f:
+        controls = sorted(set(re.findall(r'CONTROL\("([^"]+)"', f.read())))
+    with open(os.path.join(out, "ctlfile.dict"), "w") as f:
+        for c in controls:
+            f.write(dict_entry(c + "\n") + "\n")
+        for t in ["all", "current", "none", "host", "allow-all", "default", "parent", "subsystem=", "sysname=",
+                  "tag=", "from ", "max", "+CAP_", "-CAP_", "CAP_", "rwm", "-1", "K", "M", "G", "T", "x", "0-3,5",
+                  "9223372036854775807", "18446744073709551615", "\r\n", "/dev/null", "[{\"destination\":",
+                  "pid", "network", "user"]:
+            f.write(dict_entry(t) + "\n")
+    with open(os.path.join(out, "users.dict"), "w") as f:
+        for t in [o.strip() + " " for o in user_ops] + [":x:", "::", "\0", "#", ",", "\n", "\r\n", "root",
+                                                         "4294967295", "4294967296", "9223372036854775808", "-1"]:
+            f.write(dict_entry(t) + "\n")
+
+    print("seeds: %d op lines, %d specs, %d user files from %s; dictionaries: %d option names, %d spec keys, "
+          "%d control files" % (n_lines, n_specs, n_users, conf, len(names), len(keys), len(controls)))
 
 
 main()

@@ -174,15 +174,19 @@ int main(int argc, char **argv)
         struct fuse_cmdline_opts opts = { 0 };
         int status = 1;
 
-        if (fuse_opt_parse(&args, &conf, option_spec, NULL) < 0)
-                return 2;
+        if (fuse_opt_parse(&args, &conf, option_spec, NULL) < 0) {
+                status = 2;
+                goto out_args;
+        }
         if (conf.help) {
                 usage();
-                fuse_opt_free_args(&args);
-                return 0;
+                status = 0;
+                goto out_args;
         }
-        if (fuse_parse_cmdline(&args, &opts) != 0)
-                return 2;
+        if (fuse_parse_cmdline(&args, &opts) != 0) {
+                status = 2;     /* libfuse said why (a mount point it cannot resolve, ...) */
+                goto out_args;
+        }
         if (opts.show_version) {
                 printf("bundlefs %s (libfuse %s)\n", BUNDLEFS_VERSION, fuse_pkgversion());
                 status = 0;

@@ -186,6 +186,7 @@ WRITE_FORMS = [
     ("memory.limit", "256M\n", ["WithMemoryLimit 268435456"], "268435456\n"),
     ("memory.limit", "2G", ["WithMemoryLimit 2147483648"], "2147483648\n"),
     ("memory.limit", "1T", ["WithMemoryLimit 1099511627776"], "1099511627776\n"),
+    ("memory.limit", "9223372036854775807", ["WithMemoryLimit 9223372036854775807"], "9223372036854775807\n"),
     ("memory.swap", "-1", ["WithMemorySwap -1"], "-1\n"),
     ("memory.swap", "3G", ["WithMemorySwap 3221225472"], "3221225472\n"),
     ("mounts", '[\n  {"destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind", "ro"]}\n]\n',
@@ -459,6 +460,10 @@ E, N, D = errno.EINVAL, errno.ENOENT, errno.ENODEV
 BAD = [
     ("annotations", "novalue", E), ("annotations", "=x", E), ("annotations", "a=1\nnovalue", E),
     ("args", b"\xff\xfe", E),
+    # a CR left at the end of a line or string value would read back as a line end
+    ("args", "a\r\r\nb\n", E), ("args", "a\r\r\n", E), ("args", "\r\r", E), ("env", "A=1\r\r\nB=2", E),
+    ("annotations", "a=1\r\r\nb=2", E), ("hostname", "box\r\r\n", E), ("cwd", "/x\r\r", E),
+    ("domainname", "72\r\r\n", E), ("rootfs.path", "/r\r\r\n", E),
     ("caps", "CAP_BOGUS", E), ("caps", "net_bogus", E), ("caps", "CAP_CHOWN CAP_BOGUS", E),
     ("caps", "+CAP_SYS_ADMIN -CAP_CHOWN", E), ("caps", "12", E), ("caps", "all CAP_CHOWN", E),
     ("caps", "+", E),
@@ -471,7 +476,7 @@ BAD = [
     ("cpuset.cpus", "a-b", E), ("cpuset.cpus", "1-", E), ("cpuset.cpus", "0,,1", E),
     ("cpuset.mems", ",0", E), ("cpuset.mems", "0 1", E),
     ("cwd", "/a\n/b", E),
-    ("devices", "/dev/null rwx", E), ("devices", "dev/null rw", E), ("devices", "/dev/null:dev/x rw", E),
+    ("devices", "/dev/null rwx", E), ("devices", "/dev/null:", E), ("devices", "dev/null rw", E), ("devices", "/dev/null:dev/x rw", E),
     ("devices", "/no/such/device rw", N), ("devices", "/etc/passwd rw", D), ("devices", "host parent", E),
     ("domainname", "a\nb", E),
     ("env", "NOEQUALS", E), ("env", "=x", E), ("env", "A=1\nB", E), ("env", b"A=\xff", E),
@@ -483,6 +488,9 @@ BAD = [
     ("memory.limit", "-1", E), ("memory.limit", "-5M", E), ("memory.limit", "max", E), ("memory.limit", "1.5G", E),
     ("memory.limit", "10X", E), ("memory.limit", "G", E), ("memory.limit", "18446744073709551616", E),
     ("memory.limit", "16777216T", E), ("memory.limit", "1 G", E),
+    # over 2^63-1 the spec's signed limit would read back negative
+    ("memory.limit", "9223372036854775808", E), ("memory.limit", "18446744073709551615", E),
+    ("memory.limit", "8388608T", E),
     ("memory.swap", "-2", E), ("memory.swap", "max", E), ("memory.swap", "9223372036854775808", E),
     ("memory.swap", "8388608T", E),
     ("mounts", "[{", E), ("mounts", "/run", E), ("mounts", '[{"destination": 1}]', E), ("mounts", "-run", E),
@@ -497,13 +505,17 @@ BAD = [
     ("tty", "2", E), ("tty", "80x", E), ("tty", "x24", E), ("tty", "axb", E), ("tty", "0", E),
     ("user", "nosuchuser", N), ("user", "alice:nosuchgroup", N), ("user", "a b", E), ("user", "a\nb", E),
 ]
-# Every file: an empty value, and a value over 64 KiB.
-BAD += [(name, "\n", E) for name in CONTROL_FILES]
-BAD += [(name, "a" * (CONTROL_VALUE_MAX + 1), errno.EFBIG) for name in CONTROL_FILES]
+# Every file: an empty value, a good value with a NUL byte in it (C strings
+# would cut it there), and a value over 64 KiB.
+EVERY_FILE_BAD = [(name, "\n", E) for name in CONTROL_FILES]
+EVERY_FILE_BAD += [(name, GOOD[name] + "\0x", E) for name in CONTROL_FILES]
+EVERY_FILE_BAD += [(name, "\0" + GOOD[name], E) for name in CONTROL_FILES]
+EVERY_FILE_BAD += [(name, "a" * (CONTROL_VALUE_MAX + 1), errno.EFBIG) for name in CONTROL_FILES]
+BAD += EVERY_FILE_BAD
 
 
 def test_every_control_file_has_refusal_cases():
-    assert {f for f, v, e in BAD if v not in ("\n",) and len(v) <= CONTROL_VALUE_MAX} == set(CONTROL_FILES)
+    assert {f for f, v, e in BAD if (f, v, e) not in EVERY_FILE_BAD} == set(CONTROL_FILES)
 
 
 @pytest.mark.parametrize("name,value,want_errno", BAD,

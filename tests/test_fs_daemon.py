@@ -5,13 +5,16 @@ import errno
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
 
 from support.mount import Daemon, make_container, mounts_under
+from support.sanitizers import assert_no_sanitizer_report
 from support.treeops import (
     append_line,
     container_log_path,
@@ -51,7 +54,9 @@ def run_refused_start(argv, mountpoint, timeout=15.0):
         proc.communicate()
         subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
         pytest.fail(f"{argv} kept running instead of refusing to start")
-    return proc.returncode, out.decode(errors="replace")
+    out = out.decode(errors="replace")
+    assert_no_sanitizer_report(out, f"{argv}")
+    return proc.returncode, out
 
 
 def wait_exit(proc, timeout=10.0):
@@ -151,6 +156,7 @@ def daemons(bundlefs_bin, tmp_path):
 def test_help_exits_0_and_describes_the_command_line(bundlefs_bin):
     for flag in ("--help", "-h"):
         r = subprocess.run([str(bundlefs_bin), flag], capture_output=True, text=True, timeout=10)
+        assert_no_sanitizer_report(r.stderr, f"bundlefs {flag}")
         assert r.returncode == 0, f"{flag}: exit {r.returncode}, {r.stderr!r}"
         text = r.stdout + r.stderr
         assert "bundlefs" in text and "MOUNTPOINT" in text.upper()
@@ -160,6 +166,7 @@ def test_help_exits_0_and_describes_the_command_line(bundlefs_bin):
 def test_version_exits_0_and_prints_a_version(bundlefs_bin):
     for flag in ("--version", "-V"):
         r = subprocess.run([str(bundlefs_bin), flag], capture_output=True, text=True, timeout=10)
+        assert_no_sanitizer_report(r.stderr, f"bundlefs {flag}")
         assert r.returncode == 0, f"{flag}: exit {r.returncode}, {r.stderr!r}"
         text = (r.stdout + r.stderr).strip()
         assert text.startswith("bundlefs") and any(c.isdigit() for c in text), text
@@ -168,19 +175,36 @@ def test_version_exits_0_and_prints_a_version(bundlefs_bin):
 def test_without_a_mount_point_it_says_so_and_fails(bundlefs_bin, tmp_path):
     r = subprocess.run([str(bundlefs_bin), "-f", "--state", str(tmp_path / "state")],
                        capture_output=True, text=True, timeout=10)
+    assert_no_sanitizer_report(r.stderr, "bundlefs without a mount point")
     assert r.returncode != 0
     assert "mount" in r.stderr.lower()
 
 
 def test_as_non_root_it_says_it_must_run_as_root_and_exits(bundlefs_bin, tmp_path):
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-            str(bundlefs_bin), "-f", "--state", str(tmp_path / "state"), str(mnt)]
-    status, out = run_refused_start(argv, mnt)
-    assert status != 0
-    assert "root" in out.lower(), f"the refusal does not say it must run as root: {out!r}"
-    assert fuse_mounts_at(mnt) == []
+    # A mount point nobody can reach (tmp_path is under a 0700 directory,
+    # where libfuse would refuse it first).
+    top = tempfile.mkdtemp(prefix="bundlefs-nonroot-")
+    try:
+        os.chmod(top, 0o755)
+        mnt = pathlib.Path(top) / "mnt"
+        mnt.mkdir()
+        argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                str(bundlefs_bin), "-f", "--state", str(tmp_path / "state"), str(mnt)]
+        status, out = run_refused_start(argv, mnt)
+        assert status != 0
+        assert "must run as root" in out, f"the refusal does not say it must run as root: {out!r}"
+        assert fuse_mounts_at(mnt) == []
+        assert not (tmp_path / "state").exists()
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_a_mount_point_libfuse_cannot_resolve_is_refused(bundlefs_bin, tmp_path):
+    # libfuse refuses it while parsing the command line (exit 2), freeing all.
+    mnt = tmp_path / "no" / "such" / "mnt"
+    status, out = run_refused_start([str(bundlefs_bin), "-f", "--state", str(tmp_path / "state"), str(mnt)], mnt)
+    assert status == 2, f"exit {status}: {out!r}"
+    assert "bad mount point" in out, out
     assert not (tmp_path / "state").exists()
 
 

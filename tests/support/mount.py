@@ -8,6 +8,8 @@ import signal
 import subprocess
 import time
 
+from .sanitizers import assert_no_sanitizer_report
+
 MNT_DETACH = 2
 
 
@@ -108,7 +110,8 @@ class Daemon:
             self.proc.wait(10)
 
     def cleanup(self):
-        """Whatever happened, leave no process and no mount behind."""
+        """Whatever happened, leave no process and no mount behind; then fail
+        if a sanitizer reported an error in any run of this daemon."""
         if self.proc and self.proc.poll() is None:
             try:
                 self.stop()
@@ -116,6 +119,7 @@ class Daemon:
                 pass
         self.kill9()
         lazy_unmount(self.mountpoint)
+        assert_no_sanitizer_report(self.log(), f"bundlefs serving {self.mountpoint}")
 
 
 def make_container(mountpoint, ns="default", cid="c1", timeout=10.0) -> pathlib.Path:

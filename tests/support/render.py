@@ -8,6 +8,7 @@ import subprocess
 from typing import Any
 
 from .conformance import Case, loads_strict
+from .sanitizers import assert_no_sanitizer_report
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,8 +41,9 @@ def render_cli(render_bin: pathlib.Path, lines: list[str], *, namespace: str, id
     wrap = os.environ.get("BUNDLEFS_RENDER_WRAP", "").split()
     proc = subprocess.run([*wrap, *argv], input=stdin.encode("utf-8"), capture_output=True,
                           timeout=timeout, check=False)
-    return RenderResult(proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                        proc.stderr.decode("utf-8", "replace"))
+    stderr = proc.stderr.decode("utf-8", "replace")
+    assert_no_sanitizer_report(stderr, f"bundlefs-render of {lines!r:.300}")
+    return RenderResult(proc.returncode, proc.stdout.decode("utf-8", "replace"), stderr)
 
 
 def render_case_cli(render_bin: pathlib.Path, case: Case, lines: list[str],
