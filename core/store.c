@@ -600,8 +600,25 @@ static int name_cmp(const void *a, const void *b)
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/* A container a crash left half made (".new-<id>") or half removed
+ * (".del-<id>"): neither was acknowledged. Left in place it would make its
+ * namespace impossible to remove, and the next removal of <id> fail. Its
+ * rootfs is removed only when empty (it always is: one is made empty, the
+ * other had lost its rootfs already). */
+static void remove_leftover(int dirfd, const char *name)
+{
+        _cleanup_close_ int cdir = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cdir < 0)
+                return;
+        unlinkat(cdir, LOG_NAME, 0);
+        unlinkat(cdir, LOG_NEW_NAME, 0);
+        unlinkat(cdir, "rootfs", AT_REMOVEDIR);
+        if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0)
+                (void) fsync(dirfd);
+}
+
 /* Directory entries that are identifiers, sorted; leftovers of unfinished
- * creations (".new-*") are removed. */
+ * creations and removals are removed. */
 static int list_dir(int dirfd, char ***ret, size_t *ret_n, bf_error *err)
 {
         int fd = dup(dirfd);
@@ -617,6 +634,8 @@ static int list_dir(int dirfd, char ***ret, size_t *ret_n, bf_error *err)
         size_t n = 0, cap = 0;
         struct dirent *de;
         while ((de = readdir(d))) {
+                if (strncmp(de->d_name, ".new-", 5) == 0 || strncmp(de->d_name, ".del-", 5) == 0)
+                        remove_leftover(fd, de->d_name);
                 if (!identifier_valid(de->d_name))
                         continue;
                 if (n == cap) {

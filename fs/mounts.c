@@ -215,6 +215,15 @@ void mount_queue(struct bfs *fs, struct container *c)
         c->open_handles++;
         pthread_mutex_unlock(&fs->tree_lock);
         pthread_mutex_lock(&fs->mount_lock);
+        if (fs->stopping) {
+                /* (a request served while the daemon stops): nobody would mount it */
+                pthread_mutex_unlock(&fs->mount_lock);
+                pthread_mutex_lock(&c->lock);
+                c->mount_queued = false;
+                pthread_mutex_unlock(&c->lock);
+                container_put(fs, c);
+                return;
+        }
         queue_push(fs, c);
         pthread_cond_signal(&fs->mount_wake);
         pthread_mutex_unlock(&fs->mount_lock);
@@ -222,29 +231,36 @@ void mount_queue(struct bfs *fs, struct container *c)
 
 int mounter_start(struct bfs *fs, bf_error *err)
 {
+        /* Under the lock: the signal thread may stop the mounter at any time. */
+        pthread_mutex_lock(&fs->mount_lock);
         int r = pthread_create(&fs->mounter, NULL, mounter, fs);
+        fs->mounter_running = r == 0;
+        pthread_mutex_unlock(&fs->mount_lock);
         if (r != 0)
                 return bf_error_set(err, r, "starting the mount thread: %s", strerror(r));
-        fs->mounter_running = true;
         return 0;
 }
 
 void mounter_stop(struct bfs *fs)
 {
-        if (!fs->mounter_running)
-                return;
         pthread_mutex_lock(&fs->mount_lock);
+        bool running = fs->mounter_running;
+        fs->mounter_running = false;
         fs->stopping = true;
         pthread_cond_broadcast(&fs->mount_wake);
         pthread_mutex_unlock(&fs->mount_lock);
-        pthread_join(fs->mounter, NULL);
-        fs->mounter_running = false;
-        /* Whatever is still queued loses the queue's reference. */
-        while (fs->mount_queue) {
-                struct container *c = fs->mount_queue;
-                fs->mount_queue = c->mount_next;
-                if (!fs->mount_queue)
-                        fs->mount_queue_tail = NULL;
+        if (running)
+                pthread_join(fs->mounter, NULL);
+        /* Whatever is still queued loses the queue's reference. Requests are
+         * still served while the daemon stops, so the queue is taken under the
+         * lock (mount_queue adds nothing once stopping is set). */
+        pthread_mutex_lock(&fs->mount_lock);
+        struct container *queue = fs->mount_queue;
+        fs->mount_queue = fs->mount_queue_tail = NULL;
+        pthread_mutex_unlock(&fs->mount_lock);
+        while (queue) {
+                struct container *c = queue;
+                queue = c->mount_next;
                 c->mount_next = NULL;
                 pthread_mutex_lock(&c->lock);
                 c->mount_queued = false;

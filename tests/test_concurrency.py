@@ -1,0 +1,177 @@
+"""Concurrency through the mount: threads and processes writing the same and
+different containers, readers of config.json while they write, and
+containers renamed and removed while others use them. Writes on one
+container are ordered, so every read shows some prefix of each writer's
+writes; nothing hangs (every join has a timeout), the daemon survives, and no
+acknowledged write is lost."""
+from __future__ import annotations
+
+import errno
+import json
+import multiprocessing
+import os
+import subprocess
+import threading
+
+from support.mount import make_container
+
+JOIN_TIMEOUT = 60.0
+WRITES = 100
+APPEND = os.O_WRONLY | os.O_APPEND
+TRUNC = os.O_WRONLY | os.O_TRUNC
+# errnos an operation on a container renamed or removed under it may give
+GONE = (errno.ENOENT, errno.ESTALE, errno.ENOTEMPTY, errno.EBUSY)
+
+
+def one_write(path, data: bytes, flags: int):
+    fd = os.open(path, flags)
+    try:
+        assert os.write(fd, data) == len(data)
+    finally:
+        os.close(fd)
+
+
+def read_text(path) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def opts_writer(cdir, name, n=WRITES):
+    for i in range(n):
+        one_write(cdir / "opts", f"WithEnv {name}K{i}={i}\n".encode(), APPEND)
+
+
+def env_writer(cdir, name, n=WRITES):
+    for i in range(n):
+        one_write(cdir / "env", f"{name}E={i}\n".encode(), TRUNC)
+
+
+def _process_main(cdir, name, how, status):
+    try:
+        (opts_writer if how == "opts" else env_writer)(cdir, name)
+        status.put((name, "ok"))
+    except BaseException as e:  # noqa: BLE001 - reported to the test
+        status.put((name, repr(e)))
+
+
+class Runner:
+    """Threads whose exceptions are kept for the test to see."""
+
+    def __init__(self):
+        self.threads, self.failures = [], []
+
+    def start(self, fn, *args):
+        def body():
+            try:
+                fn(*args)
+            except BaseException as e:  # noqa: BLE001
+                self.failures.append(f"{fn.__name__}{args[1:]}: {e!r}")
+        t = threading.Thread(target=body, daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def join(self):
+        for t in self.threads:
+            t.join(JOIN_TIMEOUT)
+        assert not [t for t in self.threads if t.is_alive()], "a thread hung"
+        assert not self.failures, self.failures
+
+
+def prefix_of_writes(env: dict, name: str) -> int:
+    """How many of writer name's K-writes the env shows; they must be K0..Kn-1."""
+    got = sorted(int(k[len(name) + 1:]) for k in env if k.startswith(f"{name}K"))
+    assert got == list(range(len(got))), f"{name}: a gap in {got}"
+    return len(got)
+
+
+def test_writers_readers_and_renames_at_once(daemon, tmp_path):
+    mnt = daemon.mountpoint
+    shared = make_container(mnt, "default", "shared")
+    own = [make_container(mnt, "default", f"own{i}") for i in range(2)]
+    writers = [f"t{i}" for i in range(3)] + [f"p{i}" for i in range(2)]
+    stop = threading.Event()
+
+    def reader(cdir, _name):
+        reads, last = 0, {}
+        while not stop.is_set() or reads == 0:
+            cfg = json.loads(read_text(cdir / "config.json"))    # never torn
+            env = dict(e.split("=", 1) for e in cfg["process"]["env"])
+            for w in writers:
+                n = prefix_of_writes(env, w)
+                # one reader's reads follow each other: never fewer writes
+                assert n >= last.get(w, 0), f"{w}: {n} writes after {last[w]}"
+                last[w] = n
+            reads += 1
+
+    def churn(_mnt, _name):
+        """Make, write, rename and remove containers that others use."""
+        for i in range(15):
+            c = mnt / "default" / f"tmp{i}"
+            c.mkdir()
+            one_write(c / "opts", b"WithHostname tmp\n", APPEND)
+            os.rename(c, mnt / "default" / f"tmp{i}-r")
+            r = subprocess.run(["rm", "-rf", str(mnt / "default" / f"tmp{i}-r")], capture_output=True, text=True)
+            assert not (mnt / "default" / f"tmp{i}-r").exists(), r.stderr
+
+    def user(_mnt, _name):
+        """Write and read whatever tmp container is there: success or a
+        sensible errno, nothing else."""
+        for _ in range(200):
+            for name in os.listdir(mnt / "default"):
+                if not name.startswith("tmp"):
+                    continue
+                c = mnt / "default" / name
+                for op in (lambda: one_write(c / "env", b"U=1\n", TRUNC),
+                           lambda: json.loads(read_text(c / "config.json")),
+                           lambda: read_text(c / "opts")):
+                    try:
+                        op()
+                    except OSError as e:
+                        assert e.errno in GONE, f"{name}: {errno.errorcode.get(e.errno)}"
+
+    runner = Runner()
+    ctx = multiprocessing.get_context("fork")
+    status = ctx.Queue()
+    procs = [ctx.Process(target=_process_main, args=(shared, w, "opts", status), daemon=True)
+             for w in writers if w.startswith("p")]
+    for p in procs:
+        p.start()
+    for w in writers:
+        if w.startswith("t"):
+            runner.start(opts_writer, shared, w)
+    runner.start(env_writer, shared, "e0")
+    for i, c in enumerate(own):
+        runner.start(opts_writer, c, "t0")
+        runner.start(env_writer, c, f"o{i}")
+    readers = Runner()
+    for _ in range(2):
+        readers.start(reader, shared, "shared")
+    readers.start(reader, own[0], "own0")
+    runner.start(churn, mnt, "churn")
+    runner.start(user, mnt, "user")
+
+    runner.join()
+    for p in procs:
+        p.join(JOIN_TIMEOUT)
+    assert not [p for p in procs if p.is_alive()], "a writer process hung"
+    results = sorted(status.get(timeout=5) for _ in procs)
+    assert results == [(w, "ok") for w in writers if w.startswith("p")]
+    stop.set()
+    readers.join()
+
+    assert daemon.proc.poll() is None, "the daemon died"
+    # no write lost: one line per acknowledged write, each writer's in order
+    lines = read_text(shared / "opts").splitlines()
+    assert len(lines) == len(writers) * WRITES + WRITES
+    for w in writers:
+        ours = [line for line in lines if line.startswith(f"WithEnv {w}K")]
+        assert ours == [f"WithEnv {w}K{i}={i}" for i in range(WRITES)]
+    assert [line for line in lines if line.startswith("WithEnv e0E=")] == \
+        [f"WithEnv e0E={i}" for i in range(WRITES)]
+    env = dict(e.split("=", 1) for e in json.loads(read_text(shared / "config.json"))["process"]["env"])
+    assert env["e0E"] == str(WRITES - 1)
+    for w in writers:
+        assert prefix_of_writes(env, w) == WRITES
+    for i, c in enumerate(own):
+        assert len(read_text(c / "opts").splitlines()) == 2 * WRITES
+    assert sorted(os.listdir(mnt / "default")) == ["own0", "own1", "shared"]
