@@ -91,6 +91,11 @@ int store_open(const char *path, struct store *ret, bf_error *err)
                 return sys_error(err, "opening", "lock");
         if (flock(lockfd, LOCK_EX | LOCK_NB) < 0)
                 return bf_error_set(err, EBUSY, "state directory %s is in use by another bundlefs", path);
+        /* Who holds it, for a later daemon to tell a dying one (bundlefs(8)). */
+        char pid[32];
+        int pl = snprintf(pid, sizeof(pid), "%d\n", (int) getpid());
+        if (ftruncate(lockfd, 0) < 0 || pwrite(lockfd, pid, (size_t) pl, 0) != pl)
+                return sys_error(err, "writing", "lock");
 
         char text[64] = { 0 };
         _cleanup_close_ int ffd = openat(dirfd, "format", O_RDONLY | O_CLOEXEC);
