@@ -13,7 +13,6 @@
 #include "internal.h"
 #include "platform.h"
 #include "deps.h"
-#include "model.h"
 #include "render.h"
 #include "util.h"
 
@@ -352,27 +351,6 @@ static int live_build(const struct snapshot *s, const char *platform, struct opt
         return 0;
 }
 
-/* After applying lines in place the arena holds the spec's old values too:
- * once it has grown well past a fresh copy, copy the spec into a new arena. */
-static void live_compact(struct live *l)
-{
-        size_t now = arena_footprint(&l->a);
-        if (now < l->compact_at)
-                return;
-        arena a;
-        arena_init(&a, RENDER_ARENA_LIMIT);
-        struct spec copy;
-        if (model_copy(&a, &type_spec, &copy, &l->spec) < 0) {
-                arena_done(&a);
-                l->compact_at = 2 * now;
-                return;
-        }
-        arena_done(&l->a);
-        l->a = a;
-        l->spec = copy;
-        l->compact_at = 4 * arena_footprint(&l->a) + ((size_t) 64 << 10);
-}
-
 /* Is the kept spec that of the list at version, with nothing it read
  * changed since? (The caller holds write_lock.) */
 static bool live_current(const struct container *c, uint64_t version)
@@ -419,9 +397,18 @@ static void live_keep(struct bfs *fs, struct container *c, struct live *l, uint6
                 return;
         }
         l->version = version;
+        /* Lines applied in place leave the values they replaced in the arena.
+         * Once it has grown well past what a fresh build took, the next write
+         * replays the list instead, which builds a compact spec again (the
+         * spec's strings point into the arena and into option lines, so it
+         * cannot simply be copied out). */
+        size_t now = arena_footprint(&l->a);
         if (!l->compact_at)
-                l->compact_at = 4 * arena_footprint(&l->a) + ((size_t) 64 << 10);
-        live_compact(l);
+                l->compact_at = 4 * now + ((size_t) 64 << 10);
+        if (now >= l->compact_at) {
+                live_free(l);
+                l = NULL;
+        }
         c->live = l;
         cache_update(fs, c);
 }

@@ -77,7 +77,7 @@ struct live {
         struct spec spec;
         struct deps *deps;              /* what building it read */
         uint64_t version;               /* of the list it was built from */
-        size_t compact_at;              /* arena footprint at which to copy the spec afresh */
+        size_t compact_at;              /* arena footprint at which to build afresh */
 };
 
 /* A config.json as rendered for a version of the list, shared by readers

@@ -144,3 +144,17 @@ def test_a_cache_smaller_than_the_tree_still_serves_every_container_fresh(bundle
     finally:
         d.stop()
         d.cleanup()
+
+
+def test_a_kept_spec_that_grew_large_is_rebuilt_and_stays_right(render_bin, ctr):
+    """Each WithEnv of a new key copies the environment: hundreds of appends
+    grow the kept spec's memory well past a fresh build's, and the spec built
+    afresh then must render the same."""
+    for i in range(400):
+        append_opts(ctr, f"WithEnv K{i}={'v' * 40}{i}\n")
+    cfg = assert_config_fresh(render_bin, ctr)
+    assert len(cfg["process"]["env"]) == 400
+    for i in range(50):
+        append_opts(ctr, f"WithEnv K{i}=again{i}\n")
+    cfg = assert_config_fresh(render_bin, ctr)
+    assert cfg["process"]["env"][0] == "K0=again0"
