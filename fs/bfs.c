@@ -128,6 +128,13 @@ void bfs_free(struct bfs *fs)
                 ns_free(ns);
                 ns = next;
         }
+        /* Removed containers the kernel never forgot (it sends no FORGET at
+         * unmount). */
+        while (fs->removed) {
+                struct container *c = fs->removed;
+                fs->removed = c->next;
+                container_free(c);
+        }
         if (fs->store.path)
                 store_close(&fs->store);
         pthread_mutex_destroy(&fs->tree_lock);

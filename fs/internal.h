@@ -94,7 +94,7 @@ struct container {
         struct bfs *fs;
         /* tree lock */
         struct namespace *ns;
-        struct container *next;         /* in ns->containers, sorted by id */
+        struct container *next;         /* in ns->containers, sorted by id; once removed, in fs->removed */
         struct container *hash_next;    /* in ns->buckets */
         bool removed;
         unsigned open_handles;
@@ -156,6 +156,7 @@ struct bfs {
         pthread_mutex_t tree_lock;
         struct namespace *namespaces;
         struct node root;
+        struct container *removed;      /* removed, still known to the kernel (by next) */
         /* Open control, opts and config.json files (ops.c), under the tree
          * lock: a release the kernel still had queued when the session
          * ended never comes, so bfs_free frees what is left. */

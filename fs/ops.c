@@ -431,6 +431,9 @@ static int rmdir_container(struct bfs *fs, struct namespace *parent, const char 
                 pthread_mutex_lock(&fs->tree_lock);
                 container_unlink(c->ns, c);
                 c->removed = true;
+                /* Freed once the kernel forgets it, or when the daemon stops. */
+                c->next = fs->removed;
+                fs->removed = c;
                 pthread_mutex_unlock(&fs->tree_lock);
                 /* A mount made by now is ours to take off; one still being made
                  * is taken off by the mounter, which sees `removed`. */

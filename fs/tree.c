@@ -151,6 +151,11 @@ void maybe_free_container(struct container *c)
         for (size_t i = 0; i < file_defs_count; i++)
                 if (c->files[i].nlookup)
                         return;
+        for (struct container **p = &c->fs->removed; *p; p = &(*p)->next)
+                if (*p == c) {
+                        *p = c->next;
+                        break;
+                }
         container_free(c);
 }
 

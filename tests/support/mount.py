@@ -20,16 +20,22 @@ def real_path(path) -> str:
     return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
 
 
-def fuse_mounted_on(path) -> bool:
-    """Is a FUSE filesystem mounted right on path (per /proc/self/mountinfo)?"""
+def fuse_connection_of(path):
+    """The FUSE connection (fusectl's number: the device's minor) mounted
+    right on path, per /proc/self/mountinfo, or None."""
     real = real_path(path)
     with open("/proc/self/mountinfo") as f:
         for line in f:
             fields = line.split()
             sep = fields.index("-")
             if fields[4] == real and fields[sep + 1].startswith("fuse"):
-                return True
-    return False
+                return fields[2].split(":")[1]
+    return None
+
+
+def fuse_mounted_on(path) -> bool:
+    """Is a FUSE filesystem mounted right on path?"""
+    return fuse_connection_of(path) is not None
 
 
 def mounts_under(path) -> list:
@@ -47,15 +53,10 @@ def mounts_under(path) -> list:
 def abort_fuse_connection(path):
     """Abort the FUSE connection mounted on path (fusectl): every request
     waiting on it fails with ENOTCONN."""
-    real = real_path(path)
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            if fields[4] == real and fields[sep + 1].startswith("fuse"):
-                minor = fields[2].split(":")[1]
-                with open(f"/sys/fs/fuse/connections/{minor}/abort", "w") as a:
-                    a.write("1")
+    minor = fuse_connection_of(path)
+    if minor is not None:
+        with open(f"/sys/fs/fuse/connections/{minor}/abort", "w") as a:
+            a.write("1")
 
 
 def lazy_unmount(path):
