@@ -174,16 +174,11 @@ static int show(const struct file_def *f, const struct state *s, buf *out)
         int r = spec_build(&a, &in, &spec, NULL, &err);
         if (r < 0)
                 FAIL("%s: spec_build fails (%s) where spec_render succeeded", f->name, err.msg);
-        struct optlist *list = malloc(sizeof(*list) + s->n * sizeof(list->lines[0]));
-        if (!list)
-                abort();
-        list->refs = 1;
-        list->n = s->n;
-        memcpy(list->lines, s->lines, s->n * sizeof(list->lines[0]));
-        struct view v = { .spec = &spec, .list = list, .platform = in.platform };
+        /* show reads a list's lines and count only */
+        struct optlist list = { .refs = 1, .n = s->n, .lines = s->lines };
+        struct view v = { .spec = &spec, .list = &list, .platform = in.platform };
         r = f->show(&v, out, &err);
         check_error(f->name, r, &err, EINVAL, ENOMEM, 0);
-        free(list);
         arena_done(&a);
         if (r == 0 && !out->oom && out->len &&
             (out->p[out->len - 1] != '\n' || strlen(out->p) != out->len))
