@@ -427,6 +427,14 @@ const char *optline_option_name(const struct optline *l)
         return l->opt->name;
 }
 
+void optline_print_all(buf *out, struct optline *const *lines, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                buf_put(out, lines[i]->text, lines[i]->text_len);
+                buf_putc(out, '\n');
+        }
+}
+
 void optline_free_all(struct optline **lines, size_t n)
 {
         for (size_t i = 0; i < n; i++)

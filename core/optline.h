@@ -7,6 +7,8 @@
  * for `cat opts`. */
 #pragma once
 
+#include "buf.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +54,8 @@ void optline_unref(struct optline *l);
  * line of a text of several lines starts with "line N: ". */
 int optline_parse_text(const char *text, size_t len, struct optline ***ret, size_t *ret_n, bf_error *err);
 void optline_free_all(struct optline **lines, size_t n);
+/* The lines in canonical form, one per line (what `cat opts` shows). */
+void optline_print_all(buf *out, struct optline *const *lines, size_t n);
 
 /* True for lines that carry no option: blank or starting with '#'. */
 bool optline_is_blank(const char *line, size_t len);

@@ -567,10 +567,7 @@ static int load_container(int nsdirfd, const char *ns, const char *id, struct lo
         if (r == 0 && log_id == 0) {
                 /* A format-1 log: give it an id, so the journal can name it. */
                 buf text = { 0 };
-                for (size_t i = 0; i < l.n; i++) {
-                        buf_put(&text, l.lines[i]->text, l.lines[i]->text_len);
-                        buf_putc(&text, '\n');
-                }
+                optline_print_all(&text, l.lines, l.n);
                 struct store_log nl = { .fd = -1 };
                 r = text.oom ? bf_error_set(err, ENOMEM, "out of memory") :
                                log_write_new(cdir, l.platform, text.p ? text.p : "", text.len, &nl, err);

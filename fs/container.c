@@ -51,9 +51,12 @@ static void optarray_unref(struct optarray *arr)
         free(arr);
 }
 
-struct optlist *optlist_new(struct optline *const *lines, size_t n, struct optline *const *more, size_t nmore)
+/* A new array holding lines then more, with room for cap lines. */
+static struct optlist *optlist_make(struct optline *const *lines, size_t n, struct optline *const *more, size_t nmore,
+                                    size_t cap)
 {
-        size_t cap = n + nmore < 8 ? 8 : n + nmore;
+        if (cap < n + nmore)
+                cap = n + nmore;
         struct optarray *arr = malloc(sizeof(*arr) + cap * sizeof(arr->lines[0]));
         if (!arr)
                 return NULL;
@@ -70,25 +73,17 @@ struct optlist *optlist_new(struct optline *const *lines, size_t n, struct optli
         return l;
 }
 
+struct optlist *optlist_new(struct optline *const *lines, size_t n, struct optline *const *more, size_t nmore)
+{
+        return optlist_make(lines, n, more, nmore, 8);
+}
+
 struct optlist *optlist_extend(struct optlist *cur, size_t base, struct optline *const *more, size_t nmore)
 {
         struct optarray *arr = cur->arr;
-        if (base != cur->n || arr->used != cur->n || arr->cap - arr->used < nmore) {
+        if (base != cur->n || arr->used != cur->n || arr->cap - arr->used < nmore)
                 /* A copy with room to grow: appends stay amortised O(1). */
-                struct optlist *l = optlist_new(cur->lines, base, more, nmore);
-                if (!l)
-                        return NULL;
-                size_t cap = 2 * (base + nmore);
-                if (cap > l->arr->cap) {
-                        struct optarray *grown = realloc(l->arr, sizeof(*grown) + cap * sizeof(grown->lines[0]));
-                        if (grown) {
-                                grown->cap = cap;
-                                l->arr = grown;
-                                l->lines = grown->lines;
-                        }
-                }
-                return l;
-        }
+                return optlist_make(cur->lines, base, more, nmore, 2 * (base + nmore));
         /* Only the container's writer (under its write_lock) extends its
          * newest list, and readers never look past their own n. */
         for (size_t i = 0; i < nmore; i++)
@@ -366,8 +361,9 @@ static int writer_build(struct container *c, const struct snapshot *s, const cha
                         const struct optlist *cur, uint64_t version, size_t base, struct optline *const *more,
                         size_t nmore, struct live **ret, bf_error *err)
 {
+        bool extend = !platform && base == cur->n && live_current(c, version);
         struct live *l = TAKE_PTR(c->live);
-        if (l && !platform && base == cur->n && l->version == version && deps_still_valid(l->deps)) {
+        if (extend) {
                 if (base + nmore > OPTS_LINES_MAX) {
                         c->live = l;
                         return bf_error_set(err, EFBIG, "an option list holds at most %d lines", OPTS_LINES_MAX);
@@ -495,10 +491,7 @@ int container_read(struct bfs *fs, struct container *c, const struct file_def *f
         }
         if (f->kind == FILE_OPTS) {
                 struct optlist *l = current_list(c, NULL);
-                for (size_t i = 0; i < l->n; i++) {
-                        buf_put(out, l->lines[i]->text, l->lines[i]->text_len);
-                        buf_putc(out, '\n');
-                }
+                optline_print_all(out, l->lines, l->n);
                 optlist_unref(l);
                 return out->oom ? bf_error_set(err, ENOMEM, "out of memory") : 0;
         }
@@ -580,10 +573,7 @@ int container_append(struct bfs *fs, struct container *c, const char *text, size
                 return 0;
         }
         buf payload = { 0 };
-        for (size_t i = 0; i < n; i++) {
-                buf_put(&payload, lines[i]->text, lines[i]->text_len);
-                buf_putc(&payload, '\n');
-        }
+        optline_print_all(&payload, lines, n);
 
         pthread_mutex_lock(&c->write_lock);
         struct snapshot s;
@@ -633,10 +623,7 @@ int container_append(struct bfs *fs, struct container *c, const char *text, size
 int container_replace(struct bfs *fs, struct container *c, struct optline **lines, size_t n, bf_error *err)
 {
         buf payload = { 0 };
-        for (size_t i = 0; i < n; i++) {
-                buf_put(&payload, lines[i]->text, lines[i]->text_len);
-                buf_putc(&payload, '\n');
-        }
+        optline_print_all(&payload, lines, n);
         struct optlist *next = optlist_new(lines, n, NULL, 0);
         pthread_mutex_lock(&c->write_lock);
         int r = next && !payload.oom ? 0 : bf_error_set(err, ENOMEM, "out of memory");

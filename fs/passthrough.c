@@ -446,6 +446,19 @@ void pt_statfs(fuse_req_t req, struct node *n)
 }
 
 /* Extended attributes go through /proc/self/fd, which O_PATH descriptors allow. */
+/* The answer to getxattr or listxattr: the size asked for (size 0), the
+ * value, or the error; value is freed. */
+static void reply_xattr(fuse_req_t req, char *value, size_t size, ssize_t l)
+{
+        if (l < 0)
+                fuse_reply_err(req, errno);
+        else if (size == 0)
+                fuse_reply_xattr(req, (size_t) l);
+        else
+                fuse_reply_buf(req, value, (size_t) l);
+        free(value);
+}
+
 void pt_getxattr(fuse_req_t req, struct node *n, const char *name, size_t size)
 {
         char path[64];
@@ -456,13 +469,7 @@ void pt_getxattr(fuse_req_t req, struct node *n, const char *name, size_t size)
                 return;
         }
         ssize_t l = getxattr(path, name, value, size);
-        if (l < 0)
-                fuse_reply_err(req, errno);
-        else if (size == 0)
-                fuse_reply_xattr(req, (size_t) l);
-        else
-                fuse_reply_buf(req, value, (size_t) l);
-        free(value);
+        reply_xattr(req, value, size, l);
 }
 
 void pt_listxattr(fuse_req_t req, struct node *n, size_t size)
@@ -475,13 +482,7 @@ void pt_listxattr(fuse_req_t req, struct node *n, size_t size)
                 return;
         }
         ssize_t l = listxattr(path, value, size);
-        if (l < 0)
-                fuse_reply_err(req, errno);
-        else if (size == 0)
-                fuse_reply_xattr(req, (size_t) l);
-        else
-                fuse_reply_buf(req, value, (size_t) l);
-        free(value);
+        reply_xattr(req, value, size, l);
 }
 
 void pt_setxattr(fuse_req_t req, struct node *n, const char *name, const char *value, size_t size, int flags)
