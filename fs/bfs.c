@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "mount_helper.h"
 #include "util.h"
 
 void bfs_log(struct bfs *fs, int priority, const char *fmt, ...)
@@ -115,6 +116,7 @@ void bfs_free(struct bfs *fs)
         if (!fs)
                 return;
         mounter_stop(fs);
+        mount_helper_stop(TAKE_PTR(fs->helper));
         handles_free_all(fs);
         struct namespace *ns = fs->namespaces;
         while (ns) {
@@ -167,7 +169,9 @@ static struct container **all_containers(struct bfs *fs, size_t *ret_n)
 
 int bfs_start(struct bfs *fs, bf_error *err)
 {
-        int r = mounter_start(fs, err);
+        int r = mount_helper_start(&fs->helper, err);
+        if (r == 0)
+                r = mounter_start(fs, err);
         if (r < 0)
                 return r;
         size_t n;

@@ -174,6 +174,7 @@ struct bfs {
          * containers is not bound by the open-file limit. */
         unsigned log_fds;
 
+        struct mount_helper *helper;    /* makes the bind mounts (mount_helper.h) */
         pthread_mutex_t mount_lock;
         pthread_cond_t mount_wake;
         struct container *mount_queue;
