@@ -157,12 +157,12 @@ static int with_user(struct render *r, struct spec *s, const char *userstr)
         return ensure_additional_gids(r, s);
 }
 
-OPTION_FN(opt_user)
+int opt_user(struct render *r, struct spec *s, const struct optline *l)
 {
         return with_user(r, s, l->args[0].str);
 }
 
-OPTION_FN(opt_uid_gid)
+int opt_uid_gid(struct render *r, struct spec *s, const struct optline *l)
 {
         int e = set_process(r, s);
         if (e < 0)
@@ -173,12 +173,12 @@ OPTION_FN(opt_uid_gid)
         return ensure_additional_gids(r, s);
 }
 
-OPTION_FN(opt_user_id)
+int opt_user_id(struct render *r, struct spec *s, const struct optline *l)
 {
         return with_user_id(r, s, (uint32_t) l->args[0].u);
 }
 
-OPTION_FN(opt_username)
+int opt_username(struct render *r, struct spec *s, const struct optline *l)
 {
         return with_username(r, s, l->args[0].str);
 }
@@ -235,12 +235,12 @@ static int with_additional_gids(struct render *r, struct spec *s, const char *us
         return ensure_additional_gids(r, s);
 }
 
-OPTION_FN(opt_additional_gids)
+int opt_additional_gids(struct render *r, struct spec *s, const struct optline *l)
 {
         return with_additional_gids(r, s, l->args[0].str);
 }
 
-OPTION_FN(opt_append_additional_groups)
+int opt_append_additional_groups(struct render *r, struct spec *s, const struct optline *l)
 {
         if (s->windows)
                 return 0;
