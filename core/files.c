@@ -3,6 +3,7 @@
 #include "deps.h"
 #include "jsonparse.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -13,6 +14,21 @@
 
 #include "util.h"
 
+int fd_write_all(int fd, const void *data, size_t n)
+{
+        const char *p = data;
+        while (n) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += (size_t) w;
+                n -= (size_t) w;
+        }
+        return 0;
+}
 
 int fd_read_all(int fd, const char *name, size_t max, char **ret, size_t *ret_len, bf_error *err)
 {

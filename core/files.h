@@ -1,5 +1,5 @@
 /* Bounded reads of host files named by options (spec files, image configs,
- * env files, passwd and group), with Go's error wording. */
+ * env files, passwd and group), with Go's error wording; whole writes. */
 #pragma once
 
 #include <stddef.h>
@@ -22,6 +22,9 @@ int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len, bf_
 struct render;
 int file_read_input(struct render *r, const char *path, size_t max, char **ret, size_t *ret_len);
 int fd_read_all(int fd, const char *name, size_t max, char **ret, size_t *ret_len, bf_error *err);
+/* Write all n bytes, retrying short writes and EINTR: 0 or a negative
+ * errno (with nothing known about how much was written). */
+int fd_write_all(int fd, const void *p, size_t n);
 /* pathfd is an O_PATH descriptor: open it for reading only if it is a
  * regular file (never a device or FIFO). */
 int fd_reopen_regular(int pathfd, const char *name, int *ret_fd, bf_error *err);

@@ -60,21 +60,6 @@ static int fsync_dir_at(int dirfd, const char *name, bf_error *err)
         return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t) w;
-        }
-        return 0;
-}
-
 int store_open(const char *path, struct store *ret, bf_error *err)
 {
         *ret = (struct store){ .dirfd = -1, .nsfd = -1, .lockfd = -1, .journal = { .fd = -1 } };
@@ -112,7 +97,7 @@ int store_open(const char *path, struct store *ret, bf_error *err)
         } else if (errno == ENOENT) {
                 /* A new state directory: only an empty one may become one. */
                 _cleanup_close_ int tmp = openat(dirfd, "format.new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-                if (tmp < 0 || write_all(tmp, FORMAT_TEXT, strlen(FORMAT_TEXT)) < 0 || fsync(tmp) < 0)
+                if (tmp < 0 || fd_write_all(tmp, FORMAT_TEXT, strlen(FORMAT_TEXT)) < 0 || fsync(tmp) < 0)
                         return sys_error(err, "writing", "format");
                 if (mkdirat(dirfd, "namespaces", 0700) < 0 && errno != EEXIST)
                         return sys_error(err, "creating", "namespaces");
@@ -195,7 +180,7 @@ static bool record_parse(const char *data, size_t n, size_t pos, char *ret_type,
 /* Write a batch of journal records and make them durable. */
 static int journal_flush_batch(struct journal *j, const buf *batch)
 {
-        int r = write_all(j->fd, batch->p, batch->len);
+        int r = fd_write_all(j->fd, batch->p, batch->len);
         if (r == 0 && fdatasync(j->fd) < 0)
                 r = -errno;
         return r;
@@ -307,7 +292,7 @@ static int log_append(struct store *s, struct store_log *log, char type, const c
                                  STORE_LOG_MAX >> 20);
         if (r == 0) {
                 /* One write(2): the record reaches the file whole or is cut at the end. */
-                int w = write_all(log->fd, rec.p, rec.len);
+                int w = fd_write_all(log->fd, rec.p, rec.len);
                 if (w < 0)
                         r = bf_error_set(err, -w, "writing the option log: %s", strerror(-w));
         }
@@ -392,7 +377,7 @@ static int log_write_new(int dirfd, const char *platform, const char *text, size
                 buf_free(&b);
                 return bf_error_set(err, ENOMEM, "out of memory");
         }
-        int r = write_all(fd, b.p, b.len);
+        int r = fd_write_all(fd, b.p, b.len);
         size_t size = b.len;
         buf_free(&b);
         if (r < 0 || fdatasync(fd) < 0)
@@ -688,7 +673,7 @@ static int journal_replay(struct store *s, struct loading *all, size_t n, void (
                 return r;
         size_t hl = strlen(JOURNAL_HEADER);
         if (size == 0) {
-                if (write_all(fd, JOURNAL_HEADER, hl) < 0 || fdatasync(fd) < 0 || fsync(s->dirfd) < 0)
+                if (fd_write_all(fd, JOURNAL_HEADER, hl) < 0 || fdatasync(fd) < 0 || fsync(s->dirfd) < 0)
                         return sys_error(err, "creating", JOURNAL_NAME);
                 j->fd = TAKE_FD(fd);
                 j->size = hl;
@@ -740,7 +725,7 @@ static int journal_replay(struct store *s, struct loading *all, size_t n, void (
                         continue;
                 if ((r = loaded_apply(&ld->l, rtype, payload, plen, err)) < 0)
                         return r;
-                if (write_all(ld->log.fd, rec, rec_len) < 0)
+                if (fd_write_all(ld->log.fd, rec, rec_len) < 0)
                         return sys_error(err, "writing log of", ld->id);
                 ld->log.size += rec_len;
                 replayed++;
