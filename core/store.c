@@ -20,7 +20,8 @@
 #define LOG_NAME "log"
 #define LOG_NEW_NAME "log.new"
 #define LOG_HEADER_V1 "bundlefs-log 1\n"
-#define LOG_HEADER_FMT "bundlefs-log 2 %016" PRIx64 "\n"
+#define LOG_HEADER_V2_PREFIX "bundlefs-log 2 "
+#define LOG_HEADER_FMT LOG_HEADER_V2_PREFIX "%016" PRIx64 "\n"
 #define JOURNAL_NAME "journal"
 #define JOURNAL_HEADER "bundlefs-journal 1\n"
 #define FORMAT_TEXT "bundlefs-state 1\n"
@@ -151,21 +152,62 @@ static void record_build(buf *out, char type, const char *p1, size_t n1, const c
                 buf_put(out, p2, n2);
 }
 
+/* The numbers in record headers are parsed within the header: never with
+ * sscanf, which measures the whole rest of the buffer (a log or the journal,
+ * megabytes) with strlen at every call. */
+
+/* Decimal digits at [p, end) into *ret; where they stop, or NULL (no digit,
+ * or past SIZE_MAX). */
+static const char *parse_size(const char *p, const char *end, size_t *ret)
+{
+        const char *start = p;
+        size_t v = 0;
+        for (; p < end && *p >= '0' && *p <= '9'; p++) {
+                size_t d = (size_t) (*p - '0');
+                if (v > (SIZE_MAX - d) / 10)
+                        return NULL;
+                v = v * 10 + d;
+        }
+        if (p == start)
+                return NULL;
+        *ret = v;
+        return p;
+}
+
+/* Exactly `digits` lower-case hex digits at [p, end) into *ret. */
+static const char *parse_hex(const char *p, const char *end, size_t digits, uint64_t *ret)
+{
+        if ((size_t) (end - p) < digits)
+                return NULL;
+        uint64_t v = 0;
+        for (size_t i = 0; i < digits; i++, p++) {
+                unsigned d;
+                if (*p >= '0' && *p <= '9')
+                        d = (unsigned) (*p - '0');
+                else if (*p >= 'a' && *p <= 'f')
+                        d = (unsigned) (*p - 'a' + 10);
+                else
+                        return NULL;
+                v = v << 4 | d;
+        }
+        *ret = v;
+        return p;
+}
+
 /* Parse the record at data[pos..n): its type and payload, and where the
  * next one starts. False for a torn or damaged record. */
 static bool record_parse(const char *data, size_t n, size_t pos, char *ret_type, const char **ret_payload,
                          size_t *ret_len, size_t *ret_next)
 {
-        const char *nl = memchr(data + pos, '\n', n - pos < RECORD_HEADER_MAX ? n - pos : RECORD_HEADER_MAX);
-        if (!nl)
+        const char *p = data + pos;
+        const char *nl = memchr(p, '\n', n - pos < RECORD_HEADER_MAX ? n - pos : RECORD_HEADER_MAX);
+        if (!nl || nl - p < 2 || p[1] != ' ')
                 return false;
-        char hdr[RECORD_HEADER_MAX + 1];
-        memcpy(hdr, data + pos, (size_t) (nl - (data + pos)));
-        hdr[nl - (data + pos)] = '\0';
-        char type;
+        char type = p[0];
         size_t len;
-        unsigned crc;
-        if (sscanf(hdr, "%c %zu %8x", &type, &len, &crc) != 3)
+        uint64_t crc;
+        const char *q = parse_size(p + 2, nl, &len);
+        if (!q || q == nl || *q != ' ' || parse_hex(q + 1, nl, 8, &crc) != nl)
                 return false;
         size_t body = (size_t) (nl - data) + 1;
         if (len > n - body || (uint32_t) crc32(0, (const Bytef *) data + body, (uInt) len) != crc)
@@ -444,7 +486,7 @@ static int loaded_apply(struct loaded *out, char type, const char *p, size_t len
         if (type == 'T') {
                 const char *nl = memchr(p, '\n', len);
                 size_t keep = 0, hl = nl ? (size_t) (nl - p) + 1 : 0;
-                if (!nl || sscanf(p, "%zu", &keep) != 1 || keep > out->n)
+                if (!nl || parse_size(p, nl, &keep) != nl || keep > out->n)
                         return bf_error_set(err, EINVAL, "bad T record");
                 for (size_t i = keep; i < out->n; i++)
                         optline_unref(out->lines[i]);
@@ -461,14 +503,14 @@ static int log_parse(const char *data, size_t n, struct loaded *out, uint64_t *r
 {
         size_t pos;
         uint64_t id = 0;
-        char first[64] = { 0 };
-        memcpy(first, data, n < sizeof(first) - 1 ? n : sizeof(first) - 1);
-        char *nl = strchr(first, '\n');
-        int used = 0;
+        const char *end = data + n;
+        size_t v2 = strlen(LOG_HEADER_V2_PREFIX);
+        const char *idend;
         if (n >= strlen(LOG_HEADER_V1) && memcmp(data, LOG_HEADER_V1, strlen(LOG_HEADER_V1)) == 0)
                 pos = strlen(LOG_HEADER_V1);
-        else if (nl && sscanf(first, "bundlefs-log 2 %16" SCNx64 "%n", &id, &used) == 1 && first + used == nl && id)
-                pos = (size_t) (nl - first) + 1;
+        else if (n > v2 && memcmp(data, LOG_HEADER_V2_PREFIX, v2) == 0 &&
+                 (idend = parse_hex(data + v2, end, 16, &id)) && idend < end && *idend == '\n' && id)
+                pos = (size_t) (idend - data) + 1;
         else
                 return bf_error_set(err, EINVAL, "not a bundlefs option log");
         while (pos < n) {
@@ -496,6 +538,7 @@ struct loading {
         char *id;               /* NULL: the namespace itself */
         struct loaded l;
         struct store_log log;
+        buf replayed;           /* journal records its log lacked, to write back */
 };
 
 static void loading_free(struct loading *ld)
@@ -503,6 +546,7 @@ static void loading_free(struct loading *ld)
         free(ld->ns);
         free(ld->id);
         loaded_free(&ld->l);
+        buf_free(&ld->replayed);
         if (ld->log.fd >= 0)
                 close(ld->log.fd);
 }
@@ -699,10 +743,12 @@ static int journal_replay(struct store *s, struct loading *all, size_t n, void (
                 if (!record_parse(data, size, pos, &type, &p, &len, &next) || type != 'J')
                         break;  /* a torn tail: never acknowledged */
                 pos = next;
-                const char *nl = memchr(p, '\n', len);
+                /* "<log id> <offset>\n", then the log's record. */
+                const char *nl = memchr(p, '\n', len), *q;
                 uint64_t id;
                 size_t offset;
-                if (!nl || sscanf(p, "%16" SCNx64 " %zu", &id, &offset) != 2)
+                if (!nl || !(q = parse_hex(p, nl, 16, &id)) || q == nl || *q != ' ' ||
+                    parse_size(q + 1, nl, &offset) != nl)
                         continue;
                 const char *rec = nl + 1;
                 size_t rec_len = len - (size_t) (rec - p);
@@ -725,10 +771,18 @@ static int journal_replay(struct store *s, struct loading *all, size_t n, void (
                         continue;
                 if ((r = loaded_apply(&ld->l, rtype, payload, plen, err)) < 0)
                         return r;
-                if (fd_write_all(ld->log.fd, rec, rec_len) < 0)
-                        return sys_error(err, "writing log of", ld->id);
+                buf_put(&ld->replayed, rec, rec_len);
+                if (ld->replayed.oom)
+                        return bf_error_set(err, ENOMEM, "out of memory");
                 ld->log.size += rec_len;
                 replayed++;
+        }
+        /* One write per log, not one per record. */
+        for (size_t i = 0; i < ni; i++) {
+                struct loading *ld = index[i];
+                if (ld->replayed.len && fd_write_all(ld->log.fd, ld->replayed.p, ld->replayed.len) < 0)
+                        return sys_error(err, "writing log of", ld->id);
+                buf_free(&ld->replayed);
         }
         if (replayed)
                 warnf(warn, userdata, "wrote %zu records back from the journal", replayed);
