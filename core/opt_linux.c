@@ -10,7 +10,7 @@ int opt_host_namespace(struct render *r, struct spec *s, const struct optline *l
                 return ret;
         namespace_slice *ns = &s->linux_->namespaces;
         for (size_t i = 0; i < ns->len; i++)
-                if (streq(ns->v[i].type, l->args[0].str)) {
+                if (model_str_eq(ns->v[i].type, l->args[0].str)) {
                         slice_remove(ns, i, sizeof(ns->v[0]));
                         return 0;
                 }
@@ -25,7 +25,7 @@ int opt_linux_namespace(struct render *r, struct spec *s, const struct optline *
         struct spec_namespace want = { .type = l->args[0].str, .path = l->nargs > 1 ? l->args[1].str : NULL };
         namespace_slice *ns = &s->linux_->namespaces;
         for (size_t i = 0; i < ns->len; i++)
-                if (streq(ns->v[i].type, want.type)) {
+                if (model_str_eq(ns->v[i].type, want.type)) {
                         ns->v[i] = want;
                         return 0;
                 }
@@ -55,7 +55,7 @@ int opt_user_namespace(struct render *r, struct spec *s, const struct optline *l
         namespace_slice *ns = &s->linux_->namespaces;
         bool has_userns = false;
         for (size_t i = 0; i < ns->len && !has_userns; i++)
-                has_userns = streq(ns->v[i].type, "user");
+                has_userns = model_str_eq(ns->v[i].type, "user");
         if (!has_userns) {
                 struct spec_namespace *slot = slice_push(r->a, ns, sizeof(*slot));
                 if (!slot)
