@@ -7,6 +7,7 @@
 #include "arena.h"
 #include "error.h"
 #include "spec.h"
+#include "util.h"
 
 #define FILE_READ_MAX ((size_t) 16 << 20)
 /* bufio.Scanner's default limit: a longer line is an error in Go too. */
@@ -33,7 +34,11 @@ int fd_reopen_regular(int pathfd, const char *name, int *ret_fd, bf_error *err);
  * nothing but white space after it). "null" gives *ret = NULL. */
 int json_parse_document(const char *data, size_t n, struct json_object **ret, bf_error *err);
 
+DEFINE_SLICE(span_slice, struct span);
+
 /* Split data into lines as bufio.Scanner with ScanLines does: "\n" ends a
- * line, one "\r" before it is dropped, a final unterminated line counts.
- * A line of max_line bytes or more is refused as Go refuses it (0: no limit). */
-int scan_lines(arena *a, const char *data, size_t n, size_t max_line, str_slice *ret, bf_error *err);
+ * line, one "\r" before it is dropped, a final unterminated line counts;
+ * every other byte, NUL included, is part of its line. The spans point into
+ * data. A line of max_line bytes or more is refused as Go refuses it (0: no
+ * limit). */
+int scan_lines(arena *a, const char *data, size_t n, size_t max_line, span_slice *ret, bf_error *err);

@@ -624,26 +624,30 @@ void json_put_string(buf *b, const char *s)
                 b->len += n + 2;
                 return;
         }
-        /* Go writes invalid UTF-8 as U+FFFD; json-c does the escaping. */
-        buf clean = { 0 };
+        /* The bytes an escaped NUL stands for (utf8.h); Go writes invalid
+         * UTF-8 as U+FFFD; json-c does the escaping, "\u0000" included. */
+        buf raw = { 0 }, clean = { 0 };
         size_t len = strlen(s);
-        if (!utf8_valid(s, len)) {
-                utf8_sanitize(&clean, s, len);
-                if (clean.oom) {
-                        b->oom = true;
-                        buf_free(&clean);
-                        return;
-                }
-                s = clean.p;
+        if (memchr(s, NUL_ESCAPE_BYTE, len)) {
+                nul_unescape(&raw, s, len);
+                s = raw.p;
+                len = raw.len;
         }
-        struct json_object *j = json_object_new_string(s);
+        if (!raw.oom && !utf8_valid(s, len)) {
+                utf8_sanitize(&clean, s, len);
+                s = clean.p;
+                len = clean.len;
+        }
+        struct json_object *j = raw.oom || clean.oom ? NULL : json_object_new_string_len(s, (int) len);
         if (!j) {
                 b->oom = true;
+                buf_free(&raw);
                 buf_free(&clean);
                 return;
         }
         buf_puts(b, json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(j);
+        buf_free(&raw);
         buf_free(&clean);
 }
 

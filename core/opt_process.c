@@ -1,6 +1,7 @@
 /* Options on the process, root, hostname and annotations. */
 #include "files.h"
 #include "opt_common.h"
+#include "utf8.h"
 #include "util.h"
 
 static const char *const default_unix_env[] = {
@@ -34,11 +35,30 @@ int opt_env_file(struct render *r, struct spec *s, const struct optline *l)
         int ret = file_read_input(r, l->args[0].str, FILE_READ_MAX, &data, &n);
         if (ret < 0)
                 return ret;
-        str_slice lines;
+        span_slice lines;
         ret = scan_lines(r->a, data, n, SCANNER_LINE_MAX, &lines, r->err);
         if (ret < 0)
                 return ret;
-        return with_env(r, s, lines.v, lines.len);
+        const char **vars = lines.len ? r_alloc(r, lines.len * sizeof(char *)) : NULL;
+        if (lines.len && !vars)
+                return -r->err->code;
+        for (size_t i = 0; i < lines.len; i++) {
+                const char *p = lines.v[i].p;
+                size_t len = lines.v[i].len;
+                /* A NUL byte is data to containerd, which writes it as
+                 * "\u0000": carried escaped (utf8.h). */
+                buf esc = { 0 };
+                if (memchr(p, '\0', len) || memchr(p, NUL_ESCAPE_BYTE, len)) {
+                        nul_escape(&esc, p, len);
+                        p = esc.p;
+                        len = esc.len;
+                }
+                vars[i] = esc.oom ? NULL : arena_strndup(r->a, p, len);
+                buf_free(&esc);
+                if (!vars[i])
+                        return r_nomem(r);
+        }
+        return with_env(r, s, vars, lines.len);
 }
 
 int opt_default_path_env(struct render *r, struct spec *s, const struct optline *l)

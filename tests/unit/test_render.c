@@ -162,16 +162,20 @@ struct rootfs {
         char etc[96];
 };
 
-static void write_file(const char *dir, const char *name, const char *data)
+static void write_bytes(const char *dir, const char *name, const char *data, size_t n)
 {
         char path[256];
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (!CHECK(fd >= 0))
                 return;
-        size_t n = strlen(data);
         CHECK(write(fd, data, n) == (ssize_t) n);
         close(fd);
+}
+
+static void write_file(const char *dir, const char *name, const char *data)
+{
+        write_bytes(dir, name, data, strlen(data));
 }
 
 static bool rootfs_make(struct rootfs *r, const char *passwd, const char *group)
@@ -280,6 +284,30 @@ TEST(env_unsetting_every_entry_leaves_no_env)
         CHECK_OK(r);
         CHECK_AT_PATH(r, "process.env", "<absent>");
         result_free(&r);
+}
+
+TEST(env_file_nul_bytes_are_data_as_in_containerd)
+{
+        struct rootfs fs;
+        if (!rootfs_make(&fs, NULL, NULL))
+                return;
+        /* A NUL is part of the key or value; a key holding one is another key.
+         * Invalid UTF-8 (the escape byte C0 among it) prints as U+FFFD. */
+        static const char env[] = "A\0=2\nA=x\0y\nC=\xc0\xc0\x80\n";
+        write_bytes(fs.etc, "env", env, sizeof(env) - 1);
+        char line[256];
+        snprintf(line, sizeof(line), "WithEnvFile %s/env", fs.etc);
+        struct result r = RENDER_LINUX("WithEnv A=1", line);
+        CHECK_OK(r);
+        CHECK_CONTAINS(r.text, "\"env\":[\"A=x\\u0000y\",\"A\\u0000=2\",\"C=\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"]");
+        result_free(&r);
+        /* Later options compare the bytes: A= replaces the NUL-holding value, not A\0. */
+        r = RENDER_LINUX("WithEnv A=1", line, "WithEnv A=3 A");
+        CHECK_OK(r);
+        CHECK_CONTAINS(r.text, "\"env\":[\"A\\u0000=2\",\"C=\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"]");
+        result_free(&r);
+        unlink(line + strlen("WithEnvFile "));
+        rootfs_remove(&fs);
 }
 
 TEST(default_path_env_replaces_path_and_keeps_the_rest)
@@ -510,6 +538,37 @@ TEST(user_id_without_a_passwd_entry_gets_gid_zero)
         r = RENDER("linux/amd64", fs.dir, "WithUIDGID 1 2", "WithUserID 4242");
         CHECK_OK(r);
         CHECK_AT_PATH(r, "process.user", "{\"uid\":4242,\"gid\":0,\"additionalGids\":[0]}");
+        result_free(&r);
+        rootfs_remove(&fs);
+}
+
+TEST(user_names_holding_nul_bytes_match_only_the_same_bytes)
+{
+        static const char passwd[] = "alice:x:1000:1000::/:/bin/sh\nbo\0b:x:1001:1001::/:/bin/sh\n"
+                                     "bo:x:1002:1002::/:/bin/sh\n";
+        static const char group[] = "wheel:x:10:alice,bo\0b\nstaff:x:50:bo\n";
+        struct rootfs fs;
+        if (!rootfs_make(&fs, NULL, NULL))
+                return;
+        write_bytes(fs.etc, "passwd", passwd, sizeof(passwd) - 1);
+        write_bytes(fs.etc, "group", group, sizeof(group) - 1);
+        struct result r = RENDER("linux/amd64", fs.dir, "WithUserID 1001");
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.user", "{\"uid\":1001,\"gid\":1001,\"additionalGids\":[1001]}");
+        result_free(&r);
+        r = RENDER("linux/amd64", fs.dir, "WithUsername bo");
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.user", "{\"uid\":1002,\"gid\":1002,\"additionalGids\":[1002]}");
+        result_free(&r);
+        /* "bo" is not the member "bo\0b" of wheel ... */
+        r = RENDER("linux/amd64", fs.dir, "WithUser alice", "WithAdditionalGIDs bo");
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.user.additionalGids", "[1000,50]");
+        result_free(&r);
+        /* ... but the user of uid 1001 is */
+        r = RENDER("linux/amd64", fs.dir, "WithUser alice", "WithAdditionalGIDs 1001");
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.user.additionalGids", "[1000,10]");
         result_free(&r);
         rootfs_remove(&fs);
 }
