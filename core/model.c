@@ -328,6 +328,40 @@ static int decode_int(struct decode *d, struct json_object *j, const struct type
 
 static void encode_any(buf *b, struct json_object *j);
 
+/* What numbers in an interface{} decode to; named in messages only. */
+static const struct type type_float64 = { .kind = T_ANY, .name = "float64", .size = sizeof(double) };
+
+/* A number in j (at any depth) that float64 cannot hold, or NULL. Go reads
+ * every number of an interface{} with strconv.ParseFloat, which refuses one
+ * past the largest float64 (and reads one too small as 0). */
+static struct json_object *float_overflow(struct json_object *j)
+{
+        switch (json_object_get_type(j)) {
+        case json_type_double:
+                return isfinite(json_object_get_double(j)) ? NULL : j;
+        case json_type_array: {
+                size_t n = json_object_array_length(j);
+                for (size_t i = 0; i < n; i++) {
+                        struct json_object *bad = float_overflow(json_object_array_get_idx(j, i));
+                        if (bad)
+                                return bad;
+                }
+                return NULL;
+        }
+        case json_type_object: {
+                json_object_object_foreach(j, key, val) {
+                        (void) key;
+                        struct json_object *bad = float_overflow(val);
+                        if (bad)
+                                return bad;
+                }
+                return NULL;
+        }
+        default:
+                return NULL;
+        }
+}
+
 static bool is_digit(char c)
 {
         return c >= '0' && c <= '9';
@@ -505,6 +539,9 @@ static int decode_value(struct decode *d, const struct type *t, void *dst, struc
         case T_I64:
                 return decode_int(d, j, t, (int64_t *) dst);
         case T_ANY: {
+                struct json_object *bad = float_overflow(j);
+                if (bad)
+                        return number_error(d, bad, &type_float64);
                 buf b = { 0 };
                 encode_any(&b, j);
                 if (b.oom) {

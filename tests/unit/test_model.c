@@ -8,6 +8,7 @@
 #include "model.h"
 #include "model_macros.h"
 #include "spec.h"
+#include "utf8.h"
 
 /* An arena per test, and helpers that decode into it. */
 struct fixture {
@@ -540,6 +541,37 @@ TEST(interface_values_are_printed_verbatim_in_the_spec)
         SPEC_ROUND("{\"windows\":{\"credentialSpec\":\"\"}}",
                    "{\"ociVersion\":\"\",\"windows\":{\"layerFolders\":null,\"credentialSpec\":\"\"}}");
         SPEC_ROUND("{\"windows\":{\"credentialSpec\":null}}", "{\"ociVersion\":\"\",\"windows\":{\"layerFolders\":null}}");
+}
+
+TEST(interface_numbers_past_float64_are_refused_as_go_does)
+{
+        /* strconv.ParseFloat refuses what rounds past the largest float64, at
+         * any depth of the value, and reads what is too small as 0. */
+        DECODE_ERR(&type_spec, "{\"windows\":{\"credentialSpec\":1e400}}",
+                   "json: cannot unmarshal number 1e400 into Go struct field Windows.windows.credentialSpec of type "
+                   "float64");
+        DECODE_ERR(&type_spec, "{\"windows\":{\"credentialSpec\":{\"a\":[1,-1.8e308]}}}",
+                   "json: cannot unmarshal number -1.8e308 into Go struct field Windows.windows.credentialSpec of "
+                   "type float64");
+        SPEC_ROUND("{\"windows\":{\"credentialSpec\":[1e-400,-1e-400]}}",
+                   "{\"ociVersion\":\"\",\"windows\":{\"layerFolders\":null,\"credentialSpec\":[0,-0]}}");
+}
+
+TEST(strings_carry_escaped_nul_bytes_to_the_json_output)
+{
+        /* utf8.h: C0 80 stands for NUL and C0 C0 for a byte C0. */
+        buf b = { 0 };
+        json_put_string(&b, "A=x\xc0\x80y and \xc0\xc0 and \xc0z");
+        CHECK_STREQ(b.p, "\"A=x\\u0000y and \xef\xbf\xbd and \xef\xbf\xbdz\"");
+        buf_free(&b);
+        buf e = { 0 };
+        nul_escape(&e, "a\0b\xc0\x80", 5);
+        CHECK_MEMEQ(e.p, e.len, "a\xc0\x80" "b\xc0\xc0\x80", 7);
+        buf u = { 0 };
+        nul_unescape(&u, e.p, e.len);
+        CHECK_MEMEQ(u.p, u.len, "a\0b\xc0\x80", 5);
+        buf_free(&e);
+        buf_free(&u);
 }
 
 TEST(go_float_formatting_matches_strconv_shortest)
