@@ -27,26 +27,6 @@
 #define FORMAT_TEXT "bundlefs-state 1\n"
 #define RECORD_HEADER_MAX 64
 
-bool identifier_valid(const char *name)
-{
-        size_t n = strlen(name);
-        if (n == 0 || n > 76)
-                return false;
-        bool need_alnum = true;
-        for (size_t i = 0; i < n; i++) {
-                char c = name[i];
-                bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-                if (alnum) {
-                        need_alnum = false;
-                } else if ((c == '.' || c == '_' || c == '-') && !need_alnum) {
-                        need_alnum = true;
-                } else {
-                        return false;
-                }
-        }
-        return !need_alnum;
-}
-
 static int sys_error(bf_error *err, const char *what, const char *name)
 {
         int e = errno;

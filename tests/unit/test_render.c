@@ -668,6 +668,52 @@ TEST(a_refused_platform_is_reported_before_any_line)
         result_free(&r);
 }
 
+/* spec_build of one parsed line for a namespace, with line numbers or not. */
+static int build_one(const char *ns, const char *line, const size_t *numbers, size_t *ret_failed, bf_error *err)
+{
+        struct optline *l = NULL;
+        bf_error perr = { 0 };
+        if (!CHECK_INTEQ(optline_parse(line, strlen(line), &l, &perr), 0))
+                return -EINVAL;
+        struct render_input in = {
+                .platform = "darwin/amd64", .namespace_ = ns, .id = "c1", .lines = &l, .nlines = 1,
+                .line_numbers = numbers,
+        };
+        arena a;
+        arena_init(&a, RENDER_ARENA_LIMIT);
+        struct spec s;
+        int rc = spec_build(&a, &in, &s, ret_failed, err);
+        arena_done(&a);
+        optline_unref(l);
+        return rc;
+}
+
+TEST(a_namespace_that_is_not_an_identifier_is_refused_before_any_line)
+{
+        static const char *const bad[] = { "", "a/b", "a..b", "-a",
+                                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                bf_error err = { 0 };
+                size_t failed = 99;
+                CHECK_INTEQ(build_one(bad[i], "WithHostname h", NULL, &failed, &err), -EINVAL);
+                CHECK_UINTEQ(failed, 1);
+                CHECK_CONTAINS(err.msg, i == 0 ? "namespace is required" : "namespace validation: identifier");
+        }
+        bf_error err = { 0 };
+        CHECK_INTEQ(build_one("k8s.io", "WithHostname h", NULL, NULL, &err), 0);
+}
+
+TEST(refusals_number_lines_by_their_place_or_by_the_numbers_given)
+{
+        bf_error err = { 0 };
+        CHECK_INTEQ(build_one("default", "WithMemorySwap 1", NULL, NULL, &err), -EINVAL);
+        CHECK(strncmp(err.msg, "line 1: WithMemorySwap: ", 24) == 0);
+        static const size_t numbers[] = { 7 };
+        err = (bf_error){ 0 };
+        CHECK_INTEQ(build_one("default", "WithMemorySwap 1", numbers, NULL, &err), -EINVAL);
+        CHECK(strncmp(err.msg, "line 7: WithMemorySwap: ", 24) == 0);
+}
+
 /* ---- privileged ------------------------------------------------------------------- */
 
 /* The known effective capabilities of this process, as JSON, from /proc. */
