@@ -493,7 +493,9 @@ static int decode_map_all(struct decode *d, const struct type *t, struct slice *
 
 static int decode_value(struct decode *d, const struct type *t, void *dst, struct json_object *j)
 {
-        /* null clears what can be nil and leaves everything else alone. */
+        /* null clears what can be nil and leaves everything else alone: a
+         * string keeps its value, or is the zero value "" (never NULL, so a
+         * slice or map of strings holds no NULL: ["a", null] is ["a", ""]). */
         if (!j || json_object_get_type(j) == json_type_null) {
                 switch (t->kind) {
                 case T_PTR:
@@ -503,6 +505,10 @@ static int decode_value(struct decode *d, const struct type *t, void *dst, struc
                 case T_SLICE:
                 case T_MAP:
                         memset(dst, 0, sizeof(struct slice));
+                        break;
+                case T_STRING:
+                        if (!*(const char **) dst)
+                                *(const char **) dst = "";
                         break;
                 default:
                         break;

@@ -9,6 +9,7 @@
 #include "model_macros.h"
 #include "spec.h"
 #include "utf8.h"
+#include "util.h"
 
 /* An arena per test, and helpers that decode into it. */
 struct fixture {
@@ -224,6 +225,41 @@ TEST(null_leaves_scalars_and_structs_alone)
         /* a top-level null changes nothing */
         CHECK(decode_into(&f, &type_spec, &s, "null") == 0);
         CHECK_STREQ(s.oci_version, "1");
+        arena_done(&f.a);
+}
+
+/* json.Unmarshal of null into a string leaves its zero value "": an element
+ * of a fresh slice, or a new map value, is "" and never NULL. */
+TEST(null_in_a_string_slice_or_map_is_the_empty_string)
+{
+        struct fixture f;
+        fixture_init(&f);
+        struct spec s = { 0 };
+        CHECK(decode_into(&f, &type_spec, &s,
+                          "{\"process\":{\"args\":[null,\"a\",null],\"env\":[null],"
+                          "\"capabilities\":{\"bounding\":[null],\"ambient\":[\"C\",null]}},"
+                          "\"mounts\":[{\"destination\":null,\"options\":[null]}],\"annotations\":{\"k\":null},"
+                          "\"linux\":{\"namespaces\":[{\"type\":null}],\"maskedPaths\":[null]}}") == 0);
+        const str_slice *lists[] = { &s.process->args, &s.process->env, &s.process->capabilities->bounding,
+                                     &s.process->capabilities->ambient, &s.mounts.v[0].options,
+                                     &s.linux_->masked_paths };
+        for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+                for (size_t k = 0; k < lists[i]->len; k++)
+                        CHECK(lists[i]->v[k] != NULL);
+        CHECK_STREQ(s.process->args.v[0], "");
+        CHECK_STREQ(s.process->args.v[1], "a");
+        CHECK_STREQ(s.mounts.v[0].destination, "");
+        CHECK_STREQ(s.linux_->namespaces.v[0].type, "");
+        CHECK_STREQ(s.annotations.v[0].value, "");
+        CHECK_STREQ(encode(&f, &type_spec, &s),
+                    "{\"ociVersion\":\"\",\"process\":{\"user\":{\"uid\":0,\"gid\":0},\"args\":[\"\",\"a\",\"\"],"
+                    "\"env\":[\"\"],\"cwd\":\"\",\"capabilities\":{\"bounding\":[\"\"],\"ambient\":[\"C\",\"\"]}},"
+                    "\"mounts\":[{\"destination\":\"\",\"options\":[\"\"]}],\"annotations\":{\"k\":\"\"},"
+                    "\"linux\":{\"namespaces\":[{\"type\":\"\"}],\"maskedPaths\":[\"\"]}}");
+        /* null into a string that has a value leaves it */
+        CHECK(decode_into(&f, &type_spec, &s, "{\"process\":{\"cwd\":\"/c\"}}") == 0);
+        CHECK(decode_into(&f, &type_spec, &s, "{\"process\":{\"cwd\":null}}") == 0);
+        CHECK_STREQ(s.process->cwd, "/c");
         arena_done(&f.a);
 }
 

@@ -714,6 +714,79 @@ TEST(refusals_number_lines_by_their_place_or_by_the_numbers_given)
         CHECK(strncmp(err.msg, "line 7: WithMemorySwap: ", 24) == 0);
 }
 
+/* ---- null strings in JSON input ------------------------------------------------- */
+
+/* Go reads null into a string as "": a spec whose string arrays hold nulls
+ * renders through every option that walks those arrays. */
+static const char null_spec[] =
+        "WithSpecFromBytes {\"process\":{\"args\":[null],\"env\":[null,\"A=1\"],\"capabilities\":{\"bounding\":[null,\"CAP_KILL\"],\"effective\":[null],\"permitted\":[null],\"ambient\":[null]}},\"mounts\":[{\"destination\":null,\"type\":null,\"options\":[null]},{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\",\"options\":[null,\"size=1k\"]},{\"destination\":\"/sys\",\"type\":\"sysfs\",\"options\":[null,\"ro\"]}],\"annotations\":{\"k\":null},\"linux\":{\"namespaces\":[{\"type\":null}]}}";
+
+TEST(null_strings_in_a_spec_render_through_every_option_that_walks_them)
+{
+        struct result r = RENDER_LINUX(null_spec, "WithMounts [{\"destination\":\"/x\",\"options\":[null]}]",
+                                       "WithEnv B=2", "WithDefaultPathEnv", "WithTTY", "WithAddedCapabilities CAP_CHOWN",
+                                       "WithDroppedCapabilities CAP_KILL", "WithDevShmSize 64", "WithWriteableSysfs",
+                                       "WithWriteableCgroupfs", "WithoutMounts /x", "WithoutRunMount",
+                                       "WithHostNamespace pid", "WithLinuxNamespace \"\" /p", "WithAnnotations k2=v");
+        CHECK_OK(r);
+        /* replaceOrAppendEnvValues drops "" entries */
+        CHECK_AT_PATH(r, "process.env",
+                      "[\"A=1\",\"B=2\",\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\","
+                      "\"TERM=xterm\"]");
+        CHECK_AT_PATH(r, "process.args", "[\"\"]");
+        CHECK_AT_PATH(r, "process.capabilities",
+                      "{\"bounding\":[\"\",\"CAP_CHOWN\"],\"effective\":[\"\",\"CAP_CHOWN\"],"
+                      "\"permitted\":[\"\",\"CAP_CHOWN\"],\"ambient\":[\"\"]}");
+        CHECK_AT_PATH(r, "mounts",
+                      "[{\"destination\":\"\",\"options\":[\"\"]},"
+                      "{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\",\"options\":[\"\",\"size=64k\"]},"
+                      "{\"destination\":\"/sys\",\"type\":\"sysfs\",\"options\":[\"\",\"rw\"]}]");
+        CHECK_AT_PATH(r, "annotations", "{\"k\":\"\",\"k2\":\"v\"}");
+        CHECK_AT_PATH(r, "linux.namespaces", "[{\"type\":\"\",\"path\":\"/p\"}]");
+        result_free(&r);
+        /* the lists replaced or emptied by an option, and the capability sets */
+        r = RENDER_LINUX(null_spec, "WithCapabilities CAP_KILL", "WithAmbientCapabilities", "WithProcessArgs a",
+                         "WithMaskedPaths", "WithReadonlyPaths /r", "WithAllKnownCapabilities",
+                         "WithDroppedCapabilities CAP_KILL");
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.args", "[\"a\"]");
+        CHECK_AT_PATH(r, "process.capabilities.ambient", "<absent>");
+        CHECK_AT_PATH(r, "linux.readonlyPaths", "[\"/r\"]");
+        result_free(&r);
+}
+
+TEST(null_strings_in_an_image_config_render)
+{
+        struct rootfs fs;
+        if (!rootfs_make(&fs, "root:x:0:0:root:/root:/bin/sh\n", "wheel:x:10:root\n"))
+                return;
+        write_file(fs.etc, "image.json",
+                   "{\"config\":{\"User\":null,\"WorkingDir\":null,\"Env\":[null,\"X=1\"],"
+                   "\"Entrypoint\":[null,\"e\"],\"Cmd\":[null]}}");
+        char line[256], args_line[256];
+        snprintf(line, sizeof(line), "WithImageConfig %s/image.json", fs.etc);
+        snprintf(args_line, sizeof(args_line), "WithImageConfigArgs %s/image.json x", fs.etc);
+        struct result r = RENDER("linux/amd64", fs.dir, "WithEnv A=1", line);
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.env", "[\"X=1\",\"A=1\"]");
+        CHECK_AT_PATH(r, "process.args", "[\"\",\"e\",\"\"]");
+        CHECK_AT_PATH(r, "process.cwd", "\"/\"");
+        CHECK_AT_PATH(r, "process.user", "{\"uid\":0,\"gid\":0,\"additionalGids\":[0,10]}");
+        result_free(&r);
+        r = RENDER("linux/amd64", fs.dir, args_line);
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.args", "[\"\",\"e\",\"x\"]");
+        result_free(&r);
+        r = RENDER("windows/amd64", fs.dir, line);
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.args", "[\"\",\"e\",\"\"]");
+        result_free(&r);
+        char path[256];
+        snprintf(path, sizeof(path), "%s/image.json", fs.etc);
+        unlink(path);
+        rootfs_remove(&fs);
+}
+
 /* ---- privileged ------------------------------------------------------------------- */
 
 /* The known effective capabilities of this process, as JSON, from /proc. */
