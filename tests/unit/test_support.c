@@ -120,7 +120,7 @@ static const char *lines_of(arena *a, const char *data, size_t n, size_t max, in
                                 buf_puts(&b, "\\0");
                 }
         }
-        const char *s = arena_strndup(a, b.p, b.len);
+        const char *s = arena_strndup(a, b.p ? b.p : "", b.len);     /* only empty lines: nothing put */
         buf_free(&b);
         return s;
 }
