@@ -442,9 +442,13 @@ void optline_free_all(struct optline **lines, size_t n)
         free(lines);
 }
 
-int optline_parse_text(const char *text, size_t len, struct optline ***ret, size_t *ret_n, bf_error *err)
+/* numbers: NULL, or where to put each parsed line's number (and then every
+ * message names its line). */
+static int parse_text(const char *text, size_t len, struct optline ***ret, size_t **ret_numbers, size_t *ret_n,
+                      bf_error *err)
 {
         struct optline **lines = NULL;
+        size_t *numbers = NULL;
         size_t n = 0, cap = 0, lineno = 0;
         size_t i = 0;
         while (i < len) {
@@ -455,26 +459,48 @@ int optline_parse_text(const char *text, size_t len, struct optline ***ret, size
                         if (n == cap) {
                                 cap = cap ? cap * 2 : 8;
                                 struct optline **nlines = realloc(lines, cap * sizeof(*lines));
-                                if (!nlines) {
+                                if (nlines)
+                                        lines = nlines;
+                                size_t *nnumbers = nlines && ret_numbers ? realloc(numbers, cap * sizeof(*numbers))
+                                                                          : numbers;
+                                if (nnumbers)
+                                        numbers = nnumbers;
+                                if (!nlines || (ret_numbers && !nnumbers)) {
                                         optline_free_all(lines, n);
+                                        free(numbers);
                                         return bf_error_set(err, ENOMEM, "out of memory");
                                 }
-                                lines = nlines;
                         }
                         int r = optline_parse(text + i, end - i, &lines[n], err);
                         if (r < 0) {
                                 optline_free_all(lines, n);
-                                if (lineno > 1 || (nl && end + 1 < len))
+                                free(numbers);
+                                if (ret_numbers || lineno > 1 || (nl && end + 1 < len))
                                         bf_error_prefix(err, "line %zu", lineno);
                                 return r;
                         }
+                        if (ret_numbers)
+                                numbers[n] = lineno;
                         n++;
                 }
                 i = end + 1;
         }
         *ret = lines;
+        if (ret_numbers)
+                *ret_numbers = numbers;
         *ret_n = n;
         return 0;
+}
+
+int optline_parse_text(const char *text, size_t len, struct optline ***ret, size_t *ret_n, bf_error *err)
+{
+        return parse_text(text, len, ret, NULL, ret_n, err);
+}
+
+int optline_parse_numbered(const char *text, size_t len, struct optline ***ret, size_t **ret_numbers, size_t *ret_n,
+                           bf_error *err)
+{
+        return parse_text(text, len, ret, ret_numbers, ret_n, err);
 }
 
 struct optline *optline_ref(struct optline *l)

@@ -53,6 +53,11 @@ void optline_unref(struct optline *l);
 /* Parse every line of text (blank and # lines skipped). A message about a
  * line of a text of several lines starts with "line N: ". */
 int optline_parse_text(const char *text, size_t len, struct optline ***ret, size_t *ret_n, bf_error *err);
+/* optline_parse_text for a whole input (bundlefs-render's stdin): every
+ * message starts with "line N: ", and *ret_numbers (malloc'd, one per line
+ * parsed) gets each line's number in text, blank and # lines counted. */
+int optline_parse_numbered(const char *text, size_t len, struct optline ***ret, size_t **ret_numbers, size_t *ret_n,
+                           bf_error *err);
 void optline_free_all(struct optline **lines, size_t n);
 /* The lines in canonical form, one per line (what `cat opts` shows). */
 void optline_print_all(buf *out, struct optline *const *lines, size_t n);
