@@ -663,6 +663,37 @@ TEST(lines_naming_host_paths_are_told_apart)
         CHECK(!uses_host_paths("WithHostname box"));
 }
 
+TEST(options_that_replace_the_spec_or_apply_an_image_are_flagged)
+{
+        static const char *const replaces[] = { "WithDefaultSpec", "WithDefaultSpecForPlatform", "WithSpecFromBytes",
+                                                "WithSpecFromFile" };
+        static const char *const image[] = { "WithImageConfig", "WithImageConfigArgs" };
+        size_t n = 0;
+        const struct option *all = option_list(&n);
+        size_t nreplaces = 0, nimage = 0;
+        for (size_t i = 0; i < n; i++) {
+                bool want_replaces = false, want_image = false;
+                for (size_t j = 0; j < sizeof(replaces) / sizeof(replaces[0]); j++)
+                        want_replaces = want_replaces || strcmp(all[i].name, replaces[j]) == 0;
+                for (size_t j = 0; j < sizeof(image) / sizeof(image[0]); j++)
+                        want_image = want_image || strcmp(all[i].name, image[j]) == 0;
+                if (!CHECK(!!(all[i].flags & OPTION_REPLACES_SPEC) == want_replaces) ||
+                    !CHECK(!!(all[i].flags & OPTION_APPLIES_IMAGE) == want_image))
+                        fprintf(stderr, "    option %s\n", all[i].name);
+                nreplaces += want_replaces;
+                nimage += want_image;
+        }
+        CHECK_UINTEQ(nreplaces, 4);
+        CHECK_UINTEQ(nimage, 2);
+        struct optline *l = PARSE_OK("WithImageConfigArgs /img.json a");
+        if (l) {
+                CHECK(optline_has_flags(l, OPTION_APPLIES_IMAGE));
+                CHECK(optline_has_flags(l, OPTION_APPLIES_IMAGE | OPTION_READS_HOST_FILES));
+                CHECK(!optline_has_flags(l, OPTION_REPLACES_SPEC));
+        }
+        optline_unref(l);
+}
+
 TEST(device_permissions_are_a_subset_of_rwm)
 {
         static const char *const good[] = { "rwm", "r", "w", "m", "mwr", "rw", "wm", "\"\"" };
