@@ -1,8 +1,8 @@
 #!/bin/sh
 # Build the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined)
-# against the core sources, json-c, libcap and zlib (the core library's
-# dependencies in core/meson.build), plus fs/ctlfiles.c with libudev for
-# fuzz_ctlfile, and lay out their seed corpora and dictionaries.
+# against the core sources, json-c, libcap, libudev and zlib (the core
+# library's dependencies in core/meson.build), and lay out their seed corpora
+# and dictionaries.
 #
 #   fuzz/build.sh OUTDIR        e.g. fuzz/build.sh /tmp/fuzz
 #
@@ -32,11 +32,8 @@ out=$(cd "$out" && pwd)
 sources=$(sed -n "/core_sources = files(/,/)/p" "$repo/core/meson.build" | grep -o "'[^']*\.c'" | tr -d "'")
 [ -n "$sources" ] || { echo "$0: no sources found in core/meson.build" >&2; exit 1; }
 
-deps_cflags=$(pkg-config --cflags json-c libcap zlib)
-deps_libs=$(pkg-config --libs json-c libcap zlib)
-# fs/ctlfiles.c includes the FUSE headers (for types only) and calls libudev.
-fs_cflags=$(pkg-config --cflags fuse3 libudev)
-fs_libs=$(pkg-config --libs libudev)
+deps_cflags=$(pkg-config --cflags json-c libcap libudev zlib)
+deps_libs=$(pkg-config --libs json-c libcap libudev zlib)
 common="-g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -DBUNDLEFS_VERSION=\"fuzz\" -pthread"
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 warn="-Wall -Wextra -Wno-unused-parameter"
@@ -49,8 +46,6 @@ for s in $sources; do
                 -I"$repo/core" -c "$repo/core/$s" -o "$o"
         objs="$objs $o"
 done
-$CC $common $san -fsanitize=fuzzer-no-link -D_FILE_OFFSET_BITS=64 $warn $deps_cflags $fs_cflags \
-        -I"$repo/core" -I"$repo/fs" -c "$repo/fs/ctlfiles.c" -o "$out/obj/fs_ctlfiles.o"
 
 # The sandbox is harness, not code under test: no coverage, no sanitizers (its
 # syscall() forwards six argument registers whatever the call). It is built
@@ -60,8 +55,7 @@ $CC $common $warn -c "$here/sandbox.c" -o "$out/obj/sandbox.o"
 for t in $targets; do
         extra=
         # fuzz_ctlfile resolves user names in the conformance fixtures' rootfs.
-        [ "$t" = ctlfile ] && extra="$fs_cflags -I$repo/fs -DFUZZ_ROOTFS=\"$repo/tests/conformance/fixtures/rootfs\" \
-                $out/obj/fs_ctlfiles.o $fs_libs"
+        [ "$t" = ctlfile ] && extra="-DFUZZ_ROOTFS=\"$repo/tests/conformance/fixtures/rootfs\""
         $CC $common $san -fsanitize=fuzzer -D_FILE_OFFSET_BITS=64 $warn $deps_cflags -I"$repo/core" \
                 "$here/fuzz_$t.c" $objs $extra "$out/obj/sandbox.o" $deps_libs -ldl -lm -o "$out/fuzz_$t"
 done

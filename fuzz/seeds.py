@@ -15,7 +15,7 @@ Writes
   OUTDIR/seeds/<target>/  also the committed seeds of fuzz/corpus/<target>/
   OUTDIR/optline.dict     option names (core/options.c) and common tokens
   OUTDIR/model.dict       the spec's JSON keys (core/spec_types.c)
-  OUTDIR/ctlfile.dict     control file names (fs/ctlfiles.c) and their keywords
+  OUTDIR/ctlfile.dict     control file names (core/ctl.c) and their keywords
   OUTDIR/users.dict       the user options and passwd/group tokens
 Files are named by the SHA-1 of their content, so re-running adds nothing twice.
 """
@@ -137,8 +137,8 @@ def main():
                   "\\ud800"]:
             f.write(dict_entry(t) + "\n")
 
-    with open(os.path.join(REPO, "fs", "ctlfiles.c")) as f:
-        controls = sorted(set(re.findall(r'CONTROL\("([^"]+)"', f.read())))
+    with open(os.path.join(REPO, "core", "ctl.c")) as f:
+        controls = sorted(set(re.findall(r'^        \{ "([a-z.]+)", "With', f.read(), re.M)))
     with open(os.path.join(out, "ctlfile.dict"), "w") as f:
         for c in controls:
             f.write(dict_entry(c + "\n") + "\n")
