@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Seed corpora and dictionaries for the fuzz targets, from the repository.
 
-Usage: fuzz/seeds.py OUTDIR
+Usage: fuzz/seeds.py OUTDIR       (fuzz/meson.build runs it at every build)
 
-Writes
+Writes (OUTDIR/seeds/ afresh)
   OUTDIR/seeds/optline/   one file per op line of tests/conformance/cases/*.json
                           (@FIXTURES@ replaced by the absolute fixtures path, so the
                           file-reading options read real fixtures), plus
@@ -17,13 +17,14 @@ Writes
   OUTDIR/model.dict       the spec's JSON keys (core/spec_types.c)
   OUTDIR/ctlfile.dict     control file names (core/ctl.c) and their keywords
   OUTDIR/users.dict       the user options and passwd/group tokens
-Files are named by the SHA-1 of their content, so re-running adds nothing twice.
+Files are named by the SHA-1 of their content.
 """
 import glob
 import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,6 +60,7 @@ def main():
     out = sys.argv[1]
     conf = conformance_dir()
     fixtures = os.path.join(conf, "fixtures")
+    shutil.rmtree(os.path.join(out, "seeds"), ignore_errors=True)
     optline_dir = os.path.join(out, "seeds", "optline")
     model_dir = os.path.join(out, "seeds", "model")
     n_lines = n_specs = 0
