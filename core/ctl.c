@@ -383,42 +383,58 @@ static int devnode_cmp(const void *a, const void *b)
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* The device nodes libudev finds for the matches, sorted. */
-static int udev_nodes(struct udev *u, struct udev_enumerate *e, char ***ret, size_t *ret_n, bf_error *err)
+/* A growing list of device node paths. */
+struct nodes {
+        char **v;
+        size_t n, cap;
+};
+
+static int nodes_add(struct nodes *l, const char *node, bf_error *err)
 {
-        char **nodes = NULL;
-        size_t n = 0, cap = 0;
-        int r = 0;
+        if (l->n == DEVICES_MAX)
+                return bf_error_set(err, EFBIG, "more than %d devices match", DEVICES_MAX);
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? 2 * l->cap : 16;
+                char **v = realloc(l->v, cap * sizeof(*v));
+                if (!v)
+                        return bf_error_set(err, ENOMEM, "out of memory");
+                l->v = v;
+                l->cap = cap;
+        }
+        if (!(l->v[l->n] = strdup(node)))
+                return bf_error_set(err, ENOMEM, "out of memory");
+        l->n++;
+        return 0;
+}
+
+static void nodes_free(struct nodes *l)
+{
+        for (size_t i = 0; i < l->n; i++)
+                free(l->v[i]);
+        free(l->v);
+}
+
+/* The device nodes libudev finds for the matches, sorted. */
+static int udev_nodes(struct udev *u, struct udev_enumerate *e, struct nodes *ret, bf_error *err)
+{
         if (udev_enumerate_scan_devices(e) < 0)
                 return bf_error_set(err, EIO, "udev: scanning devices failed");
+        int r = 0;
         struct udev_list_entry *it;
         udev_list_entry_foreach(it, udev_enumerate_get_list_entry(e))
         {
                 struct udev_device *d = udev_device_new_from_syspath(u, udev_list_entry_get_name(it));
                 const char *node = d ? udev_device_get_devnode(d) : NULL;
-                if (node && n == DEVICES_MAX) {
-                        r = bf_error_set(err, EFBIG, "more than %d devices match", DEVICES_MAX);
-                        udev_device_unref(d);
-                        break;
-                }
-                if (node) {
-                        if (n == cap) {
-                                cap = cap ? cap * 2 : 16;
-                                char **nn = realloc(nodes, cap * sizeof(*nn));
-                                if (nn)
-                                        nodes = nn;
-                        }
-                        if (n < cap && (nodes[n] = strdup(node)))
-                                n++;
-                }
+                if (node)
+                        r = nodes_add(ret, node, err);
                 if (d)
                         udev_device_unref(d);
+                if (r < 0)
+                        return r;
         }
-        if (n)
-                qsort(nodes, n, sizeof(*nodes), devnode_cmp);
-        *ret = nodes;
-        *ret_n = n;
-        return r;
+        if (ret->n)
+                qsort(ret->v, ret->n, sizeof(*ret->v), devnode_cmp);
+        return 0;
 }
 
 /* "subsystem=input [KEY=VALUE...] [perms]": every device node libudev finds,
@@ -446,19 +462,16 @@ static int parse_udev(const struct ctl *c, const char *v, size_t len, struct lin
                                          (int) (tl > 80 ? 80 : tl), t);
                 }
         }
-        char **nodes = NULL;
-        size_t n = 0;
+        struct nodes nodes = { 0 };
         if (r == 0)
-                r = udev_nodes(u, e, &nodes, &n, err);
-        if (r == 0 && n == 0)
+                r = udev_nodes(u, e, &nodes, err);
+        if (r == 0 && nodes.n == 0)
                 r = bf_error_set(err, ENOENT, "no device matches %.*s", (int) (len > 100 ? 100 : len), v);
-        for (size_t i = 0; r == 0 && i < n; i++)
-                if ((r = arg(o, nodes[i], err)) < 0 || (r = arg(o, "", err)) < 0 || (r = arg(o, perms, err)) < 0 ||
+        for (size_t i = 0; r == 0 && i < nodes.n; i++)
+                if ((r = arg(o, nodes.v[i], err)) < 0 || (r = arg(o, "", err)) < 0 || (r = arg(o, perms, err)) < 0 ||
                     (r = line_end(o, c->option, err)) < 0)
                         break;
-        for (size_t i = 0; i < n; i++)
-                free(nodes[i]);
-        free(nodes);
+        nodes_free(&nodes);
         if (e)
                 udev_enumerate_unref(e);
         udev_unref(u);
