@@ -45,6 +45,11 @@ struct optline {
 /* Parse one line (no newline; blank and comment lines are the caller's).
  * Errors are EINVAL ("invalid option line: ...") or EFBIG. */
 int optline_parse(const char *line, size_t len, struct optline **ret, bf_error *err);
+/* The line of option `name` with arguments already split: each a string
+ * taken as it is (never decoded or tokenized), or for a JSON-valued argument
+ * one JSON value as text. The same checks, conversions and canonical text as
+ * optline_parse (errors EINVAL "invalid option line: ...", or EFBIG). */
+int optline_build(const char *name, const char *const *args, size_t nargs, struct optline **ret, bf_error *err);
 struct optline *optline_ref(struct optline *l);
 /* The containerd name of the line's option, e.g. "WithHostname". */
 const char *optline_option_name(const struct optline *l);

@@ -80,6 +80,9 @@ static int state_dir_check(const char *path, bf_error *err)
 
 int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struct bfs **ret, bf_error *err)
 {
+        int r = file_defs_init(err);
+        if (r < 0)
+                return r;
         struct bfs *fs = calloc(1, sizeof(*fs));
         if (!fs)
                 return bf_error_set(err, ENOMEM, "out of memory");
@@ -98,7 +101,7 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
                 free(fs);
                 return bf_error_set(err, e, "mount point %s: %s", mountpoint, strerror(e));
         }
-        int r = state_dir_check(state_dir, err);
+        r = state_dir_check(state_dir, err);
         if (r == 0)
                 r = store_open(state_dir, &fs->store, err);
         if (r == 0)
