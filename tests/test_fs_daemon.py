@@ -36,7 +36,10 @@ NOBODY = 65534
 
 
 def assert_rootfs_bound(mnt, state, ns, cid):
+    """The rootfs is bind-mounted (the mounts are made in the background,
+    just after the tree answers)."""
     target = pathlib.Path(mnt) / ns / cid / "rootfs"
+    wait_rootfs_mounted(target.parent)
     here = mounts_at(target)
     assert len(here) == 1, f"expected one bind mount on {target}, found {here}"
     assert same_file(target, rootfs_state_path(state, ns, cid)), f"{target} is not the state's rootfs"
