@@ -41,6 +41,14 @@ def fuse_mounted_on(path) -> bool:
     return fuse_connection_of(path) is not None
 
 
+def fuse_mount_ids(path) -> set:
+    """The mount ids of the FUSE filesystems mounted right on path."""
+    real = real_path(path)
+    with open("/proc/self/mountinfo") as f:
+        return {line.split()[0] for line in f
+                if line.split()[4] == real and line.split()[line.split().index("-") + 1].startswith("fuse")}
+
+
 def mounts_under(path) -> list:
     """Mount points at or below path."""
     real = real_path(path)
@@ -135,6 +143,7 @@ class Daemon:
             self.mountpoint.mkdir(parents=True)
         except FileExistsError:
             pass  # there, perhaps under a dead mount
+        stale = fuse_mount_ids(self.mountpoint)    # a dead daemon's, which the new one replaces
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [*self.wrap, str(self.binary), "-f", "--state", str(self.state), *self.extra_args, str(self.mountpoint)],
@@ -145,7 +154,7 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"bundlefs exited with {self.proc.returncode}: {self.log()}")
-            if fuse_mounted_on(self.mountpoint):
+            if fuse_mount_ids(self.mountpoint) - stale:
                 try:
                     os.listdir(self.mountpoint)
                     return self
