@@ -41,12 +41,33 @@ def fuse_mounted_on(path) -> bool:
     return fuse_connection_of(path) is not None
 
 
-def fuse_mount_ids(path) -> set:
-    """The mount ids of the FUSE filesystems mounted right on path."""
+def _fuse_devices_on(path) -> set:
     real = real_path(path)
+    out = set()
     with open("/proc/self/mountinfo") as f:
-        return {line.split()[0] for line in f
-                if line.split()[4] == real and line.split()[line.split().index("-") + 1].startswith("fuse")}
+        for line in f:
+            fields = line.split()
+            if fields[4] == real and fields[fields.index("-") + 1].startswith("fuse"):
+                major, minor = fields[2].split(":")
+                out.add(os.makedev(int(major), int(minor)))
+    return out
+
+
+def serving(path) -> bool:
+    """Does a live FUSE filesystem answer at path? A dead one answers
+    ENOTCONN (its root's attributes may still be cached), and the directory
+    below a dead mount the new daemon has just taken off answers with
+    another device."""
+    try:
+        before = os.stat(path).st_dev
+        if before not in _fuse_devices_on(path):
+            return False
+        os.listdir(path)
+        return os.stat(path).st_dev == before
+    except OSError as e:
+        if e.errno in (errno.ENOTCONN, errno.ECONNABORTED):
+            return False
+        raise
 
 
 def mounts_under(path) -> list:
@@ -143,7 +164,6 @@ class Daemon:
             self.mountpoint.mkdir(parents=True)
         except FileExistsError:
             pass  # there, perhaps under a dead mount
-        stale = fuse_mount_ids(self.mountpoint)    # a dead daemon's, which the new one replaces
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [*self.wrap, str(self.binary), "-f", "--state", str(self.state), *self.extra_args, str(self.mountpoint)],
@@ -154,13 +174,8 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"bundlefs exited with {self.proc.returncode}: {self.log()}")
-            if fuse_mount_ids(self.mountpoint) - stale:
-                try:
-                    os.listdir(self.mountpoint)
-                    return self
-                except OSError as e:
-                    if e.errno not in (errno.ENOTCONN, errno.ECONNABORTED):
-                        raise
+            if serving(self.mountpoint):
+                return self
             time.sleep(0.02)
         raise AssertionError(f"bundlefs did not serve {self.mountpoint} within {timeout}s: {self.log()}")
 
