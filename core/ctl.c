@@ -64,12 +64,12 @@ static void lines_done(struct lines *o)
 static int arg(struct lines *o, const char *s, bf_error *err)
 {
         if (!s)
-                return bf_error_set(err, ENOMEM, "out of memory");
+                return bf_error_oom(err);
         if (o->nargs == o->args_cap) {
                 size_t cap = o->args_cap ? 2 * o->args_cap : 8;
                 const char **a = realloc(o->args, cap * sizeof(*a));
                 if (!a)
-                        return bf_error_set(err, ENOMEM, "out of memory");
+                        return bf_error_oom(err);
                 o->args = a;
                 o->args_cap = cap;
         }
@@ -89,7 +89,7 @@ static int line_end(struct lines *o, const char *option, bf_error *err)
                 size_t cap = o->cap ? 2 * o->cap : 4;
                 struct optline **v = realloc(o->v, cap * sizeof(*v));
                 if (!v)
-                        return bf_error_set(err, ENOMEM, "out of memory");
+                        return bf_error_oom(err);
                 o->v = v;
                 o->cap = cap;
         }
@@ -397,12 +397,12 @@ static int nodes_add(struct nodes *l, const char *node, bf_error *err)
                 size_t cap = l->cap ? 2 * l->cap : 16;
                 char **v = realloc(l->v, cap * sizeof(*v));
                 if (!v)
-                        return bf_error_set(err, ENOMEM, "out of memory");
+                        return bf_error_oom(err);
                 l->v = v;
                 l->cap = cap;
         }
         if (!(l->v[l->n] = strdup(node)))
-                return bf_error_set(err, ENOMEM, "out of memory");
+                return bf_error_oom(err);
         l->n++;
         return 0;
 }
@@ -955,7 +955,7 @@ static int parse_mounts(const struct ctl *c, const char *v, size_t len, struct l
                  * between its tokens. */
                 char *json = arena_strndup(&o->strings, v + off, len - off);
                 if (!json)
-                        return bf_error_set(err, ENOMEM, "out of memory");
+                        return bf_error_oom(err);
                 for (char *p = json; *p; p++)
                         if (*p == '\n' || *p == '\r')
                                 *p = ' ';
@@ -1072,5 +1072,5 @@ int ctl_show(const struct ctl *c, const struct ctl_view *v, buf *out, bf_error *
         } else {
                 show_field(c->field, c->unset, v->spec, out);
         }
-        return out->oom ? bf_error_set(err, ENOMEM, "out of memory") : 0;
+        return out->oom ? bf_error_oom(err) : 0;
 }

@@ -165,7 +165,7 @@ static int walk_dir(struct render *r, const char *path, const char *container_pa
         }
         closedir(d);
         if (!entries)
-                return bf_error_set(r->err, ENOMEM, "out of memory");
+                return bf_error_oom(r->err);
         if (ret < 0) {
                 free(entries);
                 return ret;

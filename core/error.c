@@ -32,6 +32,11 @@ int bf_error_set(bf_error *err, int code, const char *fmt, ...)
         return r;
 }
 
+int bf_error_oom(bf_error *err)
+{
+        return bf_error_set(err, ENOMEM, "out of memory");
+}
+
 int bf_error_prefix(bf_error *err, const char *fmt, ...)
 {
         if (!err)

@@ -23,6 +23,9 @@ int bf_error_prefix(bf_error *err, const char *fmt, ...)
 
 void bf_error_clear(bf_error *err);
 
+/* bf_error_set(err, ENOMEM, "out of memory"). */
+int bf_error_oom(bf_error *err);
+
 /* The errno a refusal reports for a failed system call, by the interface's
  * table: ENOENT for a missing file (or a path through a non-directory),
  * ENOMEM kept, EINVAL for anything else. */

@@ -44,7 +44,7 @@ int fd_read_all(int fd, const char *name, size_t max, char **ret, size_t *ret_le
         size_t cap = (size_t) st.st_size + 1, len = 0;
         char *data = malloc(cap + 1);
         if (!data)
-                return bf_error_set(err, ENOMEM, "out of memory");
+                return bf_error_oom(err);
         for (;;) {
                 if (len == cap) {
                         if (cap > max) {
@@ -55,7 +55,7 @@ int fd_read_all(int fd, const char *name, size_t max, char **ret, size_t *ret_le
                         char *n = realloc(data, cap + 1);
                         if (!n) {
                                 free(data);
-                                return bf_error_set(err, ENOMEM, "out of memory");
+                                return bf_error_oom(err);
                         }
                         data = n;
                 }
@@ -164,7 +164,7 @@ int scan_lines(arena *a, const char *data, size_t n, size_t max_line, span_slice
                         len--;
                 struct span *slot = slice_push(a, ret, sizeof(*slot));
                 if (!slot)
-                        return bf_error_set(err, ENOMEM, "out of memory");
+                        return bf_error_oom(err);
                 *slot = (struct span){ data + i, len };
                 i = end + 1;
         }

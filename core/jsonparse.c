@@ -98,7 +98,7 @@ static int check_outside_strings(const char *p, size_t n, buf *out, bool *rewrit
         if (*rewritten) {
                 buf_put(out, p + copied, n - copied);
                 if (out->oom)
-                        return bf_error_set(err, ENOMEM, "out of memory");
+                        return bf_error_oom(err);
         }
         return 0;
 }
@@ -127,7 +127,7 @@ int json_parse_go(const char *data, size_t n, bool utf8_only, struct json_object
         struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH_MAX);
         if (!tok) {
                 buf_free(&rewritten);
-                return bf_error_set(err, ENOMEM, "out of memory");
+                return bf_error_oom(err);
         }
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT | (utf8_only ? JSON_TOKENER_VALIDATE_UTF8 : 0));
         struct json_object *j = json_tokener_parse_ex(tok, data, (int) n);

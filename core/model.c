@@ -294,7 +294,7 @@ static int decode_string(struct decode *d, struct json_object *j, const char **d
                 *dst = b.oom ? NULL : arena_strndup(d->a, b.p, b.len);
                 buf_free(&b);
         }
-        return *dst ? 0 : bf_error_set(d->err, ENOMEM, "out of memory");
+        return *dst ? 0 : bf_error_oom(d->err);
 }
 
 static int decode_uint(struct decode *d, struct json_object *j, const struct type *t, uint64_t max, uint64_t *ret)
@@ -472,13 +472,13 @@ static int decode_map_all(struct decode *d, const struct type *t, struct slice *
         size_t n = (size_t) json_object_object_length(j), es = t->entry_size, i = 0;
         char *entries = calloc(n, es);
         if (!entries)
-                return bf_error_set(d->err, ENOMEM, "out of memory");
+                return bf_error_oom(d->err);
         int r = 0;
         json_object_object_foreach(j, key, val) {
                 char *e = entries + i++ * es;
                 const char *k = decode_map_key(d, key);
                 if (!k) {
-                        r = bf_error_set(d->err, ENOMEM, "out of memory");
+                        r = bf_error_oom(d->err);
                         break;
                 }
                 *(const char **) e = k;
@@ -486,7 +486,7 @@ static int decode_map_all(struct decode *d, const struct type *t, struct slice *
                         break;
         }
         if (r == 0 && map_put_all(d->a, t, m, entries, n) < 0)
-                r = bf_error_set(d->err, ENOMEM, "out of memory");
+                r = bf_error_oom(d->err);
         free(entries);
         return r;
 }
@@ -552,11 +552,11 @@ static int decode_value(struct decode *d, const struct type *t, void *dst, struc
                 encode_any(&b, j);
                 if (b.oom) {
                         buf_free(&b);
-                        return bf_error_set(d->err, ENOMEM, "out of memory");
+                        return bf_error_oom(d->err);
                 }
                 *(const char **) dst = arena_strndup(d->a, b.p, b.len);
                 buf_free(&b);
-                return *(const char **) dst ? 0 : bf_error_set(d->err, ENOMEM, "out of memory");
+                return *(const char **) dst ? 0 : bf_error_oom(d->err);
         }
         case T_TIME: {
                 if (json_object_get_type(j) != json_type_string)
@@ -576,7 +576,7 @@ static int decode_value(struct decode *d, const struct type *t, void *dst, struc
                 if (!*p) {
                         *p = arena_alloc(d->a, t->elem->size);
                         if (!*p)
-                                return bf_error_set(d->err, ENOMEM, "out of memory");
+                                return bf_error_oom(d->err);
                 }
                 return decode_value(d, t->elem, *p, j);
         }
@@ -591,7 +591,7 @@ static int decode_value(struct decode *d, const struct type *t, void *dst, struc
                 }
                 s->v = arena_alloc(d->a, n * t->elem->size);
                 if (!s->v)
-                        return bf_error_set(d->err, ENOMEM, "out of memory");
+                        return bf_error_oom(d->err);
                 s->len = s->cap = n;
                 for (size_t i = 0; i < n; i++) {
                         int r = decode_value(d, t->elem, (char *) s->v + i * t->elem->size,
@@ -613,7 +613,7 @@ static int decode_value(struct decode *d, const struct type *t, void *dst, struc
                         const char *k = decode_map_key(d, key);
                         void *slot = k ? map_put(d->a, t, m, k) : NULL;
                         if (!slot)
-                                return bf_error_set(d->err, ENOMEM, "out of memory");
+                                return bf_error_oom(d->err);
                         int r = decode_value(d, t->elem, slot, val);
                         if (r < 0)
                                 return r;

@@ -16,7 +16,7 @@ int r_nomem(struct render *r)
 {
         if (r->a->limit && r->a->used >= r->a->limit / 2)
                 return bf_error_set(r->err, EFBIG, "the rendered spec grows past %zu MiB", r->a->limit >> 20);
-        return bf_error_set(r->err, ENOMEM, "out of memory");
+        return bf_error_oom(r->err);
 }
 
 const char *r_strdup(struct render *r, const char *s)
@@ -238,7 +238,7 @@ int env_replace_or_append(struct render *r, const str_slice *defaults, const cha
         out.len = ndef;
         struct key_index index = { 0 };
         if (ndef > 16 && key_index_build(&index, defaults->v, ndef) < 0)
-                return bf_error_set(r->err, ENOMEM, "out of memory");
+                return bf_error_oom(r->err);
         for (size_t i = 0; i < n; i++) {
                 const char *value = overrides[i];
                 bool has_eq;

@@ -96,7 +96,7 @@ static int tokenize(const char *line, size_t len, struct token **ret, size_t *re
         size_t cap = 8, n = 0;
         struct token *t = malloc(cap * sizeof(*t));
         if (!t)
-                return bf_error_set(err, ENOMEM, "out of memory");
+                return bf_error_oom(err);
         size_t i = 0;
         for (;;) {
                 while (i < len && is_sep(line[i]))
@@ -137,7 +137,7 @@ static int tokenize(const char *line, size_t len, struct token **ret, size_t *re
                         struct token *nt = realloc(t, cap * sizeof(*t));
                         if (!nt) {
                                 free(t);
-                                return bf_error_set(err, ENOMEM, "out of memory");
+                                return bf_error_oom(err);
                         }
                         t = nt;
                 }
@@ -162,7 +162,7 @@ static int token_string(arena *a, const struct token *t, const char **ret, const
                 return invalid(err, "%s: argument %zu: string is not valid UTF-8", name, argn);
         if (t->kind == TOKEN_WORD || t->kind == TOKEN_ARG) {
                 *ret = arena_strndup(a, t->p, t->n);
-                return *ret ? 0 : bf_error_set(err, ENOMEM, "out of memory");
+                return *ret ? 0 : bf_error_oom(err);
         }
         bf_error why = { 0 };
         struct json_object *j = json_parse_strict(t->p, t->n, &why);
@@ -180,7 +180,7 @@ static int token_string(arena *a, const struct token *t, const char **ret, const
         }
         *ret = arena_strndup(a, s, n);
         json_object_put(j);
-        return *ret ? 0 : bf_error_set(err, ENOMEM, "out of memory");
+        return *ret ? 0 : bf_error_oom(err);
 }
 
 static const struct type *json_arg_type(enum arg_kind k, bool *ret_object)
@@ -223,7 +223,7 @@ static int convert_json(arena *a, const struct token *t, enum arg_kind k, struct
         arg->value = arena_alloc(a, type->size);
         if (!arg->json || !arg->value) {
                 json_object_put(j);
-                return bf_error_set(err, ENOMEM, "out of memory");
+                return bf_error_oom(err);
         }
         bf_error derr = { 0 };
         int r = model_decode(a, type, arg->value, j, &derr);
@@ -352,12 +352,12 @@ static int build_text(struct optline *l, bf_error *err)
         }
         if (b.oom) {
                 buf_free(&b);
-                return bf_error_set(err, ENOMEM, "out of memory");
+                return bf_error_oom(err);
         }
         l->text = arena_strndup(&l->mem, b.p, b.len);
         l->text_len = b.len;
         buf_free(&b);
-        return l->text ? 0 : bf_error_set(err, ENOMEM, "out of memory");
+        return l->text ? 0 : bf_error_oom(err);
 }
 
 /* The line of opt with the given argument tokens: arguments checked and
@@ -374,16 +374,16 @@ static int line_from_tokens(const struct option *opt, const struct token *args, 
         struct optline *l = arena_alloc(&mem, sizeof(*l));
         if (!l) {
                 arena_done(&mem);
-                return bf_error_set(err, ENOMEM, "out of memory");
+                return bf_error_oom(err);
         }
         l->mem = mem;
         l->opt = opt;
-        l->refs = 1;
+        ref_init(&l->refs);
         l->nargs = nargs;
         l->args = nargs ? arena_alloc(&l->mem, nargs * sizeof(*l->args)) : NULL;
         if (nargs && !l->args) {
                 optline_unref(l);
-                return bf_error_set(err, ENOMEM, "out of memory");
+                return bf_error_oom(err);
         }
         for (size_t i = 0; i < nargs; i++) {
                 /* Variadic options repeat the kind that follows their fixed arguments. */
@@ -441,7 +441,7 @@ int optline_build(const char *name, const char *const *args, size_t nargs, struc
                 return bf_error_set(err, EFBIG, "an option line has at most %d arguments", OPTLINE_ARGS_MAX);
         _cleanup_free_ struct token *toks = nargs ? malloc(nargs * sizeof(*toks)) : NULL;
         if (nargs && !toks)
-                return bf_error_set(err, ENOMEM, "out of memory");
+                return bf_error_oom(err);
         for (size_t i = 0; i < nargs; i++)
                 toks[i] = (struct token){ .kind = TOKEN_ARG, .p = args[i], .n = strlen(args[i]) };
         struct optline *l = NULL;
@@ -503,7 +503,7 @@ static int parse_text(const char *text, size_t len, struct optline ***ret, size_
                                 if (!nlines || (ret_numbers && !nnumbers)) {
                                         optline_free_all(lines, n);
                                         free(numbers);
-                                        return bf_error_set(err, ENOMEM, "out of memory");
+                                        return bf_error_oom(err);
                                 }
                         }
                         int r = optline_parse(text + i, end - i, &lines[n], err);
@@ -541,13 +541,13 @@ int optline_parse_numbered(const char *text, size_t len, struct optline ***ret, 
 struct optline *optline_ref(struct optline *l)
 {
         if (l)
-                __atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+                ref_get(&l->refs);
         return l;
 }
 
 void optline_unref(struct optline *l)
 {
-        if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        if (!l || !ref_put(&l->refs))
                 return;
         arena mem = l->mem;     /* l itself is in it */
         arena_done(&mem);

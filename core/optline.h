@@ -15,6 +15,7 @@
 
 #include "arena.h"
 #include "error.h"
+#include "util.h"
 
 #define OPTLINE_MAX (1024 * 1024)
 /* Arguments of one line (a long list of variables, say); more: EFBIG. */
@@ -38,7 +39,7 @@ struct optline {
         struct optarg *args;
         const char *text;       /* canonical form, without newline */
         size_t text_len;
-        int refs;
+        refcount refs;
         arena mem;              /* holds args, text and decoded values */
 };
 

@@ -65,7 +65,7 @@ int spec_render(const struct render_input *in, buf *out, bf_error *err)
         if (e == 0) {
                 spec_encode(&s, out);
                 if (out->oom)
-                        e = bf_error_set(err, ENOMEM, "out of memory");
+                        e = bf_error_oom(err);
         }
         arena_done(&a);
         return e;

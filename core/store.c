@@ -10,10 +10,12 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "files.h"
+#include "lock.h"
 #include "optline.h"
 #include "util.h"
 
@@ -26,6 +28,28 @@
 #define JOURNAL_HEADER "bundlefs-journal 1\n"
 #define FORMAT_TEXT "bundlefs-state 1\n"
 #define RECORD_HEADER_MAX 64
+
+/* The shared journal and its group commit (see store.h). */
+struct journal {
+        mutex lock;
+        pthread_cond_t done;                    /* a flush ended */
+        int fd;
+        size_t size GUARDED_BY(lock);           /* bytes on disk (read unlocked as a hint) */
+        buf pending GUARDED_BY(lock);           /* records waiting for the next flush */
+        uint64_t queued GUARDED_BY(lock);       /* records queued so far */
+        uint64_t durable GUARDED_BY(lock);      /* records durable so far */
+        bool flushing GUARDED_BY(lock);         /* a writer is flushing a batch */
+        int error GUARDED_BY(lock);             /* a flush failed: the journal is unusable (errno) */
+};
+
+struct store {
+        int dirfd;          /* <state> */
+        int nsfd;           /* <state>/namespaces */
+        int lockfd;
+        char *path;
+        unsigned log_fds;   /* log descriptors kept between writes (atomic) */
+        struct journal journal;
+};
 
 static int sys_error(bf_error *err, const char *what, const char *name)
 {
@@ -41,11 +65,19 @@ static int fsync_dir_at(int dirfd, const char *name, bf_error *err)
         return 0;
 }
 
-int store_open(const char *path, struct store *ret, bf_error *err)
+static void store_freep(struct store **s)
 {
-        *ret = (struct store){ .dirfd = -1, .nsfd = -1, .lockfd = -1, .journal = { .fd = -1 } };
-        pthread_mutex_init(&ret->journal.lock, NULL);
-        pthread_cond_init(&ret->journal.done, NULL);
+        store_close(*s);
+}
+
+int store_open(const char *path, struct store **ret, bf_error *err)
+{
+        _cleanup_(store_freep) struct store *st = calloc(1, sizeof(*st));
+        if (!st)
+                return bf_error_oom(err);
+        *st = (struct store){ .dirfd = -1, .nsfd = -1, .lockfd = -1, .journal = { .fd = -1 } };
+        mutex_init(&st->journal.lock);
+        pthread_cond_init(&st->journal.done, NULL);
         if (mkdir(path, 0700) < 0 && errno != EEXIST)
                 return sys_error(err, "creating state directory", path);
         _cleanup_close_ int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -57,7 +89,7 @@ int store_open(const char *path, struct store *ret, bf_error *err)
                 return sys_error(err, "opening", "lock");
         if (flock(lockfd, LOCK_EX | LOCK_NB) < 0)
                 return bf_error_set(err, EBUSY, "state directory %s is in use by another bundlefs", path);
-        /* Who holds it, for a later daemon to tell a dying one (bundlefs(8)). */
+        /* Who holds it, for an administrator to see. */
         char pid[32];
         int pl = snprintf(pid, sizeof(pid), "%d\n", (int) getpid());
         if (ftruncate(lockfd, 0) < 0 || pwrite(lockfd, pid, (size_t) pl, 0) != pl)
@@ -90,19 +122,20 @@ int store_open(const char *path, struct store *ret, bf_error *err)
         int nsfd = openat(dirfd, "namespaces", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (nsfd < 0)
                 return sys_error(err, "opening", "namespaces");
-        ret->nsfd = nsfd;
-        ret->dirfd = TAKE_FD(dirfd);
-        ret->lockfd = TAKE_FD(lockfd);
-        ret->path = strdup(path);
-        if (!ret->path) {
-                store_close(ret);
-                return bf_error_set(err, ENOMEM, "out of memory");
-        }
+        st->nsfd = nsfd;
+        st->dirfd = TAKE_FD(dirfd);
+        st->lockfd = TAKE_FD(lockfd);
+        st->path = strdup(path);
+        if (!st->path)
+                return bf_error_oom(err);
+        *ret = TAKE_PTR(st);
         return 0;
 }
 
 void store_close(struct store *s)
 {
+        if (!s)
+                return;
         if (s->nsfd >= 0)
                 close(s->nsfd);
         if (s->dirfd >= 0)
@@ -112,10 +145,15 @@ void store_close(struct store *s)
         if (s->journal.fd >= 0)
                 close(s->journal.fd);
         buf_free(&s->journal.pending);
-        pthread_mutex_destroy(&s->journal.lock);
+        mutex_destroy(&s->journal.lock);
         pthread_cond_destroy(&s->journal.done);
         free(s->path);
-        *s = (struct store){ .dirfd = -1, .nsfd = -1, .lockfd = -1, .journal = { .fd = -1 } };
+        free(s);
+}
+
+int store_statvfs(struct store *s, struct statvfs *ret)
+{
+        return fstatvfs(s->dirfd, ret) < 0 ? -errno : 0;
 }
 
 /* ---- records ------------------------------------------------------------- */
@@ -214,34 +252,34 @@ static int journal_flush_batch(struct journal *j, const buf *batch)
  * fdatasync for the whole batch. */
 static int journal_commit(struct journal *j, const char *rec, size_t len, bf_error *err)
 {
-        pthread_mutex_lock(&j->lock);
+        mutex_lock(&j->lock);
         if (j->error) {
                 int e = j->error;
-                pthread_mutex_unlock(&j->lock);
+                mutex_unlock(&j->lock);
                 return bf_error_set(err, EIO, "the journal failed earlier (%s): restart bundlefs", strerror(e));
         }
         buf_put(&j->pending, rec, len);
         if (j->pending.oom) {
                 /* buf_put added nothing; what others queued stays. */
                 j->pending.oom = false;
-                pthread_mutex_unlock(&j->lock);
-                return bf_error_set(err, ENOMEM, "out of memory");
+                mutex_unlock(&j->lock);
+                return bf_error_oom(err);
         }
         uint64_t mine = ++j->queued;
         while (j->durable < mine && !j->error) {
                 if (j->flushing) {
-                        pthread_cond_wait(&j->done, &j->lock);
+                        cond_wait(&j->done, &j->lock);
                         continue;
                 }
                 j->flushing = true;
                 buf batch = j->pending;
                 j->pending = (buf){ 0 };
                 uint64_t upto = j->queued;
-                pthread_mutex_unlock(&j->lock);
+                mutex_unlock(&j->lock);
                 int r = journal_flush_batch(j, &batch);
-                pthread_mutex_lock(&j->lock);
+                mutex_lock(&j->lock);
                 if (r == 0) {
-                        j->size += batch.len;
+                        __atomic_store_n(&j->size, j->size + batch.len, __ATOMIC_RELAXED);  /* read unlocked as a hint */
                         j->durable = upto;
                 } else {
                         /* The file's state is unknown past its last flush (a failed
@@ -260,7 +298,7 @@ static int journal_commit(struct journal *j, const char *rec, size_t len, bf_err
                 pthread_cond_broadcast(&j->done);
         }
         int e = j->durable >= mine ? 0 : j->error;
-        pthread_mutex_unlock(&j->lock);
+        mutex_unlock(&j->lock);
         if (e)
                 return bf_error_set(err, EIO, "writing the journal: %s", strerror(e));
         return 0;
@@ -275,7 +313,7 @@ static int journal_reset(struct store *s, bf_error *err)
         size_t hl = strlen(JOURNAL_HEADER);
         if (ftruncate(j->fd, (off_t) hl) < 0 || fdatasync(j->fd) < 0)
                 return sys_error(err, "emptying", JOURNAL_NAME);
-        j->size = hl;
+        __atomic_store_n(&j->size, hl, __ATOMIC_RELAXED);
         return 0;
 }
 
@@ -286,15 +324,15 @@ static int journal_reset(struct store *s, bf_error *err)
 static void journal_maybe_reset(struct store *s)
 {
         struct journal *j = &s->journal;
-        pthread_mutex_lock(&j->lock);
+        mutex_lock(&j->lock);
         while (j->flushing)
-                pthread_cond_wait(&j->done, &j->lock);
+                cond_wait(&j->done, &j->lock);
         if (j->size > STORE_JOURNAL_MAX && !j->error && !j->pending.len) {
                 bf_error err = { 0 };
                 if (journal_reset(s, &err) < 0)
                         j->error = err.code ? err.code : EIO;
         }
-        pthread_mutex_unlock(&j->lock);
+        mutex_unlock(&j->lock);
 }
 
 /* Append a record to a log, then make it durable through the journal. */
@@ -307,7 +345,7 @@ static int log_append(struct store *s, struct store_log *log, char type, const c
         char head[64];
         int hl = snprintf(head, sizeof(head), "%016" PRIx64 " %zu\n", log->id, log->size);
         record_build(&jrec, 'J', head, (size_t) hl, rec.p, rec.len);
-        int r = rec.oom || jrec.oom ? bf_error_set(err, ENOMEM, "out of memory") : 0;
+        int r = rec.oom || jrec.oom ? bf_error_oom(err) : 0;
         /* A log longer than the loader reads would not load again. */
         if (r == 0 && log->size + rec.len > STORE_LOG_MAX)
                 r = bf_error_set(err, EFBIG, "the option log would grow past %zu MiB (replacing the list compacts it)",
@@ -325,10 +363,10 @@ static int log_append(struct store *s, struct store_log *log, char type, const c
         } else if (ftruncate(log->fd, (off_t) log->size) < 0) {
                 /* Later records must follow valid ones: stop accepting any. */
                 int e = errno;
-                pthread_mutex_lock(&s->journal.lock);
+                mutex_lock(&s->journal.lock);
                 if (!s->journal.error)
                         s->journal.error = e;
-                pthread_mutex_unlock(&s->journal.lock);
+                mutex_unlock(&s->journal.lock);
         }
         bool large = r == 0 && __atomic_load_n(&s->journal.size, __ATOMIC_RELAXED) > STORE_JOURNAL_MAX;
         buf_free(&rec);
@@ -338,8 +376,10 @@ static int log_append(struct store *s, struct store_log *log, char type, const c
         return r;
 }
 
-int store_log_open(struct store *s, const char *ns, const char *id, struct store_log *log, bf_error *err)
+int store_log_acquire(struct store *s, const char *ns, const char *id, struct store_log *log, bf_error *err)
 {
+        if (log->fd >= 0)
+                return 0;
         char path[512];
         snprintf(path, sizeof(path), "%s/%s/" LOG_NAME, ns, id);
         _cleanup_close_ int fd = openat(s->nsfd, path, O_RDWR | O_APPEND | O_CLOEXEC);
@@ -351,7 +391,30 @@ int store_log_open(struct store *s, const char *ns, const char *id, struct store
         if (n != (ssize_t) strlen(want) || memcmp(head, want, strlen(want)) != 0)
                 return bf_error_set(err, EIO, "%s/%s: the option log changed under bundlefs", ns, id);
         log->fd = TAKE_FD(fd);
+        log->kept = false;
         return 0;
+}
+
+void store_log_release(struct store *s, struct store_log *log)
+{
+        if (log->fd < 0 || log->kept)
+                return;
+        if (__atomic_add_fetch(&s->log_fds, 1, __ATOMIC_RELAXED) <= STORE_LOG_FDS_MAX) {
+                log->kept = true;
+                return;
+        }
+        __atomic_sub_fetch(&s->log_fds, 1, __ATOMIC_RELAXED);
+        close(TAKE_FD(log->fd));
+}
+
+void store_log_close(struct store *s, struct store_log *log)
+{
+        if (log->fd < 0)
+                return;
+        if (log->kept)
+                __atomic_sub_fetch(&s->log_fds, 1, __ATOMIC_RELAXED);
+        close(TAKE_FD(log->fd));
+        log->kept = false;
 }
 
 int store_append_lines(struct store *s, struct store_log *log, const char *text, size_t len, bf_error *err)
@@ -397,7 +460,7 @@ static int log_write_new(int dirfd, const char *platform, const char *text, size
                 record_build(&b, 'A', text, len, NULL, 0);
         if (b.oom) {
                 buf_free(&b);
-                return bf_error_set(err, ENOMEM, "out of memory");
+                return bf_error_oom(err);
         }
         int r = fd_write_all(fd, b.p, b.len);
         size_t size = b.len;
@@ -441,7 +504,7 @@ static int loaded_add_lines(struct loaded *l, const char *p, size_t len, bf_erro
                 struct optline **grown = realloc(l->lines, cap * sizeof(*grown));
                 if (!grown) {
                         optline_free_all(lines, n);
-                        return bf_error_set(err, ENOMEM, "out of memory");
+                        return bf_error_oom(err);
                 }
                 l->lines = grown;
                 l->cap = cap;
@@ -459,7 +522,7 @@ static int loaded_apply(struct loaded *out, char type, const char *p, size_t len
         if (type == 'P') {
                 free(out->platform);
                 out->platform = strndup(p, len);
-                return out->platform ? 0 : bf_error_set(err, ENOMEM, "out of memory");
+                return out->platform ? 0 : bf_error_oom(err);
         }
         if (type == 'A')
                 return loaded_add_lines(out, p, len, err);
@@ -578,7 +641,7 @@ static int load_container(int nsdirfd, const char *ns, const char *id, struct lo
                 buf text = { 0 };
                 optline_print_all(&text, l.lines, l.n);
                 struct store_log nl = { .fd = -1 };
-                r = text.oom ? bf_error_set(err, ENOMEM, "out of memory") :
+                r = text.oom ? bf_error_oom(err) :
                                log_write_new(cdir, l.platform, text.p ? text.p : "", text.len, &nl, err);
                 buf_free(&text);
                 if (r == 0) {
@@ -590,7 +653,7 @@ static int load_container(int nsdirfd, const char *ns, const char *id, struct lo
         }
         char *nsc = strdup(ns), *idc = strdup(id);
         if (r == 0 && (!nsc || !idc))
-                r = bf_error_set(err, ENOMEM, "out of memory");
+                r = bf_error_oom(err);
         if (r < 0) {
                 free(nsc);
                 free(idc);
@@ -708,7 +771,7 @@ static int journal_replay(struct store *s, struct loading *all, size_t n, void (
 
         _cleanup_free_ struct loading **index = calloc(n ? n : 1, sizeof(*index));
         if (!index)
-                return bf_error_set(err, ENOMEM, "out of memory");
+                return bf_error_oom(err);
         size_t ni = 0;
         for (size_t i = 0; i < n; i++)
                 if (all[i].id)
@@ -753,7 +816,7 @@ static int journal_replay(struct store *s, struct loading *all, size_t n, void (
                         return r;
                 buf_put(&ld->replayed, rec, rec_len);
                 if (ld->replayed.oom)
-                        return bf_error_set(err, ENOMEM, "out of memory");
+                        return bf_error_oom(err);
                 ld->log.size += rec_len;
                 replayed++;
         }
@@ -797,12 +860,12 @@ int store_load(struct store *s, store_visit_fn visit, void *userdata, void (*war
                                 all = grown;
                                 cap = ncap;
                         } else {
-                                r = bf_error_set(err, ENOMEM, "out of memory");
+                                r = bf_error_oom(err);
                         }
                 }
                 if (r == 0) {
                         all[n] = (struct loading){ .ns = strdup(nss[i]), .log = { .fd = -1 } };
-                        r = all[n++].ns ? 0 : bf_error_set(err, ENOMEM, "out of memory");
+                        r = all[n++].ns ? 0 : bf_error_oom(err);
                 }
                 for (size_t k = 0; k < nids && r == 0; k++) {
                         bf_error cerr = { 0 };

@@ -28,7 +28,6 @@
  * the old one; directory changes sync their directories. */
 #pragma once
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,39 +41,30 @@
 #define STORE_JOURNAL_MAX ((size_t) 16 << 20)
 
 struct optline;
+struct statvfs;
 
-/* The shared journal and its group commit (see above). */
-struct journal {
-        pthread_mutex_t lock;
-        pthread_cond_t done;
-        int fd;
-        size_t size;            /* bytes on disk */
-        buf pending;            /* records waiting for the next flush */
-        uint64_t queued;        /* records queued so far */
-        uint64_t durable;       /* records durable so far */
-        bool flushing;          /* a writer is flushing a batch */
-        int error;              /* a flush failed: the journal is unusable (errno) */
-};
+/* The state directory and its shared journal (private to store.c). */
+struct store;
 
-struct store {
-        int dirfd;          /* <state> */
-        int nsfd;           /* <state>/namespaces */
-        int lockfd;
-        char *path;
-        struct journal journal;
-};
-
-/* A container's open log. */
+/* A container's log. */
 struct store_log {
-        int fd;             /* open for appends (O_APPEND) */
+        int fd;             /* open for appends (O_APPEND), or -1 */
+        bool kept;          /* fd counts among the descriptors kept between writes */
         size_t size;        /* bytes of valid records */
         uint64_t id;
 };
 
+/* Log descriptors kept open between writes, all logs together; beyond
+ * this a log is opened for each write, so the number of containers is not
+ * bound by the open-file limit. */
+#define STORE_LOG_FDS_MAX 1024
+
 /* Open (creating, mode 0700) the state directory, check its format
  * version and take its lock: -EBUSY when another daemon holds it. */
-int store_open(const char *path, struct store *ret, bf_error *err);
+int store_open(const char *path, struct store **ret, bf_error *err);
 void store_close(struct store *s);
+/* The file system the state directory is on, for statfs(2). */
+int store_statvfs(struct store *s, struct statvfs *ret);
 
 /* What a container's log holds once loaded. */
 struct store_container {
@@ -110,9 +100,13 @@ int store_rootfs_empty(struct store *s, const char *ns, const char *id, bool *re
 /* "<state>/namespaces/<ns>/<id>/rootfs", malloc'd. */
 char *store_rootfs_path(const struct store *s, const char *ns, const char *id);
 
-/* Open the log of <ns>/<id> again for appends (log->fd was closed to save
- * descriptors): its id must be log->id. */
-int store_log_open(struct store *s, const char *ns, const char *id, struct store_log *log, bf_error *err);
+/* Make sure log->fd is open for an append, opening <ns>/<id>/log again if
+ * it was closed to save descriptors (its id must be log->id). */
+int store_log_acquire(struct store *s, const char *ns, const char *id, struct store_log *log, bf_error *err);
+/* After appends: keep the descriptor while few are kept, else close it. */
+void store_log_release(struct store *s, struct store_log *log);
+/* Close the log's descriptor for good. */
+void store_log_close(struct store *s, struct store_log *log);
 
 /* Durable appends to an open log: they return once the record is durable.
  * log->size tracks the valid end so a failed write can be cut off again. */

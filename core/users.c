@@ -275,7 +275,7 @@ int passwd_parse(arena *a, const char *data, size_t n, user_slice *ret, bf_error
                         continue;
                 struct pw_user *u = slice_push(a, ret, sizeof(*u));
                 if (!u || field_span(a, s, len, 0, &u->name) < 0)
-                        return bf_error_set(err, ENOMEM, "out of memory");
+                        return bf_error_oom(err);
                 u->uid = field_int(s, len, 2);
                 u->gid = field_int(s, len, 3);
         }
@@ -297,12 +297,12 @@ int group_parse(arena *a, const char *data, size_t n, group_slice *ret, bf_error
                         continue;
                 struct gr_group *g = slice_push(a, ret, sizeof(*g));
                 if (!g || field_span(a, s, len, 0, &g->name) < 0)
-                        return bf_error_set(err, ENOMEM, "out of memory");
+                        return bf_error_oom(err);
                 g->gid = field_int(s, len, 2);
                 const char *m;
                 size_t ml;
                 if (field(s, len, 3, &m, &ml) && split_members(a, m, ml, &g->members) < 0)
-                        return bf_error_set(err, ENOMEM, "out of memory");
+                        return bf_error_oom(err);
         }
         return 0;
 }

@@ -39,6 +39,27 @@ static inline int take_fd(int *fd)
 }
 #define TAKE_FD(fd) take_fd(&(fd))
 
+/* A reference count shared between threads: the object goes when
+ * ref_put says it was the last. */
+typedef struct refcount {
+        unsigned n;
+} refcount;
+
+static inline void ref_init(refcount *r)
+{
+        r->n = 1;
+}
+
+static inline void ref_get(refcount *r)
+{
+        __atomic_add_fetch(&r->n, 1, __ATOMIC_RELAXED);
+}
+
+static inline bool ref_put(refcount *r)
+{
+        return __atomic_sub_fetch(&r->n, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
 static inline bool streq(const char *a, const char *b)
 {
         return a == b || (a && b && __builtin_strcmp(a, b) == 0);

@@ -1,6 +1,7 @@
-/* Creating, starting and stopping a filesystem instance. */
+/* Creating, starting and stopping a filesystem instance (bfs.h). */
+#include "bfs.h"
+
 #include <fcntl.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,50 +10,41 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "mount_helper.h"
+#include "cache.h"
+#include "files.h"
+#include "inodes.h"
+#include "mounts.h"
+#include "openfile.h"
+#include "ops.h"
+#include "store.h"
+#include "tree.h"
 #include "util.h"
 
-void bfs_log(struct bfs *fs, int priority, const char *fmt, ...)
+struct bfs {
+        bfs_log_fn log;
+        struct store *store;
+        struct cache *cache;
+        struct inodes *inodes;
+        struct mounts *mounts;
+        struct tree *tree;
+        struct openfiles *files;
+        struct ops_ctx ops;
+};
+
+static void log_at(struct bfs *fs, int priority, const char *msg)
 {
-        if (!fs->log)
-                return;
-        char msg[1024];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        fs->log(priority, msg);
+        if (fs->log)
+                fs->log(priority, msg);
 }
 
-static void load_warn(void *userdata, const char *msg)
+static void log_warning(void *userdata, const char *msg)
 {
-        bfs_log(userdata, LOG_WARNING, "%s", msg);
+        log_at(userdata, LOG_WARNING, msg);
 }
 
-static int load_visit(void *userdata, struct store_container *sc)
+static void log_error(void *userdata, const char *msg)
 {
-        struct bfs *fs = userdata;
-        if (!sc->id) {
-                struct namespace *ns = ns_new(sc->ns);
-                if (!ns)
-                        return -ENOMEM;
-                ns_insert(fs, ns);
-                return 0;
-        }
-        struct namespace *ns = ns_find(fs, sc->ns);
-        if (!ns)
-                return -ENOENT;
-        errno = 0;
-        struct container *c =
-                container_new(fs, ns, sc->id, sc->platform, sc->lines, sc->nlines, sc->log);
-        if (!c)
-                return errno ? -errno : -ENOMEM;        /* EMFILE, say: the reason is logged */
-        container_insert(ns, c);
-        /* The container holds its own references now. */
-        free(sc->platform);
-        optline_free_all(sc->lines, sc->nlines);
-        return 0;
+        log_at(userdata, LOG_ERR, msg);
 }
 
 /* The state directory holds every root filesystem (setuid programs and
@@ -78,39 +70,57 @@ static int state_dir_check(const char *path, bf_error *err)
         return 0;
 }
 
+static void bfs_freep(struct bfs **fs)
+{
+        bfs_free(*fs);
+}
+
 int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struct bfs **ret, bf_error *err)
 {
-        int r = file_defs_init(err);
+        _cleanup_(bfs_freep) struct bfs *fs = calloc(1, sizeof(*fs));
+        if (!fs)
+                return bf_error_oom(err);
+        fs->log = log;
+        _cleanup_free_ char *mnt = realpath(mountpoint, NULL);
+        if (!mnt)
+                return bf_error_set(err, errno, "mount point %s: %s", mountpoint, strerror(errno));
+        int r = files_init(err);
         if (r < 0)
                 return r;
-        struct bfs *fs = calloc(1, sizeof(*fs));
-        if (!fs)
-                return bf_error_set(err, ENOMEM, "out of memory");
-        fs->log = log;
-        fs->uid = getuid();
-        fs->gid = getgid();
-        fs->root = (struct node){ .kind = NODE_ROOT };
-        pthread_mutex_init(&fs->tree_lock, NULL);
-        pthread_mutex_init(&fs->mount_lock, NULL);
-        pthread_mutex_init(&fs->cache_lock, NULL);
-        fs->cache_max = BFS_CACHE_SIZE_DEFAULT;
-        pthread_cond_init(&fs->mount_wake, NULL);
-        fs->mountpoint = realpath(mountpoint, NULL);
-        if (!fs->mountpoint) {
-                int e = errno;
-                free(fs);
-                return bf_error_set(err, e, "mount point %s: %s", mountpoint, strerror(e));
-        }
         r = state_dir_check(state_dir, err);
-        if (r == 0)
-                r = store_open(state_dir, &fs->store, err);
-        if (r == 0)
-                r = store_load(&fs->store, load_visit, fs, load_warn, err);
-        if (r < 0) {
-                bfs_free(fs);
+        if (r < 0)
                 return r;
-        }
-        *ret = fs;
+        r = store_open(state_dir, &fs->store, err);
+        if (r < 0)
+                return r;
+        r = cache_new(BFS_CACHE_SIZE_DEFAULT, &fs->cache, err);
+        if (r < 0)
+                return r;
+        r = inodes_new(&fs->inodes, err);
+        if (r < 0)
+                return r;
+        r = mounts_new(mnt, log_error, fs, &fs->mounts, err);
+        if (r < 0)
+                return r;
+        r = openfiles_new(getuid(), &fs->files, err);
+        if (r < 0)
+                return r;
+        struct tree_parts parts = {
+                .store = fs->store,
+                .cache = fs->cache,
+                .mounts = fs->mounts,
+                .inodes = fs->inodes,
+                .uid = getuid(),
+                .gid = getgid(),
+        };
+        r = tree_new(&parts, &fs->tree, err);
+        if (r < 0)
+                return r;
+        r = tree_load(fs->tree, log_warning, fs, err);
+        if (r < 0)
+                return r;
+        fs->ops = (struct ops_ctx){ .tree = fs->tree, .files = fs->files, .mounts = fs->mounts, .store = fs->store };
+        *ret = TAKE_PTR(fs);
         return 0;
 }
 
@@ -118,110 +128,37 @@ void bfs_free(struct bfs *fs)
 {
         if (!fs)
                 return;
-        mounter_stop(fs);
-        mount_helper_stop(TAKE_PTR(fs->helper));
-        handles_free_all(fs);
-        struct namespace *ns = fs->namespaces;
-        while (ns) {
-                struct namespace *next = ns->next;
-                struct container *c = ns->containers;
-                while (c) {
-                        struct container *cn = c->next;
-                        container_free(c);
-                        c = cn;
-                }
-                ns_free(ns);
-                ns = next;
-        }
-        /* Removed containers the kernel never forgot (it sends no FORGET at
-         * unmount). */
-        while (fs->removed) {
-                struct container *c = fs->removed;
-                fs->removed = c->next;
-                container_free(c);
-        }
-        if (fs->store.path)
-                store_close(&fs->store);
-        pthread_mutex_destroy(&fs->tree_lock);
-        pthread_mutex_destroy(&fs->mount_lock);
-        pthread_mutex_destroy(&fs->cache_lock);
-        pthread_cond_destroy(&fs->mount_wake);
-        free(fs->mountpoint);
+        if (fs->mounts)
+                mounts_stop(fs->mounts);
+        openfiles_free(fs->files);      /* those the kernel never released */
+        tree_free(fs->tree);
+        mounts_free(fs->mounts);
+        inodes_free(fs->inodes);
+        cache_free(fs->cache);
+        store_close(fs->store);
         free(fs);
 }
 
-/* Every container, each with a reference the caller drops with container_put. */
-static struct container **all_containers(struct bfs *fs, size_t *ret_n)
+void bfs_set_cache_size(struct bfs *fs, size_t bytes)
 {
-        pthread_mutex_lock(&fs->tree_lock);
-        size_t n = 0;
-        for (struct namespace *ns = fs->namespaces; ns; ns = ns->next)
-                for (struct container *c = ns->containers; c; c = c->next)
-                        n++;
-        struct container **all = calloc(n ? n : 1, sizeof(*all));
-        size_t i = 0;
-        for (struct namespace *ns = fs->namespaces; all && ns; ns = ns->next)
-                for (struct container *c = ns->containers; c; c = c->next) {
-                        c->open_handles++;
-                        all[i++] = c;
-                }
-        pthread_mutex_unlock(&fs->tree_lock);
-        *ret_n = i;
-        return all;
+        cache_set_max(fs->cache, bytes);
+}
+
+struct fuse_session *bfs_session_new(struct bfs *fs, struct fuse_args *args)
+{
+        return fuse_session_new(args, ops_table(), sizeof(struct fuse_lowlevel_ops), &fs->ops);
 }
 
 int bfs_start(struct bfs *fs, bf_error *err)
 {
-        int r = mount_helper_start(&fs->helper, err);
-        if (r == 0)
-                r = mounter_start(fs, err);
+        int r = mounts_start(fs->mounts, err);
         if (r < 0)
                 return r;
-        size_t n;
-        struct container **all = all_containers(fs, &n);
-        if (!all)
-                return bf_error_set(err, ENOMEM, "out of memory");
-        for (size_t i = 0; i < n; i++) {
-                mount_queue(fs, all[i]);
-                container_put(fs, all[i]);
-        }
-        free(all);
+        tree_mount_all(fs->tree);
         return 0;
-}
-
-/* Take off every rootfs bind mount; `after` says what comes next. */
-static void unmount_all(struct bfs *fs, enum mount_state after)
-{
-        size_t n;
-        struct container **all = all_containers(fs, &n);
-        for (size_t i = 0; all && i < n; i++) {
-                struct container *c = all[i];
-                pthread_mutex_lock(&c->lock);
-                bool mounted = c->mount == MOUNT_DONE;
-                char *ns = strdup(c->ns_name), *id = strdup(c->id);
-                pthread_mutex_unlock(&c->lock);
-                bf_error err = { 0 };
-                /* Walking to each rootfs is served by the session, still running. */
-                if (mounted && ns && id) {
-                        if (rootfs_unmount(fs, c, ns, id, after, &err) < 0)
-                                bfs_log(fs, LOG_WARNING, "%s", err.msg);
-                        else if (after == MOUNT_DETACHED)
-                                mount_queue(fs, c);     /* back once idle, if the tree stays */
-                }
-                free(ns);
-                free(id);
-                container_put(fs, c);
-        }
-        free(all);
 }
 
 void bfs_stop(struct bfs *fs)
 {
-        mounter_stop(fs);
-        unmount_all(fs, MOUNT_PENDING);
-}
-
-void bfs_detach_all(struct bfs *fs)
-{
-        unmount_all(fs, MOUNT_DETACHED);
+        mounts_stop(fs->mounts);
 }

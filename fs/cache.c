@@ -1,176 +1,171 @@
-/* The render cache: each container's built spec (live, for the next write
- * to extend) and rendered config.json (for readers), bounded together by
- * the cache size with the least recently used evicted first. A reader
- * serves a cached config.json only after checking that nothing the
- * rendering read has changed since (deps.h). */
+/* Kept renderings within a budget (cache.h). */
+#include "cache.h"
+
 #include <stdlib.h>
-#include <string.h>
 
-#include "deps.h"
-#include "internal.h"
+#include "content.h"
+#include "lock.h"
+#include "util.h"
 
-struct rendered *rendered_new(uint64_t version, const buf *json, struct deps *deps)
+struct cache_slot {
+        struct cache *cache;
+        bool (*drop_kept)(void *owner);
+        void *owner;
+        struct content *rendered GUARDED_BY(cache->lock);
+        size_t kept_bytes GUARDED_BY(cache->lock);
+        size_t bytes GUARDED_BY(cache->lock);      /* rendered and kept together */
+        bool in_lru GUARDED_BY(cache->lock);
+        struct cache_slot *prev, *next GUARDED_BY(cache->lock);
+};
+
+struct cache {
+        mutex lock;
+        struct cache_slot *head, *tail GUARDED_BY(lock);       /* most recently used first */
+        size_t bytes GUARDED_BY(lock);
+        size_t max GUARDED_BY(lock);
+};
+
+int cache_new(size_t max, struct cache **ret, bf_error *err)
 {
-        struct rendered *rd = malloc(sizeof(*rd) + json->len);
-        if (!rd)
-                return NULL;
-        rd->refs = 1;
-        rd->version = version;
-        rd->deps = deps;
-        rd->len = json->len;
-        memcpy(rd->data, json->p, json->len);
-        return rd;
+        struct cache *c = calloc(1, sizeof(*c));
+        if (!c)
+                return bf_error_oom(err);
+        mutex_init(&c->lock);
+        c->max = max;
+        *ret = c;
+        return 0;
 }
 
-struct rendered *rendered_ref(struct rendered *rd)
+void cache_free(struct cache *c)
 {
-        if (rd)
-                __atomic_add_fetch(&rd->refs, 1, __ATOMIC_RELAXED);
-        return rd;
-}
-
-void rendered_unref(struct rendered *rd)
-{
-        if (!rd || __atomic_sub_fetch(&rd->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        if (!c)
                 return;
-        deps_free(rd->deps);
-        free(rd);
+        mutex_destroy(&c->lock);
+        free(c);
 }
 
-void live_free(struct live *l)
+static void lru_unlink(struct cache *c, struct cache_slot *s) REQUIRES(c->lock)
 {
-        if (!l)
+        if (!s->in_lru)
                 return;
-        arena_done(&l->a);
-        deps_free(l->deps);
-        free(l);
-}
-
-/* ---- the LRU list (cache_lock) ------------------------------------------- */
-
-static void lru_unlink(struct bfs *fs, struct container *c)
-{
-        if (!c->in_lru)
-                return;
-        if (c->lru_prev)
-                c->lru_prev->lru_next = c->lru_next;
+        if (s->prev)
+                s->prev->next = s->next;
         else
-                fs->lru_head = c->lru_next;
-        if (c->lru_next)
-                c->lru_next->lru_prev = c->lru_prev;
+                c->head = s->next;
+        if (s->next)
+                s->next->prev = s->prev;
         else
-                fs->lru_tail = c->lru_prev;
-        c->lru_prev = c->lru_next = NULL;
-        c->in_lru = false;
+                c->tail = s->prev;
+        s->prev = s->next = NULL;
+        s->in_lru = false;
 }
 
-static void lru_push_front(struct bfs *fs, struct container *c)
+static void lru_push_front(struct cache *c, struct cache_slot *s) REQUIRES(c->lock)
 {
-        lru_unlink(fs, c);
-        c->lru_next = fs->lru_head;
-        if (fs->lru_head)
-                fs->lru_head->lru_prev = c;
-        fs->lru_head = c;
-        if (!fs->lru_tail)
-                fs->lru_tail = c;
-        c->in_lru = true;
+        lru_unlink(c, s);
+        s->next = c->head;
+        if (c->head)
+                c->head->prev = s;
+        c->head = s;
+        if (!c->tail)
+                c->tail = s;
+        s->in_lru = true;
 }
 
-/* Account for what c holds now; a container holding nothing leaves the list.
- * used: c was just used, so it moves to the front. */
-static void set_bytes(struct bfs *fs, struct container *c, size_t bytes, bool used)
+/* Account for what s holds now; a slot holding nothing leaves the list.
+ * used: it was just used, so it moves to the front. */
+static void account(struct cache *c, struct cache_slot *s, bool used) REQUIRES(c->lock)
 {
-        fs->cache_bytes = fs->cache_bytes - c->cache_bytes + bytes;
-        c->cache_bytes = bytes;
+        size_t bytes = (s->rendered ? content_footprint(s->rendered) : 0) + s->kept_bytes;
+        c->bytes = c->bytes - s->bytes + bytes;
+        s->bytes = bytes;
         if (!bytes)
-                lru_unlink(fs, c);
-        else if (used || !c->in_lru)
-                lru_push_front(fs, c);
-}
-
-/* What c holds, its live state counted only when the caller may look at it. */
-static size_t bytes_of(const struct container *c, size_t live_bytes)
-{
-        return (c->rendered ? sizeof(*c->rendered) + c->rendered->len : 0) + live_bytes;
+                lru_unlink(c, s);
+        else if (used || !s->in_lru)
+                lru_push_front(c, s);
 }
 
 /* Evict from the least recently used end until within budget, in one pass
- * (the list's order is left as it is). A live state whose container is being
- * written is skipped (its write_lock is busy), and so is keep. */
-static void evict(struct bfs *fs, const struct container *keep)
+ * (the list's order is left as it is). keep is spared. */
+static void evict(struct cache *c, const struct cache_slot *keep) REQUIRES(c->lock)
 {
-        struct container *c = fs->lru_tail;
-        while (c && fs->cache_bytes > fs->cache_max) {
-                struct container *prev = c->lru_prev;
-                if (c != keep) {
-                        rendered_unref(c->rendered);
-                        c->rendered = NULL;
-                        size_t live_bytes = c->cache_bytes - bytes_of(c, 0);
-                        if (c->live && pthread_mutex_trylock(&c->write_lock) == 0) {
-                                live_free(c->live);
-                                c->live = NULL;
-                                live_bytes = 0;
-                                pthread_mutex_unlock(&c->write_lock);
-                        }
-                        set_bytes(fs, c, bytes_of(c, live_bytes), false);
+        struct cache_slot *s = c->tail;
+        while (s && c->bytes > c->max) {
+                struct cache_slot *prev = s->prev;
+                if (s != keep) {
+                        content_unref(TAKE_PTR(s->rendered));
+                        if (s->kept_bytes && s->drop_kept(s->owner))
+                                s->kept_bytes = 0;
+                        account(c, s, false);
                 }
-                c = prev;
+                s = prev;
         }
 }
 
-struct rendered *cache_get(struct bfs *fs, struct container *c, uint64_t version)
+void cache_set_max(struct cache *c, size_t max)
 {
-        pthread_mutex_lock(&fs->cache_lock);
-        struct rendered *rd = NULL;
-        if (c->rendered && c->rendered->version == version) {
-                rd = rendered_ref(c->rendered);
-                lru_push_front(fs, c);
+        mutex_lock(&c->lock);
+        c->max = max;
+        evict(c, NULL);
+        mutex_unlock(&c->lock);
+}
+
+struct cache_slot *cache_slot_new(struct cache *c, bool (*drop_kept)(void *owner), void *owner)
+{
+        struct cache_slot *s = calloc(1, sizeof(*s));
+        if (!s)
+                return NULL;
+        *s = (struct cache_slot){ .cache = c, .drop_kept = drop_kept, .owner = owner };
+        return s;
+}
+
+void cache_slot_free(struct cache_slot *s)
+{
+        if (!s)
+                return;
+        struct cache *c = s->cache;
+        mutex_lock(&c->lock);
+        content_unref(TAKE_PTR(s->rendered));
+        s->kept_bytes = 0;
+        account(c, s, false);
+        mutex_unlock(&c->lock);
+        free(s);
+}
+
+struct content *cache_get(struct cache_slot *s, uint64_t version)
+{
+        struct cache *c = s->cache;
+        mutex_lock(&c->lock);
+        struct content *r = NULL;
+        if (s->rendered && content_version(s->rendered) == version) {
+                r = content_ref(s->rendered);
+                lru_push_front(c, s);
         }
-        pthread_mutex_unlock(&fs->cache_lock);
-        return rd;
+        mutex_unlock(&c->lock);
+        return r;
 }
 
-void cache_put(struct bfs *fs, struct container *c, struct rendered *rd)
+void cache_put(struct cache_slot *s, struct content *content, uint64_t current)
 {
-        pthread_mutex_lock(&fs->cache_lock);
-        uint64_t current = __atomic_load_n(&c->version, __ATOMIC_ACQUIRE);
-        if (rd->version == current) {
-                size_t live_bytes = c->cache_bytes - bytes_of(c, 0);
-                rendered_unref(c->rendered);
-                c->rendered = rendered_ref(rd);
-                set_bytes(fs, c, bytes_of(c, live_bytes), true);
-                evict(fs, c);
+        struct cache *c = s->cache;
+        mutex_lock(&c->lock);
+        if (content_version(content) == current) {
+                content_unref(s->rendered);
+                s->rendered = content_ref(content);
+                account(c, s, true);
+                evict(c, s);
         }
-        pthread_mutex_unlock(&fs->cache_lock);
+        mutex_unlock(&c->lock);
 }
 
-void cache_update(struct bfs *fs, struct container *c)
+void cache_kept(struct cache_slot *s, size_t bytes, uint64_t current)
 {
-        size_t live_bytes = c->live ? sizeof(*c->live) + arena_footprint(&c->live->a) : 0;
-        pthread_mutex_lock(&fs->cache_lock);
-        uint64_t current = __atomic_load_n(&c->version, __ATOMIC_ACQUIRE);
-        if (c->rendered && c->rendered->version != current) {
-                rendered_unref(c->rendered);
-                c->rendered = NULL;
-        }
-        set_bytes(fs, c, bytes_of(c, live_bytes), true);
-        evict(fs, c);
-        pthread_mutex_unlock(&fs->cache_lock);
-}
-
-void cache_forget(struct bfs *fs, struct container *c)
-{
-        pthread_mutex_lock(&fs->cache_lock);
-        rendered_unref(c->rendered);
-        c->rendered = NULL;
-        set_bytes(fs, c, 0, false);
-        pthread_mutex_unlock(&fs->cache_lock);
-}
-
-void bfs_set_cache_size(struct bfs *fs, size_t bytes)
-{
-        pthread_mutex_lock(&fs->cache_lock);
-        fs->cache_max = bytes;
-        evict(fs, NULL);
-        pthread_mutex_unlock(&fs->cache_lock);
+        struct cache *c = s->cache;
+        mutex_lock(&c->lock);
+        if (s->rendered && content_version(s->rendered) != current)
+                content_unref(TAKE_PTR(s->rendered));
+        s->kept_bytes = bytes;
+        account(c, s, true);
+        evict(c, s);
+        mutex_unlock(&c->lock);
 }

@@ -1,10 +1,10 @@
-/* The files of a container directory: the filesystem's own, then every
- * control file of core/ctl.c. */
+/* The files of a container directory (files.h). */
+#include "files.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "ctl.h"
-#include "internal.h"
 #include "util.h"
 
 static const struct file_def own[] = {
@@ -14,37 +14,53 @@ static const struct file_def own[] = {
         { .name = "error", .kind = FILE_ERROR, .mode = 0444 },
 };
 
-const struct file_def *file_defs;
-size_t file_defs_count;
-
+static struct file_def *defs;
+static size_t ndefs;
 static pthread_once_t defs_once = PTHREAD_ONCE_INIT;
 
 static void defs_make(void)
 {
         size_t n = ARRAY_SIZE(own) + ctl_count();
-        struct file_def *defs = calloc(n, sizeof(*defs));
-        if (!defs)
+        if (n > FILES_MAX)
+                return;
+        struct file_def *d = calloc(n, sizeof(*d));
+        if (!d)
                 return;
         for (size_t i = 0; i < ARRAY_SIZE(own); i++)
-                defs[i] = own[i];
+                d[i] = own[i];
         for (size_t i = 0; i < ctl_count(); i++)
-                defs[ARRAY_SIZE(own) + i] = (struct file_def){
+                d[ARRAY_SIZE(own) + i] = (struct file_def){
                         .name = ctl_name(ctl_at(i)), .kind = FILE_CONTROL, .mode = 0644, .ctl = ctl_at(i),
                 };
-        file_defs = defs;
-        file_defs_count = n;
+        defs = d;
+        ndefs = n;
 }
 
-int file_defs_init(bf_error *err)
+int files_init(bf_error *err)
 {
         pthread_once(&defs_once, defs_make);
-        return file_defs ? 0 : bf_error_set(err, ENOMEM, "out of memory");
+        return defs ? 0 : bf_error_oom(err);
 }
 
-const struct file_def *file_def_find(const char *name)
+size_t files_count(void)
 {
-        for (size_t i = 0; i < file_defs_count; i++)
-                if (streq(file_defs[i].name, name))
-                        return &file_defs[i];
+        return ndefs;
+}
+
+const struct file_def *file_at(size_t i)
+{
+        return &defs[i];
+}
+
+const struct file_def *file_find(const char *name)
+{
+        for (size_t i = 0; i < ndefs; i++)
+                if (streq(defs[i].name, name))
+                        return &defs[i];
         return NULL;
+}
+
+size_t file_index(const struct file_def *f)
+{
+        return (size_t) (f - defs);
 }

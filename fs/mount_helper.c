@@ -247,7 +247,7 @@ int mount_helper_start(struct mount_helper **ret, bf_error *err)
 {
         _cleanup_free_ struct mount_helper *h = calloc(1, sizeof(*h));
         if (!h)
-                return bf_error_set(err, ENOMEM, "out of memory");
+                return bf_error_oom(err);
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return bf_error_set(err, errno, "starting the mount helper: %s", strerror(errno));

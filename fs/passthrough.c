@@ -1,9 +1,7 @@
-/* A container's rootfs served through FUSE, for the times its bind mount is
- * not there: the instant after mkdir (the mount can only be made once mkdir
- * has returned), while a daemon starts, while rm -rf removes a container, and
- * for a process that entered before the mount. Each request is done on the
- * real directory, as libfuse's passthrough_ll example does; nodes hold O_PATH
- * descriptors and are keyed by device and inode number. */
+/* The rootfs through FUSE (passthrough.h). Nodes hold O_PATH descriptors
+ * and are keyed by device and inode number within their rootfs. */
+#include "passthrough.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,17 +14,29 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "inodes.h"
+#include "lock.h"
+#include "mounts.h"
 #include "util.h"
 
 #define PT_TIMEOUT 0.0  /* the real directory changes behind FUSE's back */
 
 struct pt_node {
-        struct node node;       /* kind NODE_PT, node.c its container */
+        struct inode inode;     /* INODE_PASSTHROUGH */
+        struct passthrough *p;
         int fd;                 /* O_PATH */
         dev_t dev;
         ino_t ino;
-        struct pt_node *next;   /* in the container's list (tree lock) */
+        uint64_t nlookup GUARDED_BY(p->lock);
+        struct pt_node *next GUARDED_BY(p->lock);
+};
+
+struct passthrough {
+        struct inodes *inodes;
+        struct rootfs *rootfs;
+        void *owner;
+        mutex lock;
+        struct pt_node *nodes GUARDED_BY(lock);
 };
 
 struct pt_dir {
@@ -35,19 +45,76 @@ struct pt_dir {
         struct dirent *entry;
 };
 
-bool node_is_pt(const struct node *n)
+int passthrough_new(struct inodes *inodes, struct rootfs *rootfs, void *owner, struct passthrough **ret,
+                    bf_error *err)
 {
-        return n->kind == NODE_PT || n->kind == NODE_ROOTFS;
+        struct passthrough *p = calloc(1, sizeof(*p));
+        if (!p)
+                return bf_error_oom(err);
+        *p = (struct passthrough){ .inodes = inodes, .rootfs = rootfs, .owner = owner };
+        mutex_init(&p->lock);
+        *ret = p;
+        return 0;
 }
 
-static int node_fd(const struct node *n)
+static void node_free(struct passthrough *p, struct pt_node *n)
 {
-        return n->kind == NODE_ROOTFS ? n->c->rootfs_fd : ((const struct pt_node *) n)->fd;
+        inodes_remove(p->inodes, &n->inode);
+        close(n->fd);
+        free(n);
 }
 
-static fuse_ino_t pt_ino(const struct node *n)
+void passthrough_free(struct passthrough *p) NO_LOCK_ANALYSIS
 {
-        return (fuse_ino_t) (uintptr_t) n;
+        if (!p)
+                return;
+        while (p->nodes) {
+                struct pt_node *n = p->nodes;
+                p->nodes = n->next;
+                node_free(p, n);
+        }
+        mutex_destroy(&p->lock);
+        free(p);
+}
+
+bool passthrough_busy(struct passthrough *p)
+{
+        mutex_lock(&p->lock);
+        bool busy = p->nodes != NULL;
+        mutex_unlock(&p->lock);
+        return busy;
+}
+
+struct passthrough *pt_node_passthrough(struct pt_node *n)
+{
+        return n->p;
+}
+
+void *passthrough_owner(struct passthrough *p)
+{
+        return p->owner;
+}
+
+void pt_forget(struct pt_node *n, uint64_t count)
+{
+        struct passthrough *p = n->p;
+        mutex_lock(&p->lock);
+        n->nlookup = n->nlookup > count ? n->nlookup - count : 0;
+        bool gone = n->nlookup == 0;
+        if (gone)
+                for (struct pt_node **q = &p->nodes; *q; q = &(*q)->next)
+                        if (*q == n) {
+                                *q = n->next;
+                                break;
+                        }
+        mutex_unlock(&p->lock);
+        if (gone)
+                node_free(p, n);
+}
+
+static int at_fd(const struct pt_at *at)
+{
+        return at->node ? at->node->fd : rootfs_fd(at->p->rootfs);
 }
 
 static void proc_path(char *out, size_t size, int fd)
@@ -55,129 +122,94 @@ static void proc_path(char *out, size_t size, int fd)
         snprintf(out, size, "/proc/self/fd/%d", fd);
 }
 
-int pt_stat(const struct node *n, struct stat *st)
+int pt_stat(const struct pt_at *at, struct stat *st)
 {
-        if (fstatat(node_fd(n), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+        if (fstatat(at_fd(at), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
-        st->st_ino = pt_ino(n);
+        st->st_ino = at->ino;
         return 0;
 }
 
-/* The node for the real file name under parent, made or found (tree lock
- * taken), with one more kernel reference. */
-static int pt_find(struct bfs *fs, struct node *parent, const char *name, struct fuse_entry_param *e)
+/* The node for the real file name under parent, made or found, with one
+ * more kernel reference. */
+static int pt_find(const struct pt_at *parent, const char *name, struct fuse_entry_param *e)
 {
         memset(e, 0, sizeof(*e));
-        int fd = openat(node_fd(parent), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
+        struct passthrough *p = parent->p;
+        _cleanup_close_ int fd = openat(at_fd(parent), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
-        if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-                int e2 = errno;
-                close(fd);
-                return -e2;
-        }
-        struct container *c = parent->c;
-        pthread_mutex_lock(&fs->tree_lock);
-        struct pt_node *p;
-        for (p = c->pt_nodes; p; p = p->next)
-                if (p->dev == st.st_dev && p->ino == st.st_ino)
+        if (fd < 0 || fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        mutex_lock(&p->lock);
+        struct pt_node *n;
+        for (n = p->nodes; n; n = n->next)
+                if (n->dev == st.st_dev && n->ino == st.st_ino)
                         break;
-        if (p) {
-                close(fd);
-        } else {
-                p = calloc(1, sizeof(*p));
-                if (!p) {
-                        pthread_mutex_unlock(&fs->tree_lock);
-                        close(fd);
+        if (!n) {
+                bf_error err = { 0 };
+                n = calloc(1, sizeof(*n));
+                if (n)
+                        *n = (struct pt_node){ .inode = { .kind = INODE_PASSTHROUGH }, .p = p, .fd = -1,
+                                               .dev = st.st_dev, .ino = st.st_ino };
+                if (!n || inodes_add(p->inodes, &n->inode, &err) < 0) {
+                        mutex_unlock(&p->lock);
+                        free(n);
                         return -ENOMEM;
                 }
-                *p = (struct pt_node){
-                        .node = { .kind = NODE_PT, .c = c },
-                        .fd = fd,
-                        .dev = st.st_dev,
-                        .ino = st.st_ino,
-                        .next = c->pt_nodes,
-                };
-                c->pt_nodes = p;
+                n->fd = TAKE_FD(fd);
+                n->next = p->nodes;
+                p->nodes = n;
         }
-        p->node.nlookup++;
-        pthread_mutex_unlock(&fs->tree_lock);
-        st.st_ino = pt_ino(&p->node);
+        n->nlookup++;
+        mutex_unlock(&p->lock);
+        st.st_ino = inode_number(&n->inode, 0);
         e->attr = st;
-        e->ino = pt_ino(&p->node);
-        e->generation = 1;
+        e->ino = st.st_ino;
+        e->generation = n->inode.generation;
         e->attr_timeout = PT_TIMEOUT;
         e->entry_timeout = PT_TIMEOUT;
         return 0;
 }
 
-/* Tree lock held. */
-void pt_forget(struct node *n, uint64_t count)
-{
-        n->nlookup = n->nlookup > count ? n->nlookup - count : 0;
-        if (n->nlookup || n->kind != NODE_PT)
-                return;
-        struct pt_node *p = (struct pt_node *) n;
-        for (struct pt_node **q = &n->c->pt_nodes; *q; q = &(*q)->next)
-                if (*q == p) {
-                        *q = p->next;
-                        break;
-                }
-        close(p->fd);
-        free(p);
-}
-
-/* Tree lock held: when the container goes for good. */
-void pt_free_all(struct container *c)
-{
-        while (c->pt_nodes) {
-                struct pt_node *p = c->pt_nodes;
-                c->pt_nodes = p->next;
-                close(p->fd);
-                free(p);
-        }
-}
-
-static void reply_entry_or_err(fuse_req_t req, struct bfs *fs, int r, struct fuse_entry_param *e)
+static void reply_entry_or_err(fuse_req_t req, struct passthrough *p, int r, struct fuse_entry_param *e)
 {
         if (r < 0) {
                 fuse_reply_err(req, -r);
                 return;
         }
         if (fuse_reply_entry(req, e) != 0) {
-                pthread_mutex_lock(&fs->tree_lock);
-                pt_forget((struct node *) (uintptr_t) e->ino, 1);
-                pthread_mutex_unlock(&fs->tree_lock);
+                struct inode *o = inodes_get(p->inodes, e->ino);
+                if (o)
+                        pt_forget((struct pt_node *) o, 1);
         }
 }
 
-void pt_lookup(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name)
+void pt_lookup(fuse_req_t req, const struct pt_at *parent, const char *name)
 {
         struct fuse_entry_param e;
-        int r = pt_find(fs, parent, name, &e);
+        int r = pt_find(parent, name, &e);
         if (r == -ENOENT) {
                 memset(&e, 0, sizeof(e));
                 fuse_reply_entry(req, &e);
                 return;
         }
-        reply_entry_or_err(req, fs, r, &e);
+        reply_entry_or_err(req, parent->p, r, &e);
 }
 
-void pt_getattr(fuse_req_t req, struct node *n)
+void pt_getattr(fuse_req_t req, const struct pt_at *at)
 {
         struct stat st;
-        int r = pt_stat(n, &st);
+        int r = pt_stat(at, &st);
         if (r < 0)
                 fuse_reply_err(req, -r);
         else
                 fuse_reply_attr(req, &st, PT_TIMEOUT);
 }
 
-void pt_setattr(fuse_req_t req, struct node *n, struct stat *attr, int to_set, struct fuse_file_info *fi)
+void pt_setattr(fuse_req_t req, const struct pt_at *at, struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
         char path[64];
-        int fd = node_fd(n);
+        int fd = at_fd(at);
         proc_path(path, sizeof(path), fd);
         int r = 0;
         if ((to_set & FUSE_SET_ATTR_MODE) && r == 0)
@@ -205,13 +237,13 @@ void pt_setattr(fuse_req_t req, struct node *n, struct stat *attr, int to_set, s
                 fuse_reply_err(req, -r);
                 return;
         }
-        pt_getattr(req, n);
+        pt_getattr(req, at);
 }
 
-void pt_readlink(fuse_req_t req, struct node *n)
+void pt_readlink(fuse_req_t req, const struct pt_at *at)
 {
         char target[PATH_MAX + 1];
-        ssize_t l = readlinkat(node_fd(n), "", target, sizeof(target) - 1);
+        ssize_t l = readlinkat(at_fd(at), "", target, sizeof(target) - 1);
         if (l < 0) {
                 fuse_reply_err(req, errno);
                 return;
@@ -222,71 +254,71 @@ void pt_readlink(fuse_req_t req, struct node *n)
 
 /* New files belong to the caller (the daemon makes them as root), with the
  * group of a set-group-ID directory. */
-static void give_to_caller(fuse_req_t req, struct node *parent, const char *name)
+static void give_to_caller(fuse_req_t req, const struct pt_at *parent, const char *name)
 {
         const struct fuse_ctx *ctx = fuse_req_ctx(req);
         struct stat dir;
         gid_t gid = ctx->gid;
-        if (fstatat(node_fd(parent), "", &dir, AT_EMPTY_PATH) == 0 && (dir.st_mode & S_ISGID))
+        if (fstatat(at_fd(parent), "", &dir, AT_EMPTY_PATH) == 0 && (dir.st_mode & S_ISGID))
                 gid = dir.st_gid;
         if (ctx->uid != 0 || gid != 0)
-                (void) fchownat(node_fd(parent), name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW);
+                (void) fchownat(at_fd(parent), name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW);
 }
 
-static void made(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name, int r)
+static void made(fuse_req_t req, const struct pt_at *parent, const char *name, int r)
 {
         struct fuse_entry_param e;
         if (r == 0) {
                 give_to_caller(req, parent, name);
-                r = pt_find(fs, parent, name, &e);
+                r = pt_find(parent, name, &e);
         }
-        reply_entry_or_err(req, fs, r, &e);
+        reply_entry_or_err(req, parent->p, r, &e);
 }
 
-void pt_mknod(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name, mode_t mode, dev_t rdev)
+void pt_mknod(fuse_req_t req, const struct pt_at *parent, const char *name, mode_t mode, dev_t rdev)
 {
-        made(req, fs, parent, name, mknodat(node_fd(parent), name, mode, rdev) < 0 ? -errno : 0);
+        made(req, parent, name, mknodat(at_fd(parent), name, mode, rdev) < 0 ? -errno : 0);
 }
 
-void pt_mkdir(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name, mode_t mode)
+void pt_mkdir(fuse_req_t req, const struct pt_at *parent, const char *name, mode_t mode)
 {
-        made(req, fs, parent, name, mkdirat(node_fd(parent), name, mode) < 0 ? -errno : 0);
+        made(req, parent, name, mkdirat(at_fd(parent), name, mode) < 0 ? -errno : 0);
 }
 
-void pt_symlink(fuse_req_t req, struct bfs *fs, const char *link, struct node *parent, const char *name)
+void pt_symlink(fuse_req_t req, const char *link, const struct pt_at *parent, const char *name)
 {
-        made(req, fs, parent, name, symlinkat(link, node_fd(parent), name) < 0 ? -errno : 0);
+        made(req, parent, name, symlinkat(link, at_fd(parent), name) < 0 ? -errno : 0);
 }
 
-void pt_link(fuse_req_t req, struct bfs *fs, struct node *n, struct node *newparent, const char *newname)
+void pt_link(fuse_req_t req, const struct pt_at *at, const struct pt_at *newparent, const char *newname)
 {
         char path[64];
-        proc_path(path, sizeof(path), node_fd(n));
-        int r = linkat(AT_FDCWD, path, node_fd(newparent), newname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+        proc_path(path, sizeof(path), at_fd(at));
+        int r = linkat(AT_FDCWD, path, at_fd(newparent), newname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
         struct fuse_entry_param e;
         if (r == 0)
-                r = pt_find(fs, newparent, newname, &e);
-        reply_entry_or_err(req, fs, r, &e);
+                r = pt_find(newparent, newname, &e);
+        reply_entry_or_err(req, newparent->p, r, &e);
 }
 
-void pt_unlink(fuse_req_t req, struct node *parent, const char *name, bool dir)
+void pt_unlink(fuse_req_t req, const struct pt_at *parent, const char *name, bool dir)
 {
-        int r = unlinkat(node_fd(parent), name, dir ? AT_REMOVEDIR : 0) < 0 ? errno : 0;
+        int r = unlinkat(at_fd(parent), name, dir ? AT_REMOVEDIR : 0) < 0 ? errno : 0;
         fuse_reply_err(req, r);
 }
 
-void pt_rename(fuse_req_t req, struct node *parent, const char *name, struct node *newparent, const char *newname,
-               unsigned flags)
+void pt_rename(fuse_req_t req, const struct pt_at *parent, const char *name, const struct pt_at *newparent,
+               const char *newname, unsigned flags)
 {
-        int r = parent->c != newparent->c ? EXDEV :
-                renameat2(node_fd(parent), name, node_fd(newparent), newname, flags) < 0 ? errno : 0;
+        int r = parent->p != newparent->p ? EXDEV :
+                renameat2(at_fd(parent), name, at_fd(newparent), newname, flags) < 0 ? errno : 0;
         fuse_reply_err(req, r);
 }
 
-void pt_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
+void pt_open(fuse_req_t req, const struct pt_at *at, struct fuse_file_info *fi)
 {
         char path[64];
-        proc_path(path, sizeof(path), node_fd(n));
+        proc_path(path, sizeof(path), at_fd(at));
         int fd = open(path, (fi->flags & ~O_NOFOLLOW) | O_CLOEXEC);
         if (fd < 0) {
                 fuse_reply_err(req, errno);
@@ -298,17 +330,17 @@ void pt_open(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
                 close(fd);
 }
 
-void pt_create(fuse_req_t req, struct bfs *fs, struct node *parent, const char *name, mode_t mode,
+void pt_create(fuse_req_t req, const struct pt_at *parent, const char *name, mode_t mode,
                struct fuse_file_info *fi)
 {
-        int fd = openat(node_fd(parent), name, (fi->flags | O_CREAT) & ~O_NOFOLLOW, mode);
+        int fd = openat(at_fd(parent), name, (fi->flags | O_CREAT) & ~O_NOFOLLOW, mode);
         if (fd < 0) {
                 fuse_reply_err(req, errno);
                 return;
         }
         give_to_caller(req, parent, name);
         struct fuse_entry_param e;
-        int r = pt_find(fs, parent, name, &e);
+        int r = pt_find(parent, name, &e);
         if (r < 0) {
                 close(fd);
                 fuse_reply_err(req, -r);
@@ -318,9 +350,9 @@ void pt_create(fuse_req_t req, struct bfs *fs, struct node *parent, const char *
         fi->direct_io = 1;
         if (fuse_reply_create(req, &e, fi) != 0) {
                 close(fd);
-                pthread_mutex_lock(&fs->tree_lock);
-                pt_forget((struct node *) (uintptr_t) e.ino, 1);
-                pthread_mutex_unlock(&fs->tree_lock);
+                struct inode *o = inodes_get(parent->p->inodes, e.ino);
+                if (o)
+                        pt_forget((struct pt_node *) o, 1);
         }
 }
 
@@ -367,10 +399,10 @@ void pt_fsync(fuse_req_t req, int datasync, struct fuse_file_info *fi)
         fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
-void pt_opendir(fuse_req_t req, struct node *n, struct fuse_file_info *fi)
+void pt_opendir(fuse_req_t req, const struct pt_at *at, struct fuse_file_info *fi)
 {
         struct pt_dir *d = calloc(1, sizeof(*d));
-        int fd = openat(node_fd(n), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd = openat(at_fd(at), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (!d || fd < 0) {
                 int e = d ? errno : ENOMEM;
                 if (fd >= 0)
@@ -436,10 +468,10 @@ void pt_releasedir(fuse_req_t req, struct fuse_file_info *fi)
         fuse_reply_err(req, 0);
 }
 
-void pt_statfs(fuse_req_t req, struct node *n)
+void pt_statfs(fuse_req_t req, const struct pt_at *at)
 {
         struct statvfs st;
-        if (fstatvfs(node_fd(n), &st) < 0)
+        if (fstatvfs(at_fd(at), &st) < 0)
                 fuse_reply_err(req, errno);
         else
                 fuse_reply_statfs(req, &st);
@@ -459,10 +491,10 @@ static void reply_xattr(fuse_req_t req, char *value, size_t size, ssize_t l)
         free(value);
 }
 
-void pt_getxattr(fuse_req_t req, struct node *n, const char *name, size_t size)
+void pt_getxattr(fuse_req_t req, const struct pt_at *at, const char *name, size_t size)
 {
         char path[64];
-        proc_path(path, sizeof(path), node_fd(n));
+        proc_path(path, sizeof(path), at_fd(at));
         char *value = size ? malloc(size) : NULL;
         if (size && !value) {
                 fuse_reply_err(req, ENOMEM);
@@ -472,10 +504,10 @@ void pt_getxattr(fuse_req_t req, struct node *n, const char *name, size_t size)
         reply_xattr(req, value, size, l);
 }
 
-void pt_listxattr(fuse_req_t req, struct node *n, size_t size)
+void pt_listxattr(fuse_req_t req, const struct pt_at *at, size_t size)
 {
         char path[64];
-        proc_path(path, sizeof(path), node_fd(n));
+        proc_path(path, sizeof(path), at_fd(at));
         char *value = size ? malloc(size) : NULL;
         if (size && !value) {
                 fuse_reply_err(req, ENOMEM);
@@ -485,16 +517,16 @@ void pt_listxattr(fuse_req_t req, struct node *n, size_t size)
         reply_xattr(req, value, size, l);
 }
 
-void pt_setxattr(fuse_req_t req, struct node *n, const char *name, const char *value, size_t size, int flags)
+void pt_setxattr(fuse_req_t req, const struct pt_at *at, const char *name, const char *value, size_t size, int flags)
 {
         char path[64];
-        proc_path(path, sizeof(path), node_fd(n));
+        proc_path(path, sizeof(path), at_fd(at));
         fuse_reply_err(req, setxattr(path, name, value, size, flags) < 0 ? errno : 0);
 }
 
-void pt_removexattr(fuse_req_t req, struct node *n, const char *name)
+void pt_removexattr(fuse_req_t req, const struct pt_at *at, const char *name)
 {
         char path[64];
-        proc_path(path, sizeof(path), node_fd(n));
+        proc_path(path, sizeof(path), at_fd(at));
         fuse_reply_err(req, removexattr(path, name) < 0 ? errno : 0);
 }

@@ -1,23 +1,83 @@
-/* The tree of namespaces and containers, and when their memory can go. */
+/* The tree of namespaces and containers (tree.h). */
+#include "tree_private.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "internal.h"
+#include "bundle.h"
+#include "files.h"
+#include "inodes.h"
+#include "mounts.h"
+#include "optline.h"
+#include "platform.h"
+#include "identifiers.h"
+#include "store.h"
 #include "util.h"
 
-/* ---- the tree (callers hold fs->tree_lock) --------------------------------- */
+/* ---- namespaces ------------------------------------------------------------ */
 
-struct namespace *ns_find(struct bfs *fs, const char *name)
+struct namespace *ns_find(struct tree *t, const char *name) REQUIRES(t)
 {
-        for (struct namespace *ns = fs->namespaces; ns; ns = ns->next)
+        for (struct namespace *ns = t->namespaces; ns; ns = ns->next)
                 if (streq(ns->name, name))
                         return ns;
         return NULL;
 }
 
-/* A namespace's containers are a list sorted by id (for readdir) and a
- * hash table by id (for lookups), so that neither a lookup nor loading a
- * large namespace in order walks the list. */
+void ns_insert(struct tree *t, struct namespace *ns) REQUIRES(t)
+{
+        struct namespace **p = &t->namespaces;
+        while (*p && strcmp((*p)->name, ns->name) < 0)
+                p = &(*p)->next;
+        ns->next = *p;
+        *p = ns;
+}
+
+void ns_unlink(struct tree *t, struct namespace *ns) REQUIRES(t)
+{
+        for (struct namespace **p = &t->namespaces; *p; p = &(*p)->next)
+                if (*p == ns) {
+                        *p = ns->next;
+                        return;
+                }
+}
+
+void ns_free(struct tree *t, struct namespace *ns)
+{
+        if (ns->inode.slot)
+                inodes_remove(t->parts.inodes, &ns->inode);
+        free(ns->buckets);
+        free(ns->name);
+        free(ns);
+}
+
+int ns_new(struct tree *t, const char *name, struct namespace **ret, bf_error *err)
+{
+        struct namespace *ns = calloc(1, sizeof(*ns));
+        if (!ns || !(ns->name = strdup(name))) {
+                free(ns);
+                return bf_error_oom(err);
+        }
+        ns->inode.kind = INODE_NAMESPACE;
+        int r = inodes_add(t->parts.inodes, &ns->inode, err);
+        if (r < 0) {
+                ns_free(t, ns);
+                return r;
+        }
+        *ret = ns;
+        return 0;
+}
+
+void ns_maybe_free(struct tree *t, struct namespace *ns) REQUIRES(t)
+{
+        if (ns->removed && !ns->nlookup)
+                ns_free(t, ns);
+}
+
+/* ---- a namespace's containers -------------------------------------------------- */
+
 static size_t id_hash(const char *id)
 {
         size_t h = 14695981039346656037ULL;     /* FNV-1a */
@@ -80,24 +140,6 @@ static void hash_remove(struct namespace *ns, struct container *c)
                 }
 }
 
-void ns_insert(struct bfs *fs, struct namespace *ns)
-{
-        struct namespace **p = &fs->namespaces;
-        while (*p && strcmp((*p)->name, ns->name) < 0)
-                p = &(*p)->next;
-        ns->next = *p;
-        *p = ns;
-}
-
-void ns_unlink(struct bfs *fs, struct namespace *ns)
-{
-        for (struct namespace **p = &fs->namespaces; *p; p = &(*p)->next)
-                if (*p == ns) {
-                        *p = ns->next;
-                        return;
-                }
-}
-
 void container_insert(struct namespace *ns, struct container *c)
 {
         /* Loading inserts in order: after the last one, directly. */
@@ -125,33 +167,62 @@ void container_unlink(struct namespace *ns, struct container *c)
                 }
 }
 
-struct namespace *ns_new(const char *name)
-{
-        struct namespace *ns = calloc(1, sizeof(*ns));
-        if (!ns || !(ns->name = strdup(name))) {
-                free(ns);
-                return NULL;
-        }
-        ns->node = (struct node){ .kind = NODE_NAMESPACE, .ns = ns };
-        return ns;
-}
+/* ---- containers ------------------------------------------------------------------- */
 
-void ns_free(struct namespace *ns)
+static void container_free(struct container *c)
 {
-        free(ns->buckets);
-        free(ns->name);
-        free(ns);
-}
-
-/* Free what is gone from the tree once the kernel holds no reference. */
-void maybe_free_container(struct container *c)
-{
-        if (!c->removed || c->open_handles || c->dir.nlookup || c->rootfs.nlookup || c->pt_nodes)
+        if (!c)
                 return;
-        for (size_t i = 0; i < file_defs_count; i++)
-                if (c->files[i].nlookup)
-                        return;
-        for (struct container **p = &c->fs->removed; *p; p = &(*p)->next)
+        passthrough_free(c->pt);
+        bundle_free(c->bundle);
+        rootfs_unref(c->rootfs);
+        if (c->inode.slot)
+                inodes_remove(c->tree->parts.inodes, &c->inode);
+        free(c->id);
+        free(c);
+}
+
+static void container_freep(struct container **c)
+{
+        container_free(*c);
+}
+
+/* A container's parts in memory: everything that can fail without memory
+ * or descriptors, before anything is kept. */
+int container_new(struct tree *t, const char *ns, const char *id, const char *platform,
+                         struct optline *const *lines, size_t n, const struct store_log *log, struct container **ret,
+                         bf_error *err)
+{
+        _cleanup_(container_freep) struct container *c = calloc(1, sizeof(*c));
+        if (!c || !(c->id = strdup(id)))
+                return bf_error_oom(err);
+        c->tree = t;
+        c->inode.kind = INODE_CONTAINER;
+        _cleanup_free_ char *dir = store_rootfs_path(t->parts.store, ns, id);
+        if (!dir)
+                return bf_error_oom(err);
+        int r = inodes_add(t->parts.inodes, &c->inode, err);
+        if (r < 0)
+                return r;
+        r = rootfs_new(t->parts.mounts, dir, ns, id, &c->rootfs, err);
+        if (r < 0)
+                return r;
+        r = passthrough_new(t->parts.inodes, c->rootfs, c, &c->pt, err);
+        if (r < 0)
+                return r;
+        r = bundle_new(t->parts.store, t->parts.cache, ns, id, platform, lines, n, log, &c->bundle, err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* Free what was removed once nobody holds it. */
+void container_maybe_free(struct tree *t, struct container *c) REQUIRES(t)
+{
+        if (!c->removed || c->nlookup || c->holders || passthrough_busy(c->pt))
+                return;
+        for (struct container **p = &t->removed; *p; p = &(*p)->next)
                 if (*p == c) {
                         *p = c->next;
                         break;
@@ -159,32 +230,345 @@ void maybe_free_container(struct container *c)
         container_free(c);
 }
 
-void maybe_free_ns(struct namespace *ns)
+bool container_get(struct container *c)
 {
-        if (ns->removed && !ns->node.nlookup)
-                ns_free(ns);
+        struct tree *t = c->tree;
+        tree_lock(t);
+        bool ok = !c->removed;
+        if (ok)
+                c->holders++;
+        tree_unlock(t);
+        return ok;
 }
 
-void node_forget(struct node *n, uint64_t count)
+void container_put(struct container *c)
 {
-        if (n->kind == NODE_PT) {
-                struct container *c = n->c;
-                pt_forget(n, count);    /* may free n */
-                maybe_free_container(c);
+        struct tree *t = c->tree;
+        tree_lock(t);
+        c->holders--;
+        container_maybe_free(t, c);
+        tree_unlock(t);
+}
+
+bool container_removed(struct container *c)
+{
+        struct tree *t = c->tree;
+        tree_lock(t);
+        bool removed = c->removed;
+        tree_unlock(t);
+        return removed;
+}
+
+struct bundle *container_bundle(const struct container *c)
+{
+        return c->bundle;
+}
+
+struct rootfs *container_rootfs(const struct container *c)
+{
+        return c->rootfs;
+}
+
+/* ---- the tree --------------------------------------------------------------------------- */
+
+int tree_new(const struct tree_parts *parts, struct tree **ret, bf_error *err)
+{
+        struct tree *t = calloc(1, sizeof(*t));
+        if (!t)
+                return bf_error_oom(err);
+        mutex_init(&t->lock);
+        t->parts = *parts;
+        *ret = t;
+        return 0;
+}
+
+void tree_free(struct tree *t) NO_LOCK_ANALYSIS
+{
+        if (!t)
                 return;
+        while (t->namespaces) {
+                struct namespace *ns = t->namespaces;
+                t->namespaces = ns->next;
+                while (ns->containers) {
+                        struct container *c = ns->containers;
+                        ns->containers = c->next;
+                        container_free(c);
+                }
+                ns_free(t, ns);
         }
-        n->nlookup = n->nlookup > count ? n->nlookup - count : 0;
-        if (n->kind == NODE_NAMESPACE)
-                maybe_free_ns(n->ns);
-        else if (n->c)
-                maybe_free_container(n->c);
+        /* Removed containers the kernel never forgot (it sends no FORGET
+         * at unmount) or whose open files it never released. */
+        while (t->removed) {
+                struct container *c = t->removed;
+                t->removed = c->next;
+                container_free(c);
+        }
+        mutex_destroy(&t->lock);
+        free(t);
 }
 
+struct loading {
+        struct tree *tree;
+        void (*warn)(void *userdata, const char *msg);
+        void *userdata;
+};
 
-void container_put(struct bfs *fs, struct container *c)
+static void load_warn(void *userdata, const char *msg)
 {
-        pthread_mutex_lock(&fs->tree_lock);
-        c->open_handles--;
-        maybe_free_container(c);
-        pthread_mutex_unlock(&fs->tree_lock);
+        struct loading *l = userdata;
+        if (l->warn)
+                l->warn(l->userdata, msg);
 }
+
+static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYSIS
+{
+        struct loading *l = userdata;
+        struct tree *t = l->tree;
+        bf_error err = { 0 };
+        if (!sc->id) {
+                struct namespace *ns;
+                int r = ns_new(t, sc->ns, &ns, &err);
+                if (r == 0)
+                        ns_insert(t, ns);
+                return r;
+        }
+        struct namespace *ns = ns_find(t, sc->ns);
+        if (!ns)
+                return -ENOENT;
+        struct container *c;
+        int r = container_new(t, sc->ns, sc->id, sc->platform, sc->lines, sc->nlines, &sc->log, &c, &err);
+        if (r < 0)
+                return r;       /* EMFILE, say: the reason is logged */
+        sc->log.fd = -1;        /* the bundle's now */
+        container_insert(ns, c);
+        free(TAKE_PTR(sc->platform));
+        optline_free_all(TAKE_PTR(sc->lines), sc->nlines);
+        return 0;
+}
+
+int tree_load(struct tree *t, void (*warn)(void *userdata, const char *msg), void *userdata, bf_error *err)
+{
+        struct loading l = { .tree = t, .warn = warn, .userdata = userdata };
+        return store_load(t->parts.store, load_visit, &l, load_warn, err);
+}
+
+void tree_mount_all(struct tree *t)
+{
+        tree_lock(t);
+        for (struct namespace *ns = t->namespaces; ns; ns = ns->next)
+                for (struct container *c = ns->containers; c; c = c->next)
+                        rootfs_queue(c->rootfs);
+        tree_unlock(t);
+}
+
+/* ---- nodes -------------------------------------------------------------------------------- */
+
+void node_of_container(struct container *c, unsigned part, struct node *ret)
+{
+        *ret = (struct node){
+                .kind = NODE_CONTAINER,
+                .ino = inode_number(&c->inode, part),
+                .generation = c->inode.generation,
+                .c = c,
+        };
+        if (part == ROOTFS_PART) {
+                ret->kind = NODE_ROOTFS;
+                ret->pt = (struct pt_at){ .p = c->pt, .node = NULL, .ino = ret->ino };
+        } else if (part) {
+                ret->kind = NODE_FILE;
+                ret->file = file_at(part - 1);
+        }
+}
+
+void node_of_ns(struct namespace *ns, struct node *ret)
+{
+        *ret = (struct node){
+                .kind = NODE_NAMESPACE,
+                .ino = inode_number(&ns->inode, 0),
+                .generation = ns->inode.generation,
+                .ns = ns,
+        };
+}
+
+int tree_node(struct tree *t, uint64_t ino, struct node *ret)
+{
+        if (ino == FUSE_ROOT_ID) {
+                *ret = (struct node){ .kind = NODE_ROOT, .ino = ino };
+                return 0;
+        }
+        struct inode *o = inodes_get(t->parts.inodes, ino);
+        unsigned part = inode_part(ino);
+        if (!o)
+                return -ESTALE;
+        switch (o->kind) {
+        case INODE_NAMESPACE:
+                if (part)
+                        return -ESTALE;
+                node_of_ns((struct namespace *) o, ret);
+                return 0;
+        case INODE_CONTAINER:
+                if (part != ROOTFS_PART && part > files_count())
+                        return -ESTALE;
+                node_of_container((struct container *) o, part, ret);
+                return 0;
+        case INODE_PASSTHROUGH: {
+                struct pt_node *n = (struct pt_node *) o;
+                struct passthrough *p = pt_node_passthrough(n);
+                *ret = (struct node){
+                        .kind = NODE_PT,
+                        .ino = ino,
+                        .generation = o->generation,
+                        .c = passthrough_owner(p),
+                        .pt = { .p = p, .node = n, .ino = ino },
+                };
+                return 0;
+        }
+        }
+        return -ESTALE;
+}
+
+int tree_lookup(struct tree *t, const struct node *parent, const char *name, struct node *ret)
+{
+        int r = -ENOENT;
+        tree_lock(t);
+        switch (parent->kind) {
+        case NODE_ROOT: {
+                struct namespace *ns = ns_find(t, name);
+                if (ns) {
+                        ns->nlookup++;
+                        node_of_ns(ns, ret);
+                        r = 0;
+                }
+                break;
+        }
+        case NODE_NAMESPACE: {
+                struct container *c = parent->ns->removed ? NULL : container_find(parent->ns, name);
+                if (c) {
+                        c->nlookup++;
+                        node_of_container(c, 0, ret);
+                        r = 0;
+                }
+                break;
+        }
+        case NODE_CONTAINER: {
+                struct container *c = parent->c;
+                const struct file_def *f = streq(name, "rootfs") ? NULL : file_find(name);
+                if (!c->removed && (f || streq(name, "rootfs"))) {
+                        c->nlookup++;
+                        node_of_container(c, f ? (unsigned) file_index(f) + 1 : ROOTFS_PART, ret);
+                        r = 0;
+                }
+                break;
+        }
+        default:
+                r = -ENOTDIR;
+        }
+        tree_unlock(t);
+        return r;
+}
+
+void tree_forget(struct tree *t, uint64_t ino, uint64_t count)
+{
+        if (ino == FUSE_ROOT_ID)
+                return;
+        struct inode *o = inodes_get(t->parts.inodes, ino);
+        if (!o)
+                return;
+        tree_lock(t);
+        switch (o->kind) {
+        case INODE_NAMESPACE: {
+                struct namespace *ns = (struct namespace *) o;
+                ns->nlookup = ns->nlookup > count ? ns->nlookup - count : 0;
+                ns_maybe_free(t, ns);
+                break;
+        }
+        case INODE_CONTAINER: {
+                struct container *c = (struct container *) o;
+                c->nlookup = c->nlookup > count ? c->nlookup - count : 0;
+                container_maybe_free(t, c);
+                break;
+        }
+        case INODE_PASSTHROUGH: {
+                struct container *c = passthrough_owner(pt_node_passthrough((struct pt_node *) o));
+                pt_forget((struct pt_node *) o, count);
+                container_maybe_free(t, c);
+                break;
+        }
+        }
+        tree_unlock(t);
+}
+
+#define DIR_ATTR_TIMEOUT 1.0
+
+int tree_stat(struct tree *t, const struct node *n, struct stat *st, double *ret_timeout)
+{
+        memset(st, 0, sizeof(*st));
+        st->st_ino = n->ino;
+        st->st_uid = t->parts.uid;
+        st->st_gid = t->parts.gid;
+        st->st_nlink = 1;
+        st->st_blksize = 4096;
+        *ret_timeout = DIR_ATTR_TIMEOUT;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        st->st_atim = st->st_mtim = st->st_ctim = now;
+        switch (n->kind) {
+        case NODE_ROOT:
+        case NODE_NAMESPACE:
+                /* ".", "..", and each subdirectory's ".." */
+                st->st_mode = S_IFDIR | 0755;
+                tree_lock(t);
+                st->st_nlink = 2;
+                if (n->kind == NODE_ROOT)
+                        for (struct namespace *ns = t->namespaces; ns; ns = ns->next)
+                                st->st_nlink++;
+                else
+                        st->st_nlink += n->ns->removed ? 0 : n->ns->count;
+                tree_unlock(t);
+                return 0;
+        case NODE_CONTAINER:
+                st->st_mode = S_IFDIR | 0755;
+                st->st_nlink = 3;       /* and rootfs's ".." */
+                st->st_mtim = st->st_ctim = bundle_mtime(n->c->bundle);
+                return 0;
+        case NODE_ROOTFS:
+        case NODE_PT:
+                /* the real directory's attributes, under this node's number */
+                *ret_timeout = 0;
+                return pt_stat(&n->pt, st);
+        case NODE_FILE: {
+                st->st_mode = S_IFREG | n->file->mode;
+                *ret_timeout = 0;
+                /* Sizes are exact: the content is generated, as a read would. */
+                size_t size;
+                if (bundle_size(n->c->bundle, n->file, &size) == 0)
+                        st->st_size = (off_t) size;
+                st->st_blocks = (st->st_size + 511) / 512;
+                if (n->file->kind == FILE_OPTS || n->file->kind == FILE_PLATFORM || n->file->kind == FILE_ERROR)
+                        st->st_mtim = st->st_ctim = bundle_mtime(n->c->bundle);
+                return 0;
+        }
+        }
+        return -EIO;
+}
+
+int tree_list(struct tree *t, const struct node *dir, tree_list_fn add, void *ctx)
+{
+        int r = 0;
+        tree_lock(t);
+        if (dir->kind == NODE_ROOT) {
+                for (struct namespace *ns = t->namespaces; ns && r == 0; ns = ns->next)
+                        r = add(ctx, ns->name, inode_number(&ns->inode, 0), S_IFDIR);
+        } else if (dir->kind == NODE_NAMESPACE) {
+                for (struct container *c = dir->ns->containers; c && r == 0; c = c->next)
+                        r = add(ctx, c->id, inode_number(&c->inode, 0), S_IFDIR);
+        } else if (dir->kind == NODE_CONTAINER && !dir->c->removed) {
+                for (size_t i = 0; i < files_count() && r == 0; i++)
+                        r = add(ctx, file_at(i)->name, inode_number(&dir->c->inode, (unsigned) i + 1), S_IFREG);
+                if (r == 0)
+                        r = add(ctx, "rootfs", inode_number(&dir->c->inode, ROOTFS_PART), S_IFDIR);
+        }
+        tree_unlock(t);
+        return r;
+}
+

@@ -249,7 +249,7 @@ int main(int argc, char **argv)
         }
         if (conf.cache_size)
                 bfs_set_cache_size(fs, conf.cache_size);
-        struct fuse_session *se = fuse_session_new(&args, bfs_fuse_ops(), sizeof(struct fuse_lowlevel_ops), fs);
+        struct fuse_session *se = bfs_session_new(fs, &args);
         if (!se)
                 goto out_fs;
         if (fuse_session_mount(se, opts.mountpoint) != 0)

@@ -888,11 +888,11 @@ TEST(references_keep_a_line_alive)
         struct optline *l = PARSE_OK("WithHostname box");
         if (!l)
                 return;
-        CHECK_INTEQ(l->refs, 1);
+        CHECK_INTEQ(l->refs.n, 1);
         CHECK(optline_ref(l) == l);
-        CHECK_INTEQ(l->refs, 2);
+        CHECK_INTEQ(l->refs.n, 2);
         optline_unref(l);
-        CHECK_INTEQ(l->refs, 1);
+        CHECK_INTEQ(l->refs.n, 1);
         CHECK_STREQ(l->text, "WithHostname box");
         optline_unref(l);
         CHECK(optline_ref(NULL) == NULL);

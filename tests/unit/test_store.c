@@ -14,7 +14,7 @@
 
 struct state {
         char dir[64];
-        struct store s;
+        struct store *s;
         bf_error err;
 };
 
@@ -55,14 +55,14 @@ static void state_new(struct state *st)
         CHECK(mkdtemp(st->dir) != NULL);
         state_open(st);
         struct found f = { .log = { .fd = -1 } };
-        CHECK_INTEQ(store_load(&st->s, visit, &f, NULL, &st->err), 0);
-        CHECK_INTEQ(store_namespace_create(&st->s, "ns", &st->err), 0);
+        CHECK_INTEQ(store_load(st->s, visit, &f, NULL, &st->err), 0);
+        CHECK_INTEQ(store_namespace_create(st->s, "ns", &st->err), 0);
 }
 
 static void load(struct state *st, struct found *f)
 {
         *f = (struct found){ .log = { .fd = -1 } };
-        CHECK_INTEQ(store_load(&st->s, visit, f, NULL, &st->err), 0);
+        CHECK_INTEQ(store_load(st->s, visit, f, NULL, &st->err), 0);
 }
 
 static off_t file_size(const char *dir, const char *rel)
@@ -85,12 +85,12 @@ TEST(appends_survive_a_reload)
         struct state st;
         state_new(&st);
         struct store_log log;
-        CHECK_INTEQ(store_container_create(&st.s, "ns", "c1", "linux/amd64", &log, &st.err), 0);
-        CHECK_INTEQ(store_append_lines(&st.s, &log, "WithHostname a\n", 15, &st.err), 0);
-        CHECK_INTEQ(store_append_platform(&st.s, &log, "linux/arm64", &st.err), 0);
-        CHECK_INTEQ(store_truncate_append(&st.s, &log, 0, "WithHostname b\nWithTTY\n", 23, &st.err), 0);
+        CHECK_INTEQ(store_container_create(st.s, "ns", "c1", "linux/amd64", &log, &st.err), 0);
+        CHECK_INTEQ(store_append_lines(st.s, &log, "WithHostname a\n", 15, &st.err), 0);
+        CHECK_INTEQ(store_append_platform(st.s, &log, "linux/arm64", &st.err), 0);
+        CHECK_INTEQ(store_truncate_append(st.s, &log, 0, "WithHostname b\nWithTTY\n", 23, &st.err), 0);
         close(log.fd);
-        store_close(&st.s);
+        store_close(st.s);
         state_open(&st);
         struct found f;
         load(&st, &f);
@@ -98,7 +98,7 @@ TEST(appends_survive_a_reload)
         CHECK_STREQ(f.platform, "linux/arm64");
         CHECK_STREQ(f.text, "WithHostname b\nWithTTY\n");
         close(f.log.fd);
-        store_close(&st.s);
+        store_close(st.s);
         state_remove(&st);
 }
 
@@ -107,15 +107,15 @@ TEST(a_log_tail_lost_in_a_power_cut_comes_back_from_the_journal)
         struct state st;
         state_new(&st);
         struct store_log log;
-        CHECK_INTEQ(store_container_create(&st.s, "ns", "c1", "linux/amd64", &log, &st.err), 0);
-        CHECK_INTEQ(store_append_lines(&st.s, &log, "WithHostname a\n", 15, &st.err), 0);
+        CHECK_INTEQ(store_container_create(st.s, "ns", "c1", "linux/amd64", &log, &st.err), 0);
+        CHECK_INTEQ(store_append_lines(st.s, &log, "WithHostname a\n", 15, &st.err), 0);
         size_t before = log.size;
-        CHECK_INTEQ(store_append_lines(&st.s, &log, "WithDomainname d\n", 17, &st.err), 0);
-        CHECK_INTEQ(store_append_lines(&st.s, &log, "WithTTY\n", 8, &st.err), 0);
+        CHECK_INTEQ(store_append_lines(st.s, &log, "WithDomainname d\n", 17, &st.err), 0);
+        CHECK_INTEQ(store_append_lines(st.s, &log, "WithTTY\n", 8, &st.err), 0);
         /* The log lost its last records and half of one: the journal has them. */
         CHECK_INTEQ(ftruncate(log.fd, (off_t) before + 5), 0);
         close(log.fd);
-        store_close(&st.s);
+        store_close(st.s);
         state_open(&st);
         struct found f;
         load(&st, &f);
@@ -124,13 +124,13 @@ TEST(a_log_tail_lost_in_a_power_cut_comes_back_from_the_journal)
         /* The journal was emptied once the logs were synced. */
         CHECK_INTEQ(file_size(st.dir, "journal"), (off_t) strlen("bundlefs-journal 1\n"));
         close(f.log.fd);
-        store_close(&st.s);
+        store_close(st.s);
         /* And loads the same again. */
         state_open(&st);
         load(&st, &f);
         CHECK_STREQ(f.text, "WithHostname a\nWithDomainname d\nWithTTY\n");
         close(f.log.fd);
-        store_close(&st.s);
+        store_close(st.s);
         state_remove(&st);
 }
 
@@ -139,18 +139,18 @@ TEST(journal_records_of_a_replaced_list_are_not_replayed)
         struct state st;
         state_new(&st);
         struct store_log log, nl;
-        CHECK_INTEQ(store_container_create(&st.s, "ns", "c1", "linux/amd64", &log, &st.err), 0);
-        CHECK_INTEQ(store_append_lines(&st.s, &log, "WithHostname a\n", 15, &st.err), 0);
-        CHECK_INTEQ(store_replace(&st.s, "ns", "c1", "linux/amd64", "WithTTY\n", 8, &nl, &st.err), 0);
+        CHECK_INTEQ(store_container_create(st.s, "ns", "c1", "linux/amd64", &log, &st.err), 0);
+        CHECK_INTEQ(store_append_lines(st.s, &log, "WithHostname a\n", 15, &st.err), 0);
+        CHECK_INTEQ(store_replace(st.s, "ns", "c1", "linux/amd64", "WithTTY\n", 8, &nl, &st.err), 0);
         close(log.fd);
         close(nl.fd);
-        store_close(&st.s);
+        store_close(st.s);
         state_open(&st);
         struct found f;
         load(&st, &f);
         CHECK_STREQ(f.text, "WithTTY\n");
         close(f.log.fd);
-        store_close(&st.s);
+        store_close(st.s);
         state_remove(&st);
 }
 
@@ -159,9 +159,9 @@ TEST(a_format_1_log_is_loaded_and_given_an_id)
         struct state st;
         state_new(&st);
         struct store_log log;
-        CHECK_INTEQ(store_container_create(&st.s, "ns", "c1", "linux/amd64", &log, &st.err), 0);
+        CHECK_INTEQ(store_container_create(st.s, "ns", "c1", "linux/amd64", &log, &st.err), 0);
         close(log.fd);
-        store_close(&st.s);
+        store_close(st.s);
         char path[256];
         snprintf(path, sizeof(path), "%s/namespaces/ns/c1/log", st.dir);
         FILE *fp = fopen(path, "w");
@@ -179,9 +179,9 @@ TEST(a_format_1_log_is_loaded_and_given_an_id)
         CHECK_STREQ(f.text, "WithTTY\n");
         CHECK(f.log.id != 0);
         /* Appends after the upgrade go through the journal like any other. */
-        CHECK_INTEQ(store_append_lines(&st.s, &f.log, "WithHostname h\n", 15, &st.err), 0);
+        CHECK_INTEQ(store_append_lines(st.s, &f.log, "WithHostname h\n", 15, &st.err), 0);
         close(f.log.fd);
-        store_close(&st.s);
+        store_close(st.s);
         fp = fopen(path, "r");
         char header[64] = "";
         CHECK(fp && fgets(header, sizeof(header), fp));
@@ -192,7 +192,7 @@ TEST(a_format_1_log_is_loaded_and_given_an_id)
         load(&st, &f);
         CHECK_STREQ(f.text, "WithTTY\nWithHostname h\n");
         close(f.log.fd);
-        store_close(&st.s);
+        store_close(st.s);
         state_remove(&st);
 }
 
@@ -211,7 +211,7 @@ static void *write_many(void *p)
         for (int i = 0; i < w->n; i++) {
                 char line[64];
                 int len = snprintf(line, sizeof(line), "WithEnv K%d=%d\n", i, i);
-                if (store_append_lines(&w->st->s, &w->log, line, (size_t) len, &err) < 0)
+                if (store_append_lines(w->st->s, &w->log, line, (size_t) len, &err) < 0)
                         w->failed++;
         }
         return NULL;
@@ -251,7 +251,7 @@ TEST(concurrent_appends_to_many_logs_all_come_back_from_the_journal)
                 char id[16];
                 snprintf(id, sizeof(id), "c%d", i);
                 w[i] = (struct writer){ .st = &st, .n = EACH };
-                CHECK_INTEQ(store_container_create(&st.s, "ns", id, "linux/amd64", &w[i].log, &st.err), 0);
+                CHECK_INTEQ(store_container_create(st.s, "ns", id, "linux/amd64", &w[i].log, &st.err), 0);
                 w[i].created_size = w[i].log.size;
         }
         for (int i = 0; i < WRITERS; i++)
@@ -264,7 +264,7 @@ TEST(concurrent_appends_to_many_logs_all_come_back_from_the_journal)
                 CHECK_INTEQ(ftruncate(w[i].log.fd, (off_t) w[i].created_size), 0);
                 close(w[i].log.fd);
         }
-        store_close(&st.s);
+        store_close(st.s);
         char expect[4096] = "";
         for (int i = 0; i < EACH; i++) {
                 char line[64];
@@ -273,9 +273,9 @@ TEST(concurrent_appends_to_many_logs_all_come_back_from_the_journal)
         }
         state_open(&st);
         struct matching m = { .expect = expect };
-        CHECK_INTEQ(store_load(&st.s, visit_count_matching, &m, NULL, &st.err), 0);
+        CHECK_INTEQ(store_load(st.s, visit_count_matching, &m, NULL, &st.err), 0);
         CHECK_INTEQ(m.count, WRITERS);
-        store_close(&st.s);
+        store_close(st.s);
         state_remove(&st);
 }
 
@@ -355,12 +355,12 @@ TEST(a_full_journal_of_small_appends_to_many_logs_is_replayed)
                 char id[16];
                 snprintf(id, sizeof(id), "c%d", k);
                 struct store_log log;
-                CHECK_INTEQ(store_container_create(&st.s, "ns", id, "linux/amd64", &log, &st.err), 0);
+                CHECK_INTEQ(store_container_create(st.s, "ns", id, "linux/amd64", &log, &st.err), 0);
                 ids[k] = log.id;
                 offsets[k] = log.size;
                 close(log.fd);
         }
-        store_close(&st.s);
+        store_close(st.s);
 
         char path[128];
         snprintf(path, sizeof(path), "%s/journal", st.dir);
@@ -390,9 +390,9 @@ TEST(a_full_journal_of_small_appends_to_many_logs_is_replayed)
         state_open(&st);
         struct replayed rp = { 0 };
         double t0 = seconds_now();
-        CHECK_INTEQ(store_load(&st.s, visit_replayed, &rp, NULL, &st.err), 0);
+        CHECK_INTEQ(store_load(st.s, visit_replayed, &rp, NULL, &st.err), 0);
         double t_replay = seconds_now() - t0;
-        store_close(&st.s);
+        store_close(st.s);
         printf("    replayed %zu records (%.1f MiB of journal, %d logs) in %.3f s\n", records,
                (double) jw.size / 1048576.0, LOGS, t_replay);
         CHECK_INTEQ(rp.containers, LOGS);
@@ -406,9 +406,9 @@ TEST(a_full_journal_of_small_appends_to_many_logs_is_replayed)
         state_open(&st);
         rp = (struct replayed){ 0 };
         t0 = seconds_now();
-        CHECK_INTEQ(store_load(&st.s, visit_replayed, &rp, NULL, &st.err), 0);
+        CHECK_INTEQ(store_load(st.s, visit_replayed, &rp, NULL, &st.err), 0);
         double t_logs = seconds_now() - t0;
-        store_close(&st.s);
+        store_close(st.s);
         printf("    loaded the same records from the logs in %.3f s\n", t_logs);
         for (int k = 0; k < LOGS; k++)
                 CHECK_INTEQ(rp.lines[k], expect_lines[k]);

@@ -1,0 +1,625 @@
+/* A container's spec (bundle.h). */
+#include "bundle.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "content.h"
+#include "ctl.h"
+#include "deps.h"
+#include "files.h"
+#include "lock.h"
+#include "optline.h"
+#include "optlist.h"
+#include "render.h"
+#include "store.h"
+#include "util.h"
+
+/* What a rendering is made of besides the list: immutable, replaced whole
+ * when the container is renamed or its platform changes. */
+struct frame {
+        refcount refs;
+        char *ns;
+        char *id;
+        char *rootfs;           /* the rootfs directory, for look-ups */
+        char *platform;
+};
+
+/* The spec built for a version of the list, kept so that the next write
+ * applies its lines to it instead of replaying the list. */
+struct live {
+        arena a;
+        struct spec spec;
+        struct deps *deps;      /* what building it read */
+        uint64_t version;       /* of the list it was built from */
+        size_t compact_at;      /* arena footprint at which to build afresh */
+};
+
+struct bundle {
+        struct store *store;
+        struct cache_slot *slot;
+
+        /* Writers hold write_lock for the whole check-and-keep, so the list
+         * cannot change under a check. Readers never wait for it: an option
+         * may read this very container's files through the mount, from
+         * the writer's own request. */
+        mutex write_lock;
+        struct live *live GUARDED_BY(write_lock);
+        struct store_log log GUARDED_BY(write_lock);
+
+        mutex lock;     /* everything below, held briefly */
+        struct frame *frame GUARDED_BY(lock);
+        struct optlist *list GUARDED_BY(lock);
+        uint64_t version GUARDED_BY(lock);      /* counts changes of list and frame; read atomically too */
+        char *error GUARDED_BY(lock);           /* NULL: none (most containers never have one) */
+        bool error_from_read GUARDED_BY(lock);  /* set by a failed rendering, cleared by a good one */
+        struct timespec mtime GUARDED_BY(lock);
+};
+
+/* Everything a rendering needs, taken at once. */
+struct snapshot {
+        struct optlist *list;
+        uint64_t version;
+        struct frame *frame;
+};
+
+/* ---- frames -------------------------------------------------------------- */
+
+static void frame_unref(struct frame *f)
+{
+        if (!f || !ref_put(&f->refs))
+                return;
+        free(f->ns);
+        free(f->id);
+        free(f->rootfs);
+        free(f->platform);
+        free(f);
+}
+
+static struct frame *frame_ref(struct frame *f)
+{
+        ref_get(&f->refs);
+        return f;
+}
+
+static void frame_unrefp(struct frame **f)
+{
+        frame_unref(*f);
+}
+
+static struct frame *frame_new(struct store *store, const char *ns, const char *id, const char *platform)
+{
+        _cleanup_(frame_unrefp) struct frame *f = calloc(1, sizeof(*f));
+        if (!f)
+                return NULL;
+        ref_init(&f->refs);
+        f->ns = strdup(ns);
+        f->id = strdup(id);
+        f->platform = strdup(platform);
+        f->rootfs = store_rootfs_path(store, ns, id);
+        if (!f->ns || !f->id || !f->platform || !f->rootfs)
+                return NULL;
+        return TAKE_PTR(f);
+}
+
+/* ---- kept specs ------------------------------------------------------------ */
+
+static void live_free(struct live *l)
+{
+        if (!l)
+                return;
+        arena_done(&l->a);
+        deps_free(l->deps);
+        free(l);
+}
+
+static void live_freep(struct live **l)
+{
+        live_free(*l);
+}
+
+static size_t live_bytes(const struct live *l)
+{
+        return l ? sizeof(*l) + arena_footprint(&l->a) : 0;
+}
+
+/* The cache evicts a kept spec only when no writer holds it. */
+static bool drop_kept(void *owner) NO_LOCK_ANALYSIS
+{
+        struct bundle *b = owner;
+        if (!mutex_trylock(&b->write_lock))
+                return false;
+        live_free(TAKE_PTR(b->live));
+        mutex_unlock(&b->write_lock);
+        return true;
+}
+
+static struct render_input input_of(const struct frame *frame, struct optline *const *lines, size_t n,
+                                    struct deps *deps)
+{
+        return (struct render_input){
+                .platform = frame->platform,
+                .namespace_ = frame->ns,
+                .id = frame->id,
+                .bundle_rootfs = frame->rootfs,
+                .lines = lines,
+                .nlines = n,
+                .deps = deps,
+        };
+}
+
+/* The spec of base[0..nbase) + more[0..nmore) under frame, built from
+ * scratch, with what it read recorded. */
+static int live_build(const struct frame *frame, struct optline *const *base, size_t nbase,
+                      struct optline *const *more, size_t nmore, struct live **ret, bf_error *err)
+{
+        if (nbase + nmore > OPTS_LINES_MAX)
+                return bf_error_set(err, EFBIG, "an option list holds at most %d lines", OPTS_LINES_MAX);
+        _cleanup_(live_freep) struct live *l = calloc(1, sizeof(*l));
+        _cleanup_free_ struct optline **all = malloc((nbase + nmore + 1) * sizeof(*all));
+        if (!l || !all || !(l->deps = deps_new()))
+                return bf_error_oom(err);
+        arena_init(&l->a, RENDER_ARENA_LIMIT);
+        if (nbase)
+                memcpy(all, base, nbase * sizeof(*all));
+        if (nmore)
+                memcpy(all + nbase, more, nmore * sizeof(*all));
+        struct render_input in = input_of(frame, all, nbase + nmore, l->deps);
+        int r = spec_build(&l->a, &in, &l->spec, NULL, err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* Is the kept spec that of the list at version, with nothing it read
+ * changed since? */
+static bool live_current(struct bundle *b, uint64_t version) REQUIRES(b->write_lock)
+{
+        return b->live && b->live->version == version && deps_still_valid(b->live->deps);
+}
+
+/* ---- the bundle -------------------------------------------------------------- */
+
+int bundle_new(struct store *store, struct cache *cache, const char *ns, const char *id, const char *platform,
+               struct optline *const *lines, size_t n, const struct store_log *log, struct bundle **ret,
+               bf_error *err)
+{
+        struct bundle *b = calloc(1, sizeof(*b));
+        if (!b)
+                return bf_error_oom(err);
+        b->store = store;
+        b->log = *log;
+        mutex_init(&b->write_lock);
+        mutex_init(&b->lock);
+        b->frame = frame_new(store, ns, id, platform);
+        b->list = optlist_new(lines, n);
+        b->slot = cache_slot_new(cache, drop_kept, b);
+        if (!b->frame || !b->list || !b->slot) {
+                b->log.fd = -1;         /* still the caller's */
+                bundle_free(b);
+                return bf_error_oom(err);
+        }
+        store_log_release(store, &b->log);
+        clock_gettime(CLOCK_REALTIME, &b->mtime);
+        *ret = b;
+        return 0;
+}
+
+void bundle_free(struct bundle *b) NO_LOCK_ANALYSIS
+{
+        if (!b)
+                return;
+        cache_slot_free(b->slot);
+        store_log_close(b->store, &b->log);
+        live_free(b->live);
+        optlist_unref(b->list);
+        frame_unref(b->frame);
+        free(b->error);
+        mutex_destroy(&b->write_lock);
+        mutex_destroy(&b->lock);
+        free(b);
+}
+
+static uint64_t version_of(struct bundle *b) NO_LOCK_ANALYSIS
+{
+        return __atomic_load_n(&b->version, __ATOMIC_ACQUIRE);
+}
+
+/* A change of list or frame (lock held): readers render it afresh. */
+static void touch(struct bundle *b) REQUIRES(b->lock)
+{
+        __atomic_store_n(&b->version, b->version + 1, __ATOMIC_RELEASE);
+        clock_gettime(CLOCK_REALTIME, &b->mtime);
+}
+
+static void snapshot_take(struct bundle *b, struct snapshot *ret) EXCLUDES(b->lock)
+{
+        mutex_lock(&b->lock);
+        *ret = (struct snapshot){
+                .list = optlist_ref(b->list),
+                .version = b->version,
+                .frame = frame_ref(b->frame),
+        };
+        mutex_unlock(&b->lock);
+}
+
+static void snapshot_done(struct snapshot *s)
+{
+        optlist_unref(s->list);
+        frame_unref(s->frame);
+        *s = (struct snapshot){ 0 };
+}
+
+int bundle_rename(struct bundle *b, const char *ns, const char *id, bf_error *err)
+{
+        mutex_lock(&b->lock);
+        struct frame *f = frame_new(b->store, ns, id, b->frame->platform);
+        if (f) {
+                frame_unref(b->frame);
+                b->frame = f;
+                touch(b);
+        }
+        mutex_unlock(&b->lock);
+        return f ? 0 : bf_error_oom(err);
+}
+
+static void error_set(struct bundle *b, const bf_error *err, bool from_read) REQUIRES(b->lock)
+{
+        free(b->error);
+        b->error = strdup(err->msg);
+        b->error_from_read = from_read;
+}
+
+static void error_clear(struct bundle *b) REQUIRES(b->lock)
+{
+        free(TAKE_PTR(b->error));
+        b->error_from_read = false;
+}
+
+void bundle_refuse(struct bundle *b, const bf_error *err)
+{
+        mutex_lock(&b->lock);
+        error_set(b, err, false);
+        mutex_unlock(&b->lock);
+}
+
+struct optlist *bundle_list(struct bundle *b)
+{
+        mutex_lock(&b->lock);
+        struct optlist *l = optlist_ref(b->list);
+        mutex_unlock(&b->lock);
+        return l;
+}
+
+struct timespec bundle_mtime(struct bundle *b)
+{
+        mutex_lock(&b->lock);
+        struct timespec t = b->mtime;
+        mutex_unlock(&b->lock);
+        return t;
+}
+
+/* ---- writing ------------------------------------------------------------------- */
+
+/* The spec of s's list's first `base` lines then more, under frame: more
+ * applied to the kept spec when it is that of s's whole list and still
+ * current, else built from scratch. The kept spec is taken (b->live is
+ * NULL afterwards). */
+static int writer_build(struct bundle *b, const struct snapshot *s, const struct frame *frame, size_t base,
+                        struct optline *const *more, size_t nmore, struct live **ret, bf_error *err)
+        REQUIRES(b->write_lock)
+{
+        bool extend = frame == s->frame && base == optlist_len(s->list) && live_current(b, s->version);
+        _cleanup_(live_freep) struct live *l = TAKE_PTR(b->live);
+        if (!extend)
+                return live_build(frame, optlist_lines(s->list), base, more, nmore, ret, err);
+        if (base + nmore > OPTS_LINES_MAX)
+                return bf_error_set(err, EFBIG, "an option list holds at most %d lines", OPTS_LINES_MAX);
+        struct render_input in = input_of(frame, more, nmore, l->deps);
+        int r = spec_apply(&l->a, &in, &l->spec, base, NULL, err);
+        if (r < 0)
+                return r;       /* half applied: the spec is no longer any list's (freed) */
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* A commit was kept: l becomes the spec kept for the new version. Lines
+ * applied in place leave the values they replaced in the arena; once it
+ * has grown well past what a fresh build took, the next write replays the
+ * list instead (the spec's strings point into the arena and into option
+ * lines, so it cannot simply be copied out). */
+static void live_keep(struct bundle *b, struct live *l, uint64_t version) REQUIRES(b->write_lock)
+{
+        l->version = version;
+        size_t now = arena_footprint(&l->a);
+        if (!l->compact_at)
+                l->compact_at = 4 * now + ((size_t) 64 << 10);
+        if (now >= l->compact_at)
+                live_free(TAKE_PTR(l));
+        b->live = l;
+        cache_kept(b->slot, live_bytes(l), version);
+}
+
+/* The record that makes the change durable. */
+static int change_store(struct bundle *b, const struct change *ch, const struct snapshot *s, size_t base,
+                        bool replace_own, struct store_log *ret_new_log, bf_error *err) REQUIRES(b->write_lock)
+{
+        if (ch->kind == CHANGE_REPLACE) {
+                buf payload = { 0 };
+                optline_print_all(&payload, ch->lines, ch->n);
+                int r = payload.oom ? bf_error_oom(err) :
+                        store_replace(b->store, s->frame->ns, s->frame->id, s->frame->platform,
+                                      payload.p ? payload.p : "", payload.len, ret_new_log, err);
+                buf_free(&payload);
+                return r;
+        }
+        int r = store_log_acquire(b->store, s->frame->ns, s->frame->id, &b->log, err);
+        if (r < 0)
+                return r;
+        if (ch->kind == CHANGE_PLATFORM) {
+                r = store_append_platform(b->store, &b->log, ch->platform, err);
+        } else {
+                buf payload = { 0 };
+                optline_print_all(&payload, ch->lines, ch->n);
+                r = payload.oom ? bf_error_oom(err) :
+                    replace_own ? store_truncate_append(b->store, &b->log, base, payload.p, payload.len, err) :
+                                  store_append_lines(b->store, &b->log, payload.p, payload.len, err);
+                buf_free(&payload);
+        }
+        store_log_release(b->store, &b->log);
+        return r;
+}
+
+static void optlist_unrefp(struct optlist **l)
+{
+        optlist_unref(*l);
+}
+
+/* A change that cannot be kept: `error` says why; the kept spec, taken
+ * by the attempt, is gone. */
+static int commit_refused(struct bundle *b, int r, const bf_error *err) REQUIRES(b->write_lock)
+{
+        mutex_lock(&b->lock);
+        error_set(b, err, false);
+        uint64_t now = b->version;
+        mutex_unlock(&b->lock);
+        cache_kept(b->slot, 0, now);
+        return r;
+}
+
+/* Check, store and keep ch against s, the bundle as it is. */
+static int commit_locked(struct bundle *b, const struct change *ch, const struct snapshot *s, bf_error *err)
+        REQUIRES(b->write_lock)
+{
+        size_t len = optlist_len(s->list);
+        /* A later write of the same open file replaces what it kept before,
+         * unless the list changed in between. */
+        struct value_state *vs = ch->kind == CHANGE_VALUE ? ch->value : NULL;
+        bool replace_own = vs && vs->kept && vs->version == s->version && vs->start <= len;
+        size_t base = ch->kind == CHANGE_REPLACE ? 0 : replace_own ? vs->start : len;
+
+        _cleanup_(frame_unrefp) struct frame *frame = NULL;
+        if (ch->kind == CHANGE_PLATFORM &&
+            !(frame = frame_new(b->store, s->frame->ns, s->frame->id, ch->platform)))
+                return commit_refused(b, bf_error_oom(err), err);
+        _cleanup_(live_freep) struct live *l = NULL;
+        int r;
+        if (ch->kind == CHANGE_REPLACE) {
+                live_free(TAKE_PTR(b->live));
+                r = live_build(s->frame, ch->lines, ch->n, NULL, 0, &l, err);
+        } else {
+                r = writer_build(b, s, frame ? frame : s->frame, base, ch->lines, ch->n, &l, err);
+        }
+        if (r < 0)
+                return commit_refused(b, r, err);
+        _cleanup_(optlist_unrefp) struct optlist *next = NULL;
+        if (ch->kind != CHANGE_PLATFORM &&
+            !(next = ch->kind == CHANGE_REPLACE ? optlist_new(ch->lines, ch->n) :
+                                                  optlist_extend(s->list, base, ch->lines, ch->n)))
+                return commit_refused(b, bf_error_oom(err), err);
+        struct store_log new_log = { .fd = -1 };
+        r = change_store(b, ch, s, base, replace_own, &new_log, err);
+        if (r < 0)
+                return commit_refused(b, r, err);
+
+        /* Durable: keep it. */
+        mutex_lock(&b->lock);
+        if (next) {
+                optlist_unref(b->list);
+                b->list = TAKE_PTR(next);
+        }
+        if (frame) {
+                frame_unref(b->frame);
+                b->frame = TAKE_PTR(frame);
+        }
+        touch(b);
+        error_clear(b);
+        uint64_t now = b->version;
+        mutex_unlock(&b->lock);
+        if (ch->kind == CHANGE_REPLACE) {
+                store_log_close(b->store, &b->log);
+                b->log = new_log;
+                store_log_release(b->store, &b->log);
+        }
+        if (vs)
+                *vs = (struct value_state){ .kept = true, .version = now, .start = base };
+        if (now == s->version + 1)
+                live_keep(b, TAKE_PTR(l), now);
+        else
+                cache_kept(b->slot, 0, now);    /* a rename came in between: the spec names the old one */
+        return 0;
+}
+
+int bundle_commit(struct bundle *b, const struct change *ch, bf_error *err)
+{
+        if (ch->kind != CHANGE_REPLACE && ch->kind != CHANGE_PLATFORM && ch->n == 0) {
+                /* only blank and comment lines: accepted, nothing to keep */
+                mutex_lock(&b->lock);
+                error_clear(b);
+                mutex_unlock(&b->lock);
+                return 0;
+        }
+        mutex_lock(&b->write_lock);
+        _cleanup_(snapshot_done) struct snapshot s;
+        snapshot_take(b, &s);
+        int r = commit_locked(b, ch, &s, err);
+        mutex_unlock(&b->write_lock);
+        return r;
+}
+
+int bundle_check(struct bundle *b, struct optline *const *base, size_t nbase, struct optline *const *more,
+                 size_t nmore, bf_error *err)
+{
+        _cleanup_(snapshot_done) struct snapshot s;
+        snapshot_take(b, &s);
+        _cleanup_(live_freep) struct live *l = NULL;
+        return live_build(s.frame, base, nbase, more, nmore, &l, err);
+}
+
+/* ---- reading ----------------------------------------------------------------- */
+
+/* What a read of a rendered file (config.json or a control file) shows. */
+static int show(const struct file_def *f, const struct spec *spec, const struct snapshot *s, buf *out,
+                bf_error *err)
+{
+        if (f->kind == FILE_CONFIG) {
+                spec_encode(spec, out);
+                return 0;
+        }
+        struct ctl_view v = { .spec = spec, .lines = optlist_lines(s->list), .nlines = optlist_len(s->list) };
+        return ctl_show(f->ctl, &v, out, err);
+}
+
+static void deps_freep(struct deps **d)
+{
+        deps_free(*d);
+}
+
+/* Show f from the kept spec, if it is s's list's: 1 when it is not (or a
+ * writer holds it; a writer may itself be reading this container's files
+ * through the mount, so readers never wait for one). */
+static int show_kept(struct bundle *b, const struct file_def *f, const struct snapshot *s, buf *out,
+                     struct deps **ret_deps, bf_error *err)
+{
+        if (!mutex_trylock(&b->write_lock))
+                return 1;
+        int r = 1;
+        /* Under write_lock the list cannot move. */
+        if (live_current(b, s->version)) {
+                r = show(f, &b->live->spec, s, out, err);
+                if (r == 0 && f->kind == FILE_CONFIG && (*ret_deps = deps_new()))
+                        deps_merge(*ret_deps, b->live->deps);
+        }
+        mutex_unlock(&b->write_lock);
+        return r;
+}
+
+/* Show f from s's list rendered afresh, with no lock held. */
+static int show_built(const struct file_def *f, const struct snapshot *s, buf *out, struct deps **ret_deps,
+                      bf_error *err)
+{
+        if (f->kind == FILE_CONFIG)
+                *ret_deps = deps_new();
+        arena a;
+        arena_init(&a, RENDER_ARENA_LIMIT);
+        struct spec spec;
+        struct render_input in = input_of(s->frame, optlist_lines(s->list), optlist_len(s->list), *ret_deps);
+        int r = spec_build(&a, &in, &spec, NULL, err);
+        if (r == 0)
+                r = show(f, &spec, s, out, err);
+        arena_done(&a);
+        return r;
+}
+
+/* The content of a rendered file (config.json or a control file). A
+ * config.json is kept in the cache for the next reader. */
+static int rendered(struct bundle *b, const struct file_def *f, struct content **ret, bf_error *err)
+{
+        if (f->kind == FILE_CONFIG) {
+                struct content *c = cache_get(b->slot, version_of(b));
+                if (c && content_current(c)) {
+                        *ret = c;
+                        return 0;
+                }
+                content_unref(c);
+        }
+        _cleanup_(snapshot_done) struct snapshot s;
+        snapshot_take(b, &s);
+        _cleanup_(buf_free) buf out = { 0 };
+        _cleanup_(deps_freep) struct deps *deps = NULL;
+        int r = show_kept(b, f, &s, &out, &deps, err);
+        if (r > 0)
+                r = show_built(f, &s, &out, &deps, err);
+        if (r < 0)
+                return r;
+        struct content *c = out.oom ? NULL : content_new(out.p, out.len, s.version, TAKE_PTR(deps));
+        if (!c)
+                return bf_error_oom(err);
+        if (f->kind == FILE_CONFIG)
+                cache_put(b->slot, c, version_of(b));
+        *ret = c;
+        return 0;
+}
+
+/* The content of any file, changing nothing anyone can see. */
+static int content_of(struct bundle *b, const struct file_def *f, struct content **ret, bf_error *err)
+{
+        if (f->kind == FILE_CONFIG || f->kind == FILE_CONTROL)
+                return rendered(b, f, ret, err);
+        buf out = { 0 };
+        mutex_lock(&b->lock);
+        if (f->kind == FILE_OPTS) {
+                optline_print_all(&out, optlist_lines(b->list), optlist_len(b->list));
+        } else {
+                const char *s = f->kind == FILE_ERROR ? b->error : b->frame->platform;
+                if (s && *s) {
+                        buf_puts(&out, s);
+                        buf_putc(&out, '\n');
+                }
+        }
+        uint64_t version = b->version;
+        mutex_unlock(&b->lock);
+        struct content *c = out.oom ? NULL : content_new(out.p, out.len, version, NULL);
+        buf_free(&out);
+        if (!c)
+                return bf_error_oom(err);
+        *ret = c;
+        return 0;
+}
+
+int bundle_read(struct bundle *b, const struct file_def *f, struct content **ret, bf_error *err)
+{
+        int r = content_of(b, f, ret, err);
+        if (f->kind != FILE_CONFIG && f->kind != FILE_CONTROL)
+                return r;
+        mutex_lock(&b->lock);
+        if (r < 0) {
+                /* The list no longer renders (a user vanished from
+                 * /etc/passwd, say): `error` says why until it does again. */
+                error_set(b, err, true);
+                r = -EIO;
+        } else if (b->error_from_read) {
+                error_clear(b);
+        }
+        mutex_unlock(&b->lock);
+        return r;
+}
+
+int bundle_size(struct bundle *b, const struct file_def *f, size_t *ret)
+{
+        if (f->kind == FILE_OPTS) {
+                struct optlist *l = bundle_list(b);
+                *ret = optlist_bytes(l);
+                optlist_unref(l);
+                return 0;
+        }
+        struct content *c = NULL;
+        bf_error err = { 0 };
+        int r = content_of(b, f, &c, &err);
+        if (r == 0)
+                *ret = content_len(c);
+        content_unref(c);
+        return r;
+}

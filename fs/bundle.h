@@ -1,0 +1,77 @@
+/* A container's spec: its option list, platform and error message, the
+ * spec kept for its next write, and what reads of its files show. Every
+ * change, whatever file it came through, is one bundle_commit: checked by
+ * rendering the list with it, made durable in the container's log, then
+ * kept. Lines arrive typed (parsed once where they were written). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "error.h"
+
+/* Lines in one option list; more: EFBIG. */
+#define OPTS_LINES_MAX 100000
+
+struct bundle;
+struct cache;
+struct content;
+struct file_def;
+struct optline;
+struct optlist;
+struct store;
+struct store_log;
+
+/* A bundle for a container loaded or just made; the log becomes its own. */
+int bundle_new(struct store *store, struct cache *cache, const char *ns, const char *id, const char *platform,
+               struct optline *const *lines, size_t n, const struct store_log *log, struct bundle **ret,
+               bf_error *err);
+void bundle_free(struct bundle *b);
+
+/* The container is called <ns>/<id> now (renderings name it). */
+int bundle_rename(struct bundle *b, const char *ns, const char *id, bf_error *err);
+
+/* The option lines one open control file has kept, so that its later
+ * writes (a shell writes line by line) replace them: one value, one line. */
+struct value_state {
+        bool kept;
+        uint64_t version;       /* of the list right after they were kept */
+        size_t start;           /* index of their first line */
+};
+
+enum change_kind {
+        CHANGE_APPEND,          /* lines appended (opts >>) */
+        CHANGE_VALUE,           /* a control file's lines, replacing the same open file's earlier ones */
+        CHANGE_REPLACE,         /* a new list (opts >, truncate) */
+        CHANGE_PLATFORM,        /* a new platform (normalised) */
+};
+
+struct change {
+        enum change_kind kind;
+        struct optline *const *lines;
+        size_t n;
+        const char *platform;           /* CHANGE_PLATFORM */
+        struct value_state *value;      /* CHANGE_VALUE: updated when kept */
+};
+
+/* Check the change (the list with it renders), make it durable, keep it.
+ * A refused change keeps nothing and says why in `error`. */
+int bundle_commit(struct bundle *b, const struct change *change, bf_error *err);
+/* Do base followed by more render? (The lines of an `opts` replace, as
+ * they are written; nothing is kept.) */
+int bundle_check(struct bundle *b, struct optline *const *base, size_t nbase, struct optline *const *more,
+                 size_t nmore, bf_error *err);
+/* Say why a write was refused (one line in `error`). */
+void bundle_refuse(struct bundle *b, const bf_error *err);
+
+/* What a read of file f shows now (a reference). A list that no longer
+ * renders fails with EIO and says why in `error`. */
+int bundle_read(struct bundle *b, const struct file_def *f, struct content **ret, bf_error *err);
+/* The size such a read shows, without changing anything anyone can see. */
+int bundle_size(struct bundle *b, const struct file_def *f, size_t *ret);
+/* The current list (a reference). */
+struct optlist *bundle_list(struct bundle *b);
+/* When the list or the platform last changed. */
+struct timespec bundle_mtime(struct bundle *b);

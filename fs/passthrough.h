@@ -1,0 +1,67 @@
+/* A container's rootfs served through FUSE, for the times its bind mount
+ * is not there: the instant after mkdir (the mount can only be made once
+ * mkdir has returned), while a daemon starts, while rm -rf removes a
+ * container, and for a process that entered before the mount. Each request
+ * is done on the real directory, as libfuse's passthrough_ll example does.
+ * Each function answers the request itself. */
+#pragma once
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+
+#include "error.h"
+
+struct inodes;
+struct passthrough;     /* one container's rootfs: the nodes the kernel holds below it */
+struct pt_node;
+struct rootfs;
+
+int passthrough_new(struct inodes *inodes, struct rootfs *rootfs, void *owner, struct passthrough **ret,
+                    bf_error *err);
+/* Frees every node too (the kernel forgot them, or the daemon stops). */
+void passthrough_free(struct passthrough *p);
+/* Does the kernel hold any node below the rootfs? */
+bool passthrough_busy(struct passthrough *p);
+
+/* What a request names: the rootfs directory itself (node NULL, ino its
+ * number) or a node below it. */
+struct pt_at {
+        struct passthrough *p;
+        struct pt_node *node;
+        fuse_ino_t ino;
+};
+
+/* A node's passthrough, and the owner given to passthrough_new. */
+struct passthrough *pt_node_passthrough(struct pt_node *n);
+void *passthrough_owner(struct passthrough *p);
+/* The kernel forgot count references to n (it may be freed). */
+void pt_forget(struct pt_node *n, uint64_t count);
+
+int pt_stat(const struct pt_at *at, struct stat *st);
+void pt_lookup(fuse_req_t req, const struct pt_at *parent, const char *name);
+void pt_getattr(fuse_req_t req, const struct pt_at *at);
+void pt_setattr(fuse_req_t req, const struct pt_at *at, struct stat *attr, int to_set, struct fuse_file_info *fi);
+void pt_readlink(fuse_req_t req, const struct pt_at *at);
+void pt_mknod(fuse_req_t req, const struct pt_at *parent, const char *name, mode_t mode, dev_t rdev);
+void pt_mkdir(fuse_req_t req, const struct pt_at *parent, const char *name, mode_t mode);
+void pt_symlink(fuse_req_t req, const char *link, const struct pt_at *parent, const char *name);
+void pt_link(fuse_req_t req, const struct pt_at *at, const struct pt_at *newparent, const char *newname);
+void pt_unlink(fuse_req_t req, const struct pt_at *parent, const char *name, bool dir);
+void pt_rename(fuse_req_t req, const struct pt_at *parent, const char *name, const struct pt_at *newparent,
+               const char *newname, unsigned flags);
+void pt_open(fuse_req_t req, const struct pt_at *at, struct fuse_file_info *fi);
+void pt_create(fuse_req_t req, const struct pt_at *parent, const char *name, mode_t mode, struct fuse_file_info *fi);
+void pt_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi);
+void pt_write(fuse_req_t req, const char *data, size_t size, off_t off, struct fuse_file_info *fi);
+void pt_flush(fuse_req_t req, struct fuse_file_info *fi);
+void pt_release(fuse_req_t req, struct fuse_file_info *fi);
+void pt_fsync(fuse_req_t req, int datasync, struct fuse_file_info *fi);
+void pt_opendir(fuse_req_t req, const struct pt_at *at, struct fuse_file_info *fi);
+void pt_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi);
+void pt_releasedir(fuse_req_t req, struct fuse_file_info *fi);
+void pt_statfs(fuse_req_t req, const struct pt_at *at);
+void pt_getxattr(fuse_req_t req, const struct pt_at *at, const char *name, size_t size);
+void pt_listxattr(fuse_req_t req, const struct pt_at *at, size_t size);
+void pt_setxattr(fuse_req_t req, const struct pt_at *at, const char *name, const char *value, size_t size, int flags);
+void pt_removexattr(fuse_req_t req, const struct pt_at *at, const char *name);
