@@ -744,9 +744,9 @@ int oci_image_layer_open(const struct oci_image *cimg, const struct oci_layer *l
         struct stat st;
         int e = open_file(img, rel, &fd, &st, err);
         if (e < 0)
-                return bf_error_prefix(err, "layer %s", text);
+                return bf_error_prefix(err, "blob %s", text);
         if ((uint64_t) st.st_size != layer->size)
-                return bf_error_set(err, EINVAL, "layer %s: %lld bytes, its descriptor says %llu", text,
+                return bf_error_set(err, EINVAL, "blob %s: %lld bytes, its descriptor says %llu", text,
                                     (long long) st.st_size, (unsigned long long) layer->size);
         *ret_fd = TAKE_FD(fd);
         return 0;
