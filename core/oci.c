@@ -594,6 +594,7 @@ int oci_image_open(arena *a, const char *ref_text, const struct platform *platfo
         struct oci_image *img = arena_alloc(a, sizeof(*img));
         if (!img)
                 return bf_error_set(err, ENOMEM, "out of memory");
+        _cleanup_free_ char *data = NULL;
         img->a = a;
         img->dir = ref.dir;
         img->ref_text = ref_text;
@@ -615,7 +616,6 @@ int oci_image_open(arena *a, const char *ref_text, const struct platform *platfo
         }
         if ((e = read_layout(img, err)) < 0)
                 goto fail;
-        _cleanup_free_ char *data = NULL;
         size_t n;
         if ((e = read_small_file(img, "index.json", OCI_INDEX_MAX, &data, &n, err)) < 0)
                 goto fail;
