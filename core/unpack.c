@@ -279,21 +279,47 @@ struct dir_ref {
 
 static int get_dir(struct unpacker *u, const char *path, size_t len, bool create, struct dir_ref *ret);
 
-static int cache_put(struct unpacker *u, const char *path, size_t len, const char *phys, int fd, uint64_t ino,
+/* Keep fd (and phys, heap memory) in the cache under path. */
+static int cache_put(struct unpacker *u, const char *path, size_t len, char *phys, int fd, uint64_t ino,
                      struct dir_ref *ret)
 {
         struct dslot *s = &u->cache[cache_slot(path, len)];
-        char *p = strndup(path, len), *ph = strdup(phys);
-        if (!p || !ph) {
-                free(p);
-                free(ph);
+        char *p = strndup(path, len);
+        if (!p) {
+                free(phys);
                 close(fd);
                 return fail(u, ENOMEM, "out of memory");
         }
         slot_clear(u, s);
-        *s = (struct dslot){ .path = p, .len = len, .phys = ph, .fd = fd, .ino = ino };
-        *ret = (struct dir_ref){ .fd = fd, .ino = ino, .phys = ph };
+        *s = (struct dslot){ .path = p, .len = len, .phys = phys, .fd = fd, .ino = ino };
+        *ret = (struct dir_ref){ .fd = fd, .ino = ino, .phys = phys };
         return 0;
+}
+
+static bool cache_get(struct unpacker *u, const char *path, size_t len, struct dir_ref *ret)
+{
+        const struct dslot *s = &u->cache[cache_slot(path, len)];
+        if (!s->path || s->len != len || memcmp(s->path, path, len))
+                return false;
+        *ret = (struct dir_ref){ .fd = s->fd, .ino = s->ino, .phys = s->phys };
+        return true;
+}
+
+static char *join_phys(const char *parent, const char *comp, size_t cl)
+{
+        size_t pl = strlen(parent);
+        if (pl + 1 + cl >= PHYS_MAX)
+                return NULL;
+        char *p = malloc(pl + 1 + cl + 1);
+        if (!p)
+                return NULL;
+        memcpy(p, parent, pl);
+        size_t n = pl;
+        if (pl)
+                p[n++] = '/';
+        memcpy(p + n, comp, cl);
+        p[n + cl] = '\0';
+        return p;
 }
 
 /* Where the link whose target is text, in the directory parent_phys,
@@ -306,7 +332,9 @@ static int follow_link(struct unpacker *u, const char *parent_phys, const char *
 {
         if (++u->links > LINKS_MAX)
                 return fail(u, EINVAL, "too many levels of symbolic links");
-        char cur[PHYS_MAX];
+        _cleanup_free_ char *cur = malloc(PHYS_MAX);
+        if (!cur)
+                return fail(u, ENOMEM, "out of memory");
         size_t n = 0;
         if (target[0] != '/') {
                 n = strlen(parent_phys);
@@ -333,7 +361,7 @@ static int follow_link(struct unpacker *u, const char *parent_phys, const char *
                         cur[n] = '\0';
                         continue;
                 }
-                if (cl > UNPACK_NAME_MAX || n + 1 + cl >= sizeof(cur))
+                if (cl > UNPACK_NAME_MAX || n + 1 + cl >= PHYS_MAX)
                         return fail(u, ENAMETOOLONG, "a symbolic link leads to a path too long");
                 if (n)
                         cur[n++] = '/';
@@ -346,11 +374,76 @@ static int follow_link(struct unpacker *u, const char *parent_phys, const char *
                 if (e < 0)
                         return e;
                 n = strlen(d.phys);
-                if (n >= sizeof(cur))
-                        return fail(u, ENAMETOOLONG, "a symbolic link leads to a path too long");
                 memcpy(cur, d.phys, n + 1);
         }
         return get_dir(u, cur, n, create, ret);
+}
+
+/* One step down: comp in the directory from (prefix: the path so far,
+ * comp included, the cache's key for the result). */
+static int step(struct unpacker *u, const struct dir_ref *from, const char *prefix, size_t plen, const char *comp,
+                size_t cl, bool create, struct dir_ref *ret)
+{
+        char name[UNPACK_NAME_MAX + 1];
+        memcpy(name, comp, cl);
+        name[cl] = '\0';
+        /* from->phys belongs to the cache, which what follows may change */
+        _cleanup_free_ char *phys = join_phys(from->phys, comp, cl);
+        if (!phys)
+                return fail(u, ENAMETOOLONG, "%.*s: a path too long", (int) plen, prefix);
+        int fd = openat(from->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT && create) {
+                if (mkdirat(from->fd, name, 0755) < 0 && errno != EEXIST)
+                        return sys_fail(u, errno, "mkdir", phys);
+                fd = openat(from->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                /* 0755 whatever the umask */
+                if (fd >= 0 && fchmod(fd, 0755) < 0) {
+                        int en = errno;
+                        close(fd);
+                        return sys_fail(u, en, "chmod", phys);
+                }
+        }
+        if (fd < 0)
+                return sys_fail(u, errno, "open", phys);
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+                int en = errno;
+                close(fd);
+                return sys_fail(u, en, "stat", phys);
+        }
+        if (S_ISLNK(st.st_mode)) {
+                char target[UNPACK_PATH_MAX + 2];
+                ssize_t tl = readlinkat(fd, "", target, sizeof(target) - 1);
+                int en = errno;
+                close(fd);
+                if (tl < 0)
+                        return sys_fail(u, en, "readlink", phys);
+                if (tl > UNPACK_PATH_MAX)
+                        return fail(u, ENAMETOOLONG, "%s: link target too long", phys);
+                target[tl] = '\0';
+                size_t pl = strlen(phys);
+                while (pl > 0 && phys[pl - 1] != '/')
+                        pl--;
+                phys[pl ? pl - 1 : 0] = '\0';   /* the link's directory */
+                struct dir_ref to;
+                int e = follow_link(u, phys, target, create, &to);
+                if (e < 0)
+                        return e;
+                char *tphys = strdup(to.phys);
+                fd = fcntl(to.fd, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0 || !tphys) {
+                        free(tphys);
+                        if (fd >= 0)
+                                close(fd);
+                        return fail(u, ENOMEM, "out of memory or descriptors");
+                }
+                return cache_put(u, prefix, plen, tphys, fd, to.ino, ret);
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                close(fd);
+                return fail(u, EINVAL, "parent directory %.*s: not a directory", (int) plen, prefix);
+        }
+        return cache_put(u, prefix, plen, TAKE_PTR(phys), fd, st.st_ino, ret);
 }
 
 /* The directory at path (cleaned, inside the root): each component opened
@@ -359,81 +452,31 @@ static int follow_link(struct unpacker *u, const char *parent_phys, const char *
  * resolved inside the root as openat2's RESOLVE_IN_ROOT would (follow_link).
  * Nothing can lead outside: every step is relative to a directory already
  * inside, and ".." never goes above the root. Entries share parents, so the
- * descriptors are kept in a small cache keyed by path: most look-ups cost
- * nothing. */
+ * descriptors are kept in a small cache keyed by path: the walk starts from
+ * the longest prefix cached, and most look-ups cost nothing. */
 static int get_dir(struct unpacker *u, const char *path, size_t len, bool create, struct dir_ref *ret)
 {
-        if (len == 0) {
-                *ret = (struct dir_ref){ .fd = u->rootfd, .ino = u->root_ino, .phys = "" };
-                return 0;
+        struct dir_ref cur = { .fd = u->rootfd, .ino = u->root_ino, .phys = "" };
+        size_t k = len;
+        while (k > 0 && !cache_get(u, path, k, &cur)) {
+                while (k > 0 && path[k - 1] != '/')
+                        k--;
+                if (k > 0)
+                        k--;    /* the '/' before the component */
         }
-        struct dslot *s = &u->cache[cache_slot(path, len)];
-        if (s->path && s->len == len && !memcmp(s->path, path, len)) {
-                *ret = (struct dir_ref){ .fd = s->fd, .ino = s->ino, .phys = s->phys };
-                return 0;
-        }
-        size_t cut = len;
-        while (cut > 0 && path[cut - 1] != '/')
-                cut--;
-        struct dir_ref parent;
-        int e = get_dir(u, path, cut ? cut - 1 : 0, create, &parent);
-        if (e < 0)
-                return e;
-        char comp[UNPACK_NAME_MAX + 1];
-        memcpy(comp, path + cut, len - cut);
-        comp[len - cut] = '\0';
-        char phys[PHYS_MAX];
-        if (snprintf(phys, sizeof(phys), "%s%s%s", parent.phys, parent.phys[0] ? "/" : "", comp) >=
-            (int) sizeof(phys))
-                return fail(u, ENAMETOOLONG, "a path too long");
-        int fd = openat(parent.fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT && create) {
-                if (mkdirat(parent.fd, comp, 0755) < 0 && errno != EEXIST)
-                        return sys_fail(u, errno, "mkdir", path);
-                fd = openat(parent.fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                /* 0755 whatever the umask */
-                if (fd >= 0 && fchmod(fd, 0755) < 0) {
-                        int en = errno;
-                        close(fd);
-                        return sys_fail(u, en, "chmod", path);
-                }
-        }
-        if (fd < 0)
-                return sys_fail(u, errno, "open", path);
-        struct stat st;
-        if (fstat(fd, &st) < 0) {
-                int en = errno;
-                close(fd);
-                return sys_fail(u, en, "stat", path);
-        }
-        if (S_ISLNK(st.st_mode)) {
-                char target[UNPACK_PATH_MAX + 2];
-                ssize_t tl = readlinkat(fd, "", target, sizeof(target) - 1);
-                int en = errno;
-                close(fd);
-                if (tl < 0)
-                        return sys_fail(u, en, "readlink", path);
-                if (tl > UNPACK_PATH_MAX)
-                        return fail(u, ENAMETOOLONG, "%s: link target too long", path);
-                target[tl] = '\0';
-                /* parent.phys belongs to the cache, which the walk may change */
-                char pphys[PHYS_MAX];
-                snprintf(pphys, sizeof(pphys), "%s", parent.phys);
-                struct dir_ref to;
-                if ((e = follow_link(u, pphys, target, create, &to)) < 0)
+        while (k < len) {
+                size_t start = k ? k + 1 : 0, end = start;
+                while (end < len && path[end] != '/')
+                        end++;
+                struct dir_ref next;
+                int e = step(u, &cur, path, end, path + start, end - start, create, &next);
+                if (e < 0)
                         return e;
-                fd = fcntl(to.fd, F_DUPFD_CLOEXEC, 3);
-                if (fd < 0)
-                        return sys_fail(u, errno, "dup", path);
-                char tphys[PHYS_MAX];
-                snprintf(tphys, sizeof(tphys), "%s", to.phys);
-                return cache_put(u, path, len, tphys, fd, to.ino, ret);
+                cur = next;
+                k = end;
         }
-        if (!S_ISDIR(st.st_mode)) {
-                close(fd);
-                return fail(u, EINVAL, "parent directory %.*s: not a directory", (int) len, path);
-        }
-        return cache_put(u, path, len, phys, fd, st.st_ino, ret);
+        *ret = cur;
+        return 0;
 }
 
 /* get_dir of the parent of path; ret_base gets the last component. */
