@@ -497,11 +497,14 @@ static int empty_dir_at(struct unpacker *u, int dfd, unsigned depth);
 /* Remove name in dfd and everything below it. */
 static int remove_at(struct unpacker *u, int dfd, const char *name, unsigned depth)
 {
+        /* what goes may be a cached directory, or a link a cached path went
+         * through: the cache forgets everything (its descriptors stay open
+         * until the entry is done) */
+        cache_flush(u);
         if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
                 return 0;
         if (errno != EISDIR && errno != EPERM)
                 return -errno;
-        cache_flush(u);         /* a directory goes: descriptors below it are stale */
         if (depth >= REMOVE_DEPTH_MAX) {
                 /* deep down: move it up to the root and remove it from there */
                 char tmp[64];

@@ -220,6 +220,16 @@ def test_a_later_layer_replaces_a_directory_by_a_file_and_a_file_by_a_directory(
         "d": "now a file", "f": "dir", "f/y": "y", "l": "not through the link"}
 
 
+def test_a_link_replaced_by_a_file_is_no_way_through_any_more(tool, layout, tmp_path):
+    one_image(layout, layout.layer([oci.directory("real"), oci.symlink("l", "real"), oci.file("l/a", "a"),
+                                    oci.file("l", "a file now"), oci.file("l/b", "b")]))
+    assert "parent directory l: not a directory" in refused(tool, layout, tmp_path / "rootfs", "EINVAL")
+    one_image(layout, layout.layer([oci.directory("real"), oci.symlink("l", "real"), oci.file("l/a", "a")]),
+              layout.layer([oci.whiteout("l"), oci.directory("l"), oci.file("l/b", "b")]), tag="wh")
+    root = unpacked(tool, layout, tmp_path / "r2", "wh")
+    assert tree(root) == {"real": "dir", "real/a": "a", "l": "dir", "l/b": "b"}
+
+
 # ---- metadata -------------------------------------------------------------------------------
 
 def test_owners_modes_and_times_are_kept(tool, layout, tmp_path):
@@ -332,6 +342,27 @@ def test_a_missing_layer_blob_is_not_found(tool, layout, tmp_path):
     assert "no such file or directory" in refused(tool, layout, tmp_path / "rootfs", "ENOENT")
 
 
+def test_progress_counts_layers_entries_and_tar_bytes(tool, layout, tmp_path):
+    entries = [[oci.file(f"a{i}", "x" * 3000) for i in range(40)], [oci.directory("d"), oci.file("d/f", "f")]]
+    layers = [layout.layer(e) for e in entries]
+    one_image(layout, *layers)
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    out = unpack(tool, layout.ref("v1"), root)
+    assert out.returncode == 0, out.stderr
+    tar_bytes = sum(len(oci.tar_bytes(e)) for e in entries)
+    assert out.stdout.splitlines()[1] == f"layers 2 entries 42 bytes {tar_bytes}"
+
+
+def test_a_cancelled_unpack_stops_and_leaves_nothing(tool, layout, tmp_path):
+    one_image(layout, layout.layer([oci.file(f"d{i // 100}/f{i}", os.urandom(4096).hex()) for i in range(3000)]))
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    out = unpack(tool, layout.ref("v1"), root, "--cancel-at-bytes", str(1 << 20))
+    assert out.returncode == 1 and out.errno_name == "ECANCELED", out.stderr
+    assert os.listdir(root) == []
+
+
 # ---- limits ------------------------------------------------------------------------------------
 
 def test_limits_on_layers_bytes_and_entries(tool, layout, tmp_path):
@@ -367,7 +398,7 @@ def assert_outside_untouched(outside: pathlib.Path) -> None:
     assert (outside / "victim").read_text() == "untouched"
 
 
-@pytest.mark.parametrize("without_openat2", [False, True], ids=["openat2", "walk"])
+@pytest.mark.parametrize("without_openat2", [False, True], ids=["openat2-available", "openat2-ENOSYS"])
 def test_dot_dot_and_absolute_names_stay_inside(tool, layout, tmp_path, outside, without_openat2):
     climb = "../" * 20 + str(outside.relative_to("/"))
     one_image(layout, layout.layer([
@@ -382,7 +413,7 @@ def test_dot_dot_and_absolute_names_stay_inside(tool, layout, tmp_path, outside,
     assert (root / "b").read_text() == "b"
 
 
-@pytest.mark.parametrize("without_openat2", [False, True], ids=["openat2", "walk"])
+@pytest.mark.parametrize("without_openat2", [False, True], ids=["openat2-available", "openat2-ENOSYS"])
 def test_symlinks_planted_by_a_layer_never_lead_a_write_outside(tool, layout, tmp_path, outside, without_openat2):
     one_image(layout,
               layout.layer([oci.symlink("abs", str(outside)), oci.symlink("rel", "../../../../../../" + str(outside)),
