@@ -1028,13 +1028,15 @@ static void stage_unpack(struct bench *b)
         while (fgets(line, sizeof(line), p)) {
                 char label[128], floor_label[128];
                 double t, floor_t;
-                if (sscanf(line, "%127[^\t]\t%lf\t%127[^\t]\t%lf", label, &t, floor_label, &floor_t) != 4)
-                        continue;
-                if (!strcmp(label, "info")) {
-                        add_row(xasprintf("  the image"), xasprintf("%s", floor_label), xasprintf("-"), xasprintf("-"),
+                if (!strncmp(line, "info\t", 5)) {
+                        /* "info\t<what the image is>\t..." */
+                        line[strcspn(line + 5, "\t\n") + 5] = '\0';
+                        add_row(xasprintf("  the image"), xasprintf("%.60s", line + 5), xasprintf("-"), xasprintf("-"),
                                 NULL, INFO);
                         continue;
                 }
+                if (sscanf(line, "%127[^\t]\t%lf\t%127[^\t]\t%lf", label, &t, floor_label, &floor_t) != 4)
+                        continue;
                 bool umoci = !strncmp(label, "umoci", 5);
                 char *ft = fmt_time(t), *fl = fmt_time(floor_t);
                 add_row(xasprintf("%s", label), ft, xasprintf("%s %s", floor_label, fl), fmt_ratio(t / floor_t),
