@@ -381,3 +381,28 @@ def test_a_cached_rendering_sees_a_tag_moved_in_index_json(render_bin, ctr, tmp_
     layout.tags = []
     layout.tag(first, "v1")
     assert "MARK=first" in assert_config_fresh(render_bin, ctr)["process"]["env"]
+
+
+def test_the_image_file_refuses_references_over_the_limits(ctr, tmp_path):
+    import errno
+    from support.ctl import assert_refused
+    layout = oci.Layout(tmp_path / "layout")
+    m = marked(layout, "amd64")
+    layout.tag(m, "v1")
+    assert "invalid tag" in assert_refused(ctr, "image", f"oci:{layout.path}:{'t' * 513}", errno.EINVAL)
+    assert "no image tagged" in assert_refused(ctr, "image", f"oci:{layout.path}:{'t' * 512}", errno.ENOENT)
+    layout.tags = []
+    layout.tag(dict(layout.index([m]), size=(4 << 20) + 1), "big")
+    assert "more than the 4194304 bytes allowed" in assert_refused(ctr, "image", f"oci:{layout.path}:big",
+                                                                    errno.EFBIG)
+    d = m
+    for _ in range(9):
+        d = layout.index([d])
+    layout.tag(d, "deep")
+    assert "nested more than 8 deep" in assert_refused(ctr, "image", f"oci:{layout.path}:deep", errno.EFBIG)
+    d = m
+    for _ in range(8):
+        d = layout.index([d])
+    layout.tag(d, "deep-enough")
+    from support.ctl import write_value
+    write_value(ctr / "image", f"oci:{layout.path}:deep-enough")
