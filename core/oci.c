@@ -204,7 +204,6 @@ struct oci_image {
         arena *a;
         int dirfd;                      /* O_PATH of the layout directory */
         const char *dir;
-        const char *ref_text;
         struct deps *deps;
         struct render deps_render;      /* what deps_note_* take: only .deps is used */
         struct platform platform;       /* normalized */
@@ -597,7 +596,6 @@ int oci_image_open(arena *a, const char *ref_text, const struct platform *platfo
         _cleanup_free_ char *data = NULL;
         img->a = a;
         img->dir = ref.dir;
-        img->ref_text = ref_text;
         img->deps = deps;
         img->deps_render = (struct render){ .deps = deps };
         img->platform = *platform;

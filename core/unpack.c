@@ -25,6 +25,9 @@
 /* Directory levels a removal descends holding a descriptor per level; a
  * deeper directory is moved up to the root and removed from there. */
 #define REMOVE_DEPTH_MAX 64
+/* Directory levels an opaque whiteout looks down for what lower layers put
+ * below directories this layer kept (a descriptor per level). */
+#define OPAQUE_DEPTH_MAX 256
 #define OPAQUE_MARKER ".wh..wh..opq"
 #define WHITEOUT_PREFIX ".wh."
 
@@ -508,8 +511,12 @@ static int remove_at(struct unpacker *u, int dfd, const char *name, unsigned dep
         if (depth >= REMOVE_DEPTH_MAX) {
                 /* deep down: move it up to the root and remove it from there */
                 char tmp[64];
-                snprintf(tmp, sizeof(tmp), ".bundlefs-remove-%u", ++u->remove_seq);
-                if (renameat2(dfd, name, u->rootfd, tmp, RENAME_NOREPLACE) < 0)
+                int r;
+                do {
+                        snprintf(tmp, sizeof(tmp), ".bundlefs-remove-%u", ++u->remove_seq);
+                        r = renameat2(dfd, name, u->rootfd, tmp, RENAME_NOREPLACE);
+                } while (r < 0 && errno == EEXIST && u->remove_seq % 1000);
+                if (r < 0)
                         return -errno;
                 return remove_at(u, u->rootfd, tmp, 0);
         }
@@ -777,7 +784,7 @@ static int opaque_at(struct unpacker *u, int dfd, uint64_t ino, const char *path
                         break;
                 }
                 struct stat st;
-                if (fstat(cfd, &st) == 0 && depth < 1024)
+                if (fstat(cfd, &st) == 0 && depth < OPAQUE_DEPTH_MAX)
                         ret = opaque_at(u, cfd, st.st_ino, path, depth + 1);
                 close(cfd);
                 if (ret < 0)
