@@ -1,6 +1,6 @@
 #!/bin/sh
 # Build the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined)
-# against the core sources, json-c, libcap and zlib (the core library's
+# against the core sources, json-c, libcap, zlib, libcrypto and libarchive (the core library's
 # dependencies in core/meson.build), plus fs/ctlfiles.c with libudev for
 # fuzz_ctlfile, and lay out their seed corpora and dictionaries.
 #
@@ -32,8 +32,8 @@ out=$(cd "$out" && pwd)
 sources=$(sed -n "/core_sources = files(/,/)/p" "$repo/core/meson.build" | grep -o "'[^']*\.c'" | tr -d "'")
 [ -n "$sources" ] || { echo "$0: no sources found in core/meson.build" >&2; exit 1; }
 
-deps_cflags=$(pkg-config --cflags json-c libcap zlib)
-deps_libs=$(pkg-config --libs json-c libcap zlib)
+deps_cflags=$(pkg-config --cflags json-c libcap zlib libcrypto libarchive)
+deps_libs=$(pkg-config --libs json-c libcap zlib libcrypto libarchive)
 # fs/ctlfiles.c includes the FUSE headers (for types only) and calls libudev.
 fs_cflags=$(pkg-config --cflags fuse3 libudev)
 fs_libs=$(pkg-config --libs libudev)
