@@ -12,6 +12,7 @@
 #include "files.h"
 #include "model_macros.h"
 #include "spec.h"
+#include "users.h"
 #include "util.h"
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -229,21 +230,21 @@ static bool is_index_type(const char *mt)
 
 static void note_file(struct oci_image *img, const char *rel, const struct stat *st)
 {
-        if (!img->deps)
-                return;
-        char path[PATH_MAX + 256];
-        snprintf(path, sizeof(path), "%s/%s", img->dir, rel);
-        deps_note_host(&img->deps_render, path, true, st);
+        deps_note_in_root(&img->deps_render, img->dir, rel, st);
 }
 
-/* A file of the layout, opened for reading only if it is a regular file. */
+/* A file of the layout, opened for reading only if it is a regular file. It
+ * is resolved inside the layout (open_in_root): a symbolic link in it may
+ * lead elsewhere in the layout, never out of it. */
 static int open_file(struct oci_image *img, const char *rel, int *ret_fd, struct stat *ret_st, bf_error *err)
 {
         char name[PATH_MAX + 256];
         snprintf(name, sizeof(name), "%s/%s", img->dir, rel);
-        _cleanup_close_ int pathfd = openat(img->dirfd, rel, O_PATH | O_CLOEXEC);
+        int pfd = open_in_root(img->dirfd, rel);
+        _cleanup_close_ int pathfd = pfd;
         if (pathfd < 0) {
-                int e = errno;
+                int e = -pfd;
+                pathfd = -1;
                 if (e == ENOENT)
                         note_file(img, rel, NULL);
                 else

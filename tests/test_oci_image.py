@@ -406,3 +406,34 @@ def test_the_image_file_refuses_references_over_the_limits(ctr, tmp_path):
     layout.tag(d, "deep-enough")
     from support.ctl import write_value
     write_value(ctr / "image", f"oci:{layout.path}:deep-enough")
+
+
+def test_links_in_the_layout_stay_inside_it(render_bin, bundle, tmp_path):
+    import os
+    import shutil
+    layout = oci.Layout(tmp_path / "layout")
+    m = marked(layout, "linked")
+    layout.tag(m, "v1")
+    cfg = json.loads(layout.blob_path(m["digest"]).read_text())["config"]
+    blob = layout.blob_path(cfg["digest"])
+    # a blob kept elsewhere in the layout, linked (relative or absolute: both
+    # resolve inside the layout)
+    (layout.path / "store").mkdir()
+    shutil.move(blob, layout.path / "store" / blob.name)
+    os.symlink(f"../../store/{blob.name}", blob)
+    assert mark_of(render(render_bin, bundle, [f"WithImageConfig oci:{layout.path}:v1"])) == "linked"
+    blob.unlink()
+    os.symlink(f"/store/{blob.name}", blob)
+    assert mark_of(render(render_bin, bundle, [f"WithImageConfig oci:{layout.path}:v1"])) == "linked"
+    # a link to the same bytes outside the layout leads nowhere
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.move(layout.path / "store" / blob.name, outside / blob.name)
+    blob.unlink()
+    os.symlink(str(outside / blob.name), blob)
+    r = render(render_bin, bundle, [f"WithImageConfig oci:{layout.path}:v1"])
+    assert not r.ok and "no such file or directory" in r.stderr, r.stderr
+    blob.unlink()
+    os.symlink("../" * 10 + str(outside / blob.name).lstrip("/"), blob)
+    r = render(render_bin, bundle, [f"WithImageConfig oci:{layout.path}:v1"])
+    assert not r.ok and "no such file or directory" in r.stderr, r.stderr
