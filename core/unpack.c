@@ -144,6 +144,8 @@ struct unpacker {
         struct archive *inner;  /* the tar, read from the reader thread's chunks */
         struct reader *reader;
         int stream_error;       /* the reader failed: its error is the layer's */
+        bool tar_eof;           /* the tar's bytes are all read */
+        bool tar_ended;         /* ... and ended inside the last file's padding */
 };
 
 /* A descriptor the cache lets go of may still be in use by the entry being
@@ -709,9 +711,19 @@ static int write_data(struct unpacker *u, int fd, struct archive_entry *e, const
                 int r = archive_read_data_block(u->inner, &p, &n, &off);
                 if (r == ARCHIVE_EOF)
                         break;
-                if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+                if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+                        /* The stream ended inside the padding after the last
+                         * file's data: Go's archive/tar, which containerd and
+                         * umoci read layers with, takes that for the end of the
+                         * archive (and some writers stop there); so does this. */
+                        if (!u->stream_error && u->tar_eof && archive_entry_size_is_set(e) &&
+                            at >= archive_entry_size(e)) {
+                                u->tar_ended = true;
+                                break;
+                        }
                         return u->stream_error ? -EIO
                                                : fail(u, EINVAL, "reading %s: %s", path, archive_error_string(u->inner));
+                }
                 if (off != at && lseek(fd, off, SEEK_SET) < 0)
                         return sys_fail(u, errno, "seek in", path);
                 at = off;
@@ -1126,6 +1138,8 @@ static la_ssize_t tar_read_cb(struct archive *a, void *data, const void **ret)
         } else if (rd->err.code) {
                 u->stream_error = rd->err.code;
                 n = -1;
+        } else {
+                u->tar_eof = true;
         }
         pthread_mutex_unlock(&rd->mu);
         return n;
@@ -1186,6 +1200,7 @@ static int set_dir_times(struct unpacker *u)
 static int one_layer(struct unpacker *u, const struct oci_image *img, const struct oci_layer *l)
 {
         u->stream_error = 0;
+        u->tar_eof = u->tar_ended = false;
         made_clear(&u->made);
         arena_reset(&u->layer_mem);
         u->dir_times = (dir_time_slice){ 0 };
@@ -1231,7 +1246,7 @@ static int one_layer(struct unpacker *u, const struct oci_image *img, const stru
                         atomic_store(&u->opt->progress->entries, u->entries);
                 r = one_entry(u, e);
                 release_retired(u);
-                if (r < 0)
+                if (r < 0 || u->tar_ended)
                         break;
         }
         if ((r = reader_finish(u, r)) < 0)

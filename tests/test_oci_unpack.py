@@ -330,6 +330,20 @@ def test_a_layer_with_an_unsupported_media_type_is_refused_before_anything_is_wr
     assert "unsupported media type" in refused(tool, layout, tmp_path / "rootfs", "EINVAL")
 
 
+def test_a_tar_that_ends_inside_the_last_files_padding_is_complete(tool, layout, tmp_path):
+    # some writers stop right after the last file's data (Go's archive/tar,
+    # which containerd and umoci read with, takes that for the end)
+    raw = oci.tar_bytes([oci.directory("etc"), oci.file("etc/greeting", "hello\n")])
+    data_end = raw.index(b"hello\n") + len("hello\n")
+    for cut, name in [(data_end, "no-padding"), (data_end + 506, "no-end-blocks")]:
+        one_image(layout, layout.raw_layer(raw[:cut]), tag=name)
+        root = unpacked(tool, layout, tmp_path / name, name)
+        assert tree(root) == {"etc": "dir", "etc/greeting": "hello\n"}
+    # cut inside the data, it is truncated
+    one_image(layout, layout.raw_layer(raw[:data_end - 1]), tag="cut")
+    assert "etc/greeting" in refused(tool, layout, tmp_path / "cut", "EINVAL", tag="cut")
+
+
 def test_garbage_instead_of_a_tar_is_refused(tool, layout, tmp_path):
     one_image(layout, layout.raw_layer(b"this is not a tar archive at all" * 40, "gzip"))
     refused(tool, layout, tmp_path / "rootfs", "EINVAL")
