@@ -26,14 +26,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,21 +38,19 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench_common.h"
 
-#define FUSE_MAGIC 0x65735546
-#define TMPFS_MAGIC 0x01021994
 #define READ_BUF (128 * 1024)          /* what cat(1) reads at a time */
 #define MAX_WRITERS 8
 #define RESET_EVERY 100                 /* throughput: a container's list is put back every 100 writes */
 #define BIG_LINES 5000
+#define START_TIMEOUT 60.0              /* seconds until a daemon serves its tree */
+#define STOP_TIMEOUT 120.0              /* seconds a daemon may take to stop */
 
 /* What `echo web > hostname` writes, and the line appended to opts. The
  * lists below set the hostname to "web" last, so neither changes config.json. */
@@ -81,149 +75,14 @@ static const char *const base_lines[] = {
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-        (void) sig;
-        interrupted = 1;
-}
-
-static void sleep_s(double s)
-{
-        struct timespec ts = { .tv_sec = (time_t) s, .tv_nsec = (long) ((s - (double) (time_t) s) * 1e9) };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !interrupted)
-                ;
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-        va_list ap;
-        char *s;
-        va_start(ap, fmt);
-        int r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                die("out of memory");
-        return s;
-}
-
-static void *xmalloc(size_t n)
-{
-        void *p = malloc(n ? n : 1);
-        if (!p)
-                die("out of memory");
-        return p;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t) w;
-        }
-        return 0;
-}
-
-static char *read_text(const char *path, size_t *ret_len)
-{
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return NULL;
-        size_t len = 0, cap = 4096;
-        char *p = xmalloc(cap);
-        ssize_t n;
-        while ((n = read(fd, p + len, cap - len - 1)) > 0) {
-                len += (size_t) n;
-                if (cap - len < 2) {
-                        cap *= 2;
-                        char *q = realloc(p, cap);
-                        if (!q)
-                                die("out of memory");
-                        p = q;
-                }
-        }
-        close(fd);
-        if (n < 0) {
-                free(p);
-                return NULL;
-        }
-        p[len] = '\0';
-        if (ret_len)
-                *ret_len = len;
-        return p;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-        return bench_cmp_double(a, b);
-}
-
-/* The value below which a fraction q of the sorted samples lie (nearest rank). */
-static double quantile(double *v, size_t n, double q)
-{
-        qsort(v, n, sizeof(*v), cmp_double);
-        size_t k = (size_t) (q * (double) n + 0.999999);
-        if (k < 1)
-                k = 1;
-        if (k > n)
-                k = n;
-        return v[k - 1];
-}
-
-static double median_of(double *v, size_t n)
-{
-        qsort(v, n, sizeof(*v), cmp_double);
-        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* 12345.6 -> "12,346" */
-static char *fmt_count(double v)
-{
-        char digits[32], out[48];
-        snprintf(digits, sizeof(digits), "%.0f", v);
-        size_t len = strlen(digits), j = 0;
-        for (size_t i = 0; i < len; i++) {
-                if (i && (len - i) % 3 == 0 && digits[i - 1] != '-')
-                        out[j++] = ',';
-                out[j++] = digits[i];
-        }
-        out[j] = '\0';
-        return xasprintf("%s", out);
-}
-
 /* A duration in a unit that keeps 3 or 4 digits. */
 static char *fmt_time(double s)
 {
         if (s < 10e-3)
-                return xasprintf("%.0f us", s * 1e6);
+                return bench_asprintf("%.0f us", s * 1e6);
         if (s < 1)
-                return xasprintf("%.1f ms", s * 1e3);
-        return xasprintf("%.2f s", s);
-}
-
-static const char *fs_name(const char *path)
-{
-        struct statfs st;
-        if (statfs(path, &st) < 0)
-                return "?";
-        switch ((unsigned long) st.f_type) {
-        case 0xEF53: return "ext4";
-        case TMPFS_MAGIC: return "tmpfs";
-        case 0x58465342: return "xfs";
-        case 0x9123683E: return "btrfs";
-        case 0x794c7630: return "overlayfs";
-        default: return "other";
-        }
+                return bench_asprintf("%.1f ms", s * 1e3);
+        return bench_asprintf("%.2f s", s);
 }
 
 /* The device a path's filesystem is mounted from, per /proc/self/mountinfo. */
@@ -231,10 +90,10 @@ static char *mount_source(const char *path)
 {
         struct stat st;
         if (stat(path, &st) < 0)
-                return xasprintf("?");
+                return bench_asprintf("?");
         FILE *f = fopen("/proc/self/mountinfo", "re");
         if (!f)
-                return xasprintf("?");
+                return bench_asprintf("?");
         char *line = NULL, *out = NULL;
         size_t cap = 0;
         while (!out && getline(&line, &cap, f) > 0) {
@@ -244,34 +103,11 @@ static char *mount_source(const char *path)
                 char *sep = strstr(line, " - ");
                 char src[PATH_MAX];
                 if (sep && sscanf(sep, " - %*s %4095s", src) == 1)
-                        out = xasprintf("%s (%u:%u)", src, maj, min);
+                        out = bench_asprintf("%s (%u:%u)", src, maj, min);
         }
         free(line);
         fclose(f);
-        return out ? out : xasprintf("%u:%u", major(st.st_dev), minor(st.st_dev));
-}
-
-static char *self_dir(void)
-{
-        char path[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-        if (n < 0)
-                return xasprintf(".");
-        path[n] = '\0';
-        return xasprintf("%s", dirname(path));
-}
-
-static char *loadavg(void)
-{
-        char *s = read_text("/proc/loadavg", NULL);
-        if (!s)
-                return xasprintf("?");
-        char *sp = s;
-        for (int i = 0; i < 3 && sp; i++)
-                sp = strchr(sp + 1, ' ');
-        if (sp)
-                *sp = '\0';
-        return s;
+        return out ? out : bench_asprintf("%u:%u", major(st.st_dev), minor(st.st_dev));
 }
 
 /* VmRSS of a process in bytes, or -1. */
@@ -279,7 +115,7 @@ static long long vm_rss(pid_t pid)
 {
         char path[64];
         snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-        char *s = read_text(path, NULL);
+        char *s = bench_read_file(path, NULL);
         if (!s)
                 return -1;
         char *p = strstr(s, "\nVmRSS:");
@@ -308,12 +144,6 @@ static long count_fds(pid_t pid)
 
 /* ---- daemons --------------------------------------------------------------------- */
 
-struct daemon {
-        const char *name;
-        char *mnt, *log;
-        pid_t pid;
-};
-
 struct bench {
         /* options */
         bool quick, verbose;
@@ -328,276 +158,45 @@ struct bench {
         double tp_seconds, render_seconds;
 
         char *tmp, *state, *state2, *plain;
-        struct daemon bfs, noop_small, noop_big, noop_dur[MAX_WRITERS];
+        struct bench_daemon bfs, noop_small, noop_big, noop_dur[MAX_WRITERS];
         char *base_text, *big_text;
         size_t base_len, big_len;
 };
 
-static struct bench *the_bench;
-static void teardown(struct bench *b);
-
-static void die(const char *fmt, ...)
-{
-        va_list ap;
-        fflush(stdout);
-        fprintf(stderr, "bench_table: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\n");
-        if (the_bench) {
-                struct bench *b = the_bench;
-                the_bench = NULL;
-                teardown(b);
-        }
-        exit(1);
-}
-
-static bool is_fuse(const char *path)
-{
-        struct statfs st;
-        return statfs(path, &st) == 0 && (unsigned long) st.f_type == FUSE_MAGIC;
-}
-
-static void print_log_tail(const struct daemon *d)
-{
-        size_t len;
-        char *text = read_text(d->log, &len);
-        if (text && len)
-                fprintf(stderr, "--- %s's output (%s) ---\n%s---\n", d->name, d->log,
-                        len > 2000 ? text + len - 2000 : text);
-        free(text);
-}
-
-/* Start a daemon; return the seconds from fork until `probe` (a path in the
- * tree) answers stat on a mounted FUSE filesystem. */
-static double daemon_start(struct daemon *d, char *const argv[], const char *probe)
-{
-        double t0 = bench_now();
-        pid_t pid = fork();
-        if (pid < 0)
-                die("fork: %s", strerror(errno));
-        if (pid == 0) {
-                setpgid(0, 0);          /* a ^C reaches only us; we stop the daemons */
-                int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-                if (fd >= 0) {
-                        dup2(fd, 1);
-                        dup2(fd, 2);
-                }
-                execv(argv[0], argv);
-                fprintf(stderr, "executing %s: %s\n", argv[0], strerror(errno));
-                _exit(127);
-        }
-        d->pid = pid;
-        struct stat st;
-        for (;;) {
-                if (is_fuse(d->mnt) && stat(probe, &st) == 0)
-                        return bench_now() - t0;
-                int status;
-                if (waitpid(pid, &status, WNOHANG) == pid) {
-                        d->pid = 0;
-                        print_log_tail(d);
-                        die("%s exited before serving %s", d->name, probe);
-                }
-                if (bench_now() - t0 > 60 || interrupted)
-                        die("%s did not serve %s within 60 s", d->name, probe);
-                usleep(500);
-        }
-}
-
-/* SIGTERM and wait (at most 120 s); the seconds it took. */
-static double daemon_stop(struct daemon *d)
-{
-        if (d->pid <= 0)
-                return 0;
-        double t0 = bench_now();
-        kill(d->pid, SIGTERM);
-        int status;
-        for (;;) {
-                pid_t r = waitpid(d->pid, &status, WNOHANG);
-                if (r == d->pid || (r < 0 && errno == ECHILD))
-                        break;
-                if (bench_now() - t0 > 120) {
-                        fprintf(stderr, "bench_table: %s (pid %d) ignores SIGTERM: killing it\n", d->name,
-                                (int) d->pid);
-                        umount2(d->mnt, MNT_DETACH);
-                        kill(d->pid, SIGKILL);
-                        waitpid(d->pid, &status, 0);
-                        break;
-                }
-                usleep(2000);
-        }
-        d->pid = 0;
-        double t = bench_now() - t0;
-        if (is_fuse(d->mnt) || (statfs(d->mnt, &(struct statfs){ 0 }) < 0 && errno == ENOTCONN))
-                umount2(d->mnt, MNT_DETACH);
-        return t;
-}
-
-/* Mount points strictly below dir whose last component is `leaf` (NULL: any). */
-static long count_mounts_below(const char *dir, const char *leaf)
-{
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return -1;
-        size_t dl = strlen(dir), ll = leaf ? strlen(leaf) : 0;
-        char *line = NULL;
-        size_t cap = 0;
-        long n = 0;
-        while (getline(&line, &cap, f) > 0) {
-                char mp[PATH_MAX];
-                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-                        continue;
-                size_t ml = strlen(mp);
-                if (strncmp(mp, dir, dl) != 0 || mp[dl] != '/')
-                        continue;
-                if (leaf && (ml < ll + 1 || mp[ml - ll - 1] != '/' || strcmp(mp + ml - ll, leaf) != 0))
-                        continue;
-                n++;
-        }
-        free(line);
-        fclose(f);
-        return n;
-}
-
-/* Removing the tree: every path, with its depth, collected by nftw; files are
- * unlinked and then directories removed deepest first, each level shared by
- * a few threads. On a filesystem mounted with `discard` every freed block is
- * a synchronous discard, and tens of thousands of them one after the other
- * take minutes; several in flight at once go faster. */
-struct rm_entry {
-        char *path;
-        int depth;
-        bool dir;
-};
-
-static struct rm_entry *rm_list;
-static size_t rm_n, rm_cap;
-
-static int rm_collect(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void) st;
-        if (rm_n == rm_cap) {
-                rm_cap = rm_cap ? rm_cap * 2 : 4096;
-                struct rm_entry *l = realloc(rm_list, rm_cap * sizeof(*l));
-                if (!l)
-                        return 1;
-                rm_list = l;
-        }
-        char *copy = strdup(path);
-        if (!copy)
-                return 1;
-        rm_list[rm_n++] = (struct rm_entry){ copy, ftw->level, flag == FTW_DP || flag == FTW_D || flag == FTW_DNR };
-        return 0;
-}
-
-struct rm_job {
-        size_t *order;                  /* indexes into rm_list */
-        size_t n, next;
-        pthread_mutex_t lock;
-};
-
-static void *rm_worker(void *p)
-{
-        struct rm_job *j = p;
-        for (;;) {
-                pthread_mutex_lock(&j->lock);
-                size_t i = j->next < j->n ? j->next++ : SIZE_MAX;
-                pthread_mutex_unlock(&j->lock);
-                if (i == SIZE_MAX)
-                        return NULL;
-                struct rm_entry *e = &rm_list[j->order[i]];
-                if (e->dir)
-                        rmdir(e->path);
-                else
-                        unlink(e->path);
-        }
-}
-
-static void rm_run(size_t *order, size_t n)
-{
-        enum { RM_THREADS = 8 };
-        struct rm_job j = { .order = order, .n = n };
-        pthread_mutex_init(&j.lock, NULL);
-        pthread_t th[RM_THREADS];
-        int started = 0;
-        for (; started < RM_THREADS; started++)
-                if (pthread_create(&th[started], NULL, rm_worker, &j) != 0)
-                        break;
-        if (!started)
-                rm_worker(&j);
-        for (int i = 0; i < started; i++)
-                pthread_join(th[i], NULL);
-        pthread_mutex_destroy(&j.lock);
-}
-
-static void remove_tree(const char *top)
-{
-        rm_n = 0;
-        nftw(top, rm_collect, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-        size_t *order = malloc((rm_n ? rm_n : 1) * sizeof(*order));
-        int max_depth = 0;
-        for (size_t i = 0; i < rm_n; i++)
-                if (rm_list[i].depth > max_depth)
-                        max_depth = rm_list[i].depth;
-        if (order) {
-                size_t k = 0;
-                for (size_t i = 0; i < rm_n; i++)
-                        if (!rm_list[i].dir)
-                                order[k++] = i;
-                rm_run(order, k);
-                for (int d = max_depth; d >= 0; d--) {
-                        k = 0;
-                        for (size_t i = 0; i < rm_n; i++)
-                                if (rm_list[i].dir && rm_list[i].depth == d)
-                                        order[k++] = i;
-                        rm_run(order, k);
-                }
-        }
-        for (size_t i = 0; i < rm_n; i++)
-                free(rm_list[i].path);
-        free(order);
-        free(rm_list);
-        rm_list = NULL;
-        rm_n = rm_cap = 0;
-}
-
 static void teardown(struct bench *b)
 {
-        daemon_stop(&b->bfs);
-        daemon_stop(&b->noop_small);
-        daemon_stop(&b->noop_big);
+        bench_daemon_stop(&b->bfs, STOP_TIMEOUT);
+        bench_daemon_stop(&b->noop_small, STOP_TIMEOUT);
+        bench_daemon_stop(&b->noop_big, STOP_TIMEOUT);
         for (int i = 0; i < MAX_WRITERS; i++)
-                daemon_stop(&b->noop_dur[i]);
+                bench_daemon_stop(&b->noop_dur[i], STOP_TIMEOUT);
         if (!b->tmp)
                 return;
-        if (count_mounts_below(b->tmp, NULL) > 0) {
-                sleep_s(1);
-                if (count_mounts_below(b->tmp, NULL) > 0) {
-                        fprintf(stderr, "bench_table: something is still mounted below %s: not removing it\n",
-                                b->tmp);
-                        return;
-                }
-        }
-        remove_tree(b->tmp);
+        /* The rootfs bind mounts go with bundlefs: wait a little for a lazy unmount. */
+        bench_remove_temp_dir(b->tmp, 1);
+}
+
+static void teardown_on_die(void *b)
+{
+        teardown(b);
 }
 
 static void start_bundlefs(struct bench *b, const char *state, const char *probe, double *ret_t)
 {
         char *argv[] = { b->bundlefs_path, "-f", "--state", (char *) state, b->bfs.mnt, NULL };
-        double t = daemon_start(&b->bfs, argv, probe);
+        double t = bench_daemon_start(&b->bfs, argv, probe, START_TIMEOUT);
         if (ret_t)
                 *ret_t = t;
 }
 
 /* durable: NULL, or the file every write is appended to (and fdatasync'ed) */
-static double start_noop(struct bench *b, struct daemon *d, size_t size, const char *durable)
+static double start_noop(struct bench *b, struct bench_daemon *d, size_t size, const char *durable)
 {
-        char *sz = xasprintf("--size=%zu", size);
-        char *du = durable ? xasprintf("--durable=%s", durable) : NULL;
+        char *sz = bench_asprintf("--size=%zu", size);
+        char *du = durable ? bench_asprintf("--durable=%s", durable) : NULL;
         char *argv[] = { b->noop_path, "-f", sz, d->mnt, du, NULL };
-        char *probe = xasprintf("%s/file", d->mnt);
-        double t = daemon_start(d, argv, probe);
+        char *probe = bench_asprintf("%s/file", d->mnt);
+        double t = bench_daemon_start(d, argv, probe, START_TIMEOUT);
         free(probe);
         free(sz);
         free(du);
@@ -606,27 +205,13 @@ static double start_noop(struct bench *b, struct daemon *d, size_t size, const c
 
 /* ---- the tree ---------------------------------------------------------------------- */
 
-static void make_dir(const char *path)
-{
-        if (mkdir(path, 0755) < 0 && errno != EEXIST)
-                die("mkdir %s: %s", path, strerror(errno));
-}
-
-static int open_dir(const char *path)
-{
-        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                die("opening %s: %s", path, strerror(errno));
-        return fd;
-}
-
 /* Replace a container's list (opts opened O_TRUNC, kept as a whole at close). */
 static int replace_opts(int dirfd, const char *text, size_t len)
 {
         int fd = openat(dirfd, "opts", O_WRONLY | O_TRUNC | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        int r = write_all(fd, text, len);
+        int r = bench_write_all(fd, text, len);
         if (close(fd) < 0 && r == 0)
                 r = -errno;
         return r;
@@ -636,23 +221,7 @@ static void set_list(int dirfd, const char *what, const char *text, size_t len)
 {
         int r = replace_opts(dirfd, text, len);
         if (r < 0)
-                die("replacing the list of %s: %s", what, strerror(-r));
-}
-
-static size_t read_size(int dirfd, const char *name)
-{
-        static char rbuf[READ_BUF];
-        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                die("opening %s: %s", name, strerror(errno));
-        size_t total = 0;
-        ssize_t n;
-        while ((n = read(fd, rbuf, sizeof(rbuf))) > 0)
-                total += (size_t) n;
-        if (n < 0)
-                die("reading %s: %s", name, strerror(errno));
-        close(fd);
-        return total;
+                bench_die("replacing the list of %s: %s", what, strerror(-r));
 }
 
 static void build_lists(struct bench *b)
@@ -661,12 +230,12 @@ static void build_lists(struct bench *b)
         char *t = NULL;
         FILE *f = open_memstream(&t, &cap);
         if (!f)
-                die("out of memory");
+                bench_die("out of memory");
         for (size_t i = 0; i < BASE_LINES; i++)
                 fprintf(f, "%s\n", base_lines[i]);
         fflush(f);
         b->base_len = strlen(t);
-        b->base_text = xasprintf("%s", t);
+        b->base_text = bench_asprintf("%s", t);
         /* The rest of the 5,000: a mix cycling over six options, keys distinct. */
         static const char *const caps[] = { "CAP_NET_ADMIN", "CAP_SYS_PTRACE", "CAP_NET_RAW",
                                             "CAP_SYS_TIME",  "CAP_IPC_LOCK",   "CAP_AUDIT_WRITE" };
@@ -727,36 +296,36 @@ static void lat_op(struct lat *m, char *rbuf)
         case K_READ: {
                 fd = openat(m->dirfd, m->name, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
-                        die("%s: open: %s", m->label, strerror(errno));
+                        bench_die("%s: open: %s", m->label, strerror(errno));
                 size_t total = 0;
                 ssize_t n;
                 while ((n = read(fd, rbuf, READ_BUF)) > 0)
                         total += (size_t) n;
                 if (n < 0)
-                        die("%s: read: %s", m->label, strerror(errno));
+                        bench_die("%s: read: %s", m->label, strerror(errno));
                 if (close(fd) < 0)
-                        die("%s: close: %s", m->label, strerror(errno));
+                        bench_die("%s: close: %s", m->label, strerror(errno));
                 if (total != m->expect)
-                        die("%s: read %zu bytes, expected %zu", m->label, total, m->expect);
+                        bench_die("%s: read %zu bytes, expected %zu", m->label, total, m->expect);
                 return;
         }
         case K_WRITE: {
                 fd = openat(m->dirfd, m->name, O_WRONLY | O_CLOEXEC | m->flags);
                 if (fd < 0)
-                        die("%s: open: %s", m->label, strerror(errno));
+                        bench_die("%s: open: %s", m->label, strerror(errno));
                 ssize_t w = write(fd, m->data, m->len);
                 if (w < 0 || (size_t) w != m->len)
-                        die("%s: write: %s", m->label, w < 0 ? strerror(errno) : "short");
+                        bench_die("%s: write: %s", m->label, w < 0 ? strerror(errno) : "short");
                 if (close(fd) < 0)
-                        die("%s: close: %s", m->label, strerror(errno));
+                        bench_die("%s: close: %s", m->label, strerror(errno));
                 return;
         }
         case K_DURABLE: {
                 ssize_t w = write(m->fd, m->data, m->len);
                 if (w < 0 || (size_t) w != m->len)
-                        die("%s: write: %s", m->label, w < 0 ? strerror(errno) : "short");
+                        bench_die("%s: write: %s", m->label, w < 0 ? strerror(errno) : "short");
                 if (fdatasync(m->fd) < 0)
-                        die("%s: fdatasync: %s", m->label, strerror(errno));
+                        bench_die("%s: fdatasync: %s", m->label, strerror(errno));
                 return;
         }
         }
@@ -766,7 +335,7 @@ static void lat_reset(struct lat *m)
 {
         if (m->kind == K_DURABLE) {
                 if (ftruncate(m->fd, 0) < 0)
-                        die("%s: ftruncate: %s", m->label, strerror(errno));
+                        bench_die("%s: ftruncate: %s", m->label, strerror(errno));
         } else if (m->reset_text) {
                 set_list(m->dirfd, m->label, m->reset_text, m->reset_len);
         }
@@ -775,7 +344,7 @@ static void lat_reset(struct lat *m)
 static void lat_batch(struct lat *m, char *rbuf, bool timed)
 {
         lat_reset(m);
-        for (int i = 0; i < m->batch && !interrupted; i++) {
+        for (int i = 0; i < m->batch && !bench_interrupted; i++) {
                 double t0 = bench_now();
                 lat_op(m, rbuf);
                 double t = bench_now() - t0;
@@ -787,14 +356,14 @@ static void lat_batch(struct lat *m, char *rbuf, bool timed)
 /* Each round, every measure does one batch, the order rotating. */
 static void lat_run(struct bench *b, struct lat *ms, int nm)
 {
-        char *rbuf = xmalloc(READ_BUF);
+        char *rbuf = bench_malloc(READ_BUF);
         for (int i = 0; i < nm; i++) {
                 ms[i].cap = (size_t) b->lat_rounds * (size_t) ms[i].batch;
-                ms[i].samples = xmalloc(ms[i].cap * sizeof(double));
+                ms[i].samples = bench_malloc(ms[i].cap * sizeof(double));
                 ms[i].n = 0;
                 lat_batch(&ms[i], rbuf, false); /* warm-up */
         }
-        for (int r = 0; r < b->lat_rounds && !interrupted; r++) {
+        for (int r = 0; r < b->lat_rounds && !bench_interrupted; r++) {
                 for (int k = 0; k < nm; k++)
                         lat_batch(&ms[(k + r) % nm], rbuf, true);
                 if (r % 4 == 3) {
@@ -805,12 +374,12 @@ static void lat_run(struct bench *b, struct lat *ms, int nm)
         for (int i = 0; i < nm; i++) {
                 struct lat *m = &ms[i];
                 if (!m->n)
-                        die("interrupted");
-                m->p99 = quantile(m->samples, m->n, 0.99);
-                m->med = median_of(m->samples, m->n);
+                        bench_die("interrupted");
+                m->p99 = bench_quantile(m->samples, m->n, 0.99);
+                m->med = bench_median(m->samples, m->n);
                 if (b->verbose)
                         printf("\n  %-40s n=%zu median %.1f us p99 %.1f us max %.1f us", m->label, m->n, m->med * 1e6,
-                               m->p99 * 1e6, m->samples[m->n - 1] * 1e6);
+                               m->p99 * 1e6, bench_quantile(m->samples, m->n, 1.0) * 1e6);
         }
         free(rbuf);
 }
@@ -893,11 +462,11 @@ static double tp_run(const struct bench *b, int n, const int *dirfds, bool share
                         .start = &start,
                 };
                 if (pthread_create(&th[i], NULL, writer_thread, &ws[i]) != 0)
-                        die("pthread_create failed");
+                        bench_die("pthread_create failed");
         }
         pthread_barrier_wait(&start);
         double t0 = bench_now();
-        sleep_s(b->tp_seconds);
+        bench_sleep(b->tp_seconds);
         __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
         long ops = 0;
         for (int i = 0; i < n; i++)
@@ -906,7 +475,7 @@ static double tp_run(const struct bench *b, int n, const int *dirfds, bool share
         pthread_barrier_destroy(&start);
         for (int i = 0; i < n; i++) {
                 if (ws[i].err)
-                        die("writer %d: %s: %s", i, ws[i].what, strerror(ws[i].err));
+                        bench_die("writer %d: %s: %s", i, ws[i].what, strerror(ws[i].err));
                 ops += ws[i].ops;
         }
         return (double) ops / t;
@@ -927,20 +496,20 @@ static int nrows;
 
 static void add_section(const char *title)
 {
-        rows[nrows++] = (struct row){ .label = xasprintf("%s", title), .section = true };
+        rows[nrows++] = (struct row){ .label = bench_asprintf("%s", title), .section = true };
 }
 
 static void add_row(char *label, char *figure, char *floor, char *ratio, const char *target, enum verdict v)
 {
         if (nrows == (int) (sizeof(rows) / sizeof(rows[0])))
-                die("too many rows");
-        rows[nrows++] = (struct row){ label, figure, floor, ratio, xasprintf("%s", target ? target : "-"), v, false };
+                bench_die("too many rows");
+        rows[nrows++] = (struct row){ label, figure, floor, ratio, bench_asprintf("%s", target ? target : "-"), v, false };
 }
 
 static char *fmt_lat(const struct lat *m)
 {
         char *a = fmt_time(m->med), *c = fmt_time(m->p99);
-        char *s = xasprintf("%s (p99 %s)", a, c);
+        char *s = bench_asprintf("%s (p99 %s)", a, c);
         free(a);
         free(c);
         return s;
@@ -948,7 +517,7 @@ static char *fmt_lat(const struct lat *m)
 
 static char *fmt_ratio(double x)
 {
-        return xasprintf("%.2fx", x);
+        return bench_asprintf("%.2fx", x);
 }
 
 static void print_table(void)
@@ -987,11 +556,11 @@ static void stage_render(struct bench *b)
 {
         printf("render: %s --tsv ...\n", b->render_path);
         fflush(stdout);
-        char *cmd = xasprintf("'%s' --tsv -t %.2f -r 5 -w 0.3", b->render_path, b->render_seconds);
+        char *cmd = bench_asprintf("'%s' --tsv -t %.2f -r 5 -w 0.3", b->render_path, b->render_seconds);
         FILE *p = popen(cmd, "re");
         free(cmd);
         if (!p)
-                die("running %s: %s", b->render_path, strerror(errno));
+                bench_die("running %s: %s", b->render_path, strerror(errno));
         char line[512];
         int got = 0;
         while (fgets(line, sizeof(line), p)) {
@@ -1000,9 +569,9 @@ static void stage_render(struct bench *b)
                 size_t bytes;
                 if (sscanf(line, "%127[^\t]\t%lf\t%lf\t%zu", label, &rate, &ref, &bytes) != 4 || ref <= 0)
                         continue;
-                char *r = fmt_count(rate), *c = fmt_count(ref);
-                add_row(xasprintf("render %s (%zu B)", label, bytes), xasprintf("%s specs/s", r),
-                        xasprintf("containerd %s specs/s", c), fmt_ratio(rate / ref), ">= 3x containerd",
+                char *r = bench_fmt_count(rate), *c = bench_fmt_count(ref);
+                add_row(bench_asprintf("render %s (%zu B)", label, bytes), bench_asprintf("%s specs/s", r),
+                        bench_asprintf("containerd %s specs/s", c), fmt_ratio(rate / ref), ">= 3x containerd",
                         at_least(rate / ref, 3.0));
                 free(r);
                 free(c);
@@ -1010,18 +579,18 @@ static void stage_render(struct bench *b)
         }
         int st = pclose(p);
         if (got != 2 || st != 0)
-                die("%s --tsv did not give both reference cases (exit status %d)", b->render_path, st);
+                bench_die("%s --tsv did not give both reference cases (exit status %d)", b->render_path, st);
 }
 
 static void stage_unpack(struct bench *b)
 {
         printf("unpack: %s --tsv ...\n", b->unpack_path);
         fflush(stdout);
-        char *cmd = xasprintf("'%s' --tsv --dir '%s'%s", b->unpack_path, b->parent, b->quick ? " --quick" : "");
+        char *cmd = bench_asprintf("'%s' --tsv --dir '%s'%s", b->unpack_path, b->parent, b->quick ? " --quick" : "");
         FILE *p = popen(cmd, "re");
         free(cmd);
         if (!p)
-                die("running %s: %s", b->unpack_path, strerror(errno));
+                bench_die("running %s: %s", b->unpack_path, strerror(errno));
         char line[512];
         int got = 0;
         add_section("unpacking an image into an empty rootfs (median of the rounds)");
@@ -1031,7 +600,7 @@ static void stage_unpack(struct bench *b)
                 if (!strncmp(line, "info\t", 5)) {
                         /* "info\t<what the image is>\t..." */
                         line[strcspn(line + 5, "\t\n") + 5] = '\0';
-                        add_row(xasprintf("  the image"), xasprintf("%.60s", line + 5), xasprintf("-"), xasprintf("-"),
+                        add_row(bench_asprintf("  the image"), bench_asprintf("%.60s", line + 5), bench_asprintf("-"), bench_asprintf("-"),
                                 NULL, INFO);
                         continue;
                 }
@@ -1039,14 +608,14 @@ static void stage_unpack(struct bench *b)
                         continue;
                 bool umoci = !strncmp(label, "umoci", 5);
                 char *ft = fmt_time(t), *fl = fmt_time(floor_t);
-                add_row(xasprintf("%s", label), ft, xasprintf("%s %s", floor_label, fl), fmt_ratio(t / floor_t),
+                add_row(bench_asprintf("%s", label), ft, bench_asprintf("%s %s", floor_label, fl), fmt_ratio(t / floor_t),
                         umoci ? NULL : "<= 1.2x floor", umoci ? INFO : at_most(t / floor_t, 1.2));
                 free(fl);
                 got++;
         }
         int st = pclose(p);
         if (got < 2 || st != 0)
-                die("%s --tsv failed (exit status %d)", b->unpack_path, st);
+                bench_die("%s --tsv failed (exit status %d)", b->unpack_path, st);
 }
 
 static void stage_latency(struct bench *b, int small_dir, int big_dir, int noop_small_dir, int noop_big_dir,
@@ -1096,46 +665,46 @@ static void stage_latency(struct bench *b, int small_dir, int big_dir, int noop_
         double wfloor = ms[NOOP_D].med, wsum = ms[NOOP_W].med + ms[DUR].med;
         char *nw = fmt_time(ms[NOOP_W].med), *du = fmt_time(ms[DUR].med), *wf = fmt_time(wfloor),
              *ws = fmt_time(wsum);
-        char *wfloor_text = xasprintf("durable noop write %s", wf);
+        char *wfloor_text = bench_asprintf("durable noop write %s", wf);
 
         add_section("control-file write: open O_WRONLY|O_TRUNC, write \"web\\n\", close (median, p99)");
-        add_row(xasprintf("echo web > hostname, 10 options"), fmt_lat(&ms[W10]), xasprintf("%s", wfloor_text),
+        add_row(bench_asprintf("echo web > hostname, 10 options"), fmt_lat(&ms[W10]), bench_asprintf("%s", wfloor_text),
                 fmt_ratio(ms[W10].med / wfloor), "<= 1.3x floor", at_most(ms[W10].med / wfloor, 1.3));
-        add_row(xasprintf("echo web > hostname, 5,000 options"), fmt_lat(&ms[W5K]), xasprintf("%s", wfloor_text),
+        add_row(bench_asprintf("echo web > hostname, 5,000 options"), fmt_lat(&ms[W5K]), bench_asprintf("%s", wfloor_text),
                 fmt_ratio(ms[W5K].med / wfloor), "<= 1.3x floor", at_most(ms[W5K].med / wfloor, 1.3));
-        add_row(xasprintf("  (the same, 10 options, vs the sum)"), fmt_time(ms[W10].med),
-                xasprintf("noop write %s + append %s = %s", nw, du, ws), fmt_ratio(ms[W10].med / wsum), NULL, INFO);
+        add_row(bench_asprintf("  (the same, 10 options, vs the sum)"), fmt_time(ms[W10].med),
+                bench_asprintf("noop write %s + append %s = %s", nw, du, ws), fmt_ratio(ms[W10].med / wsum), NULL, INFO);
 
         add_section("cat config.json: open, read to EOF, close (median, p99)");
         char *rs = fmt_time(ms[NOOP_RS].med), *rb = fmt_time(ms[NOOP_RB].med);
-        add_row(xasprintf("cat config.json, 10 options (%zu B)", small_size), fmt_lat(&ms[C10]),
-                xasprintf("noop read %zu B: %s", noop_small_size, rs), fmt_ratio(ms[C10].med / ms[NOOP_RS].med),
+        add_row(bench_asprintf("cat config.json, 10 options (%zu B)", small_size), fmt_lat(&ms[C10]),
+                bench_asprintf("noop read %zu B: %s", noop_small_size, rs), fmt_ratio(ms[C10].med / ms[NOOP_RS].med),
                 "<= 1.3x floor", at_most(ms[C10].med / ms[NOOP_RS].med, 1.3));
-        add_row(xasprintf("cat config.json, 5,000 options (%zu B)", big_size), fmt_lat(&ms[C5K]),
-                xasprintf("noop read %zu B: %s", noop_big_size, rb), fmt_ratio(ms[C5K].med / ms[NOOP_RB].med),
+        add_row(bench_asprintf("cat config.json, 5,000 options (%zu B)", big_size), fmt_lat(&ms[C5K]),
+                bench_asprintf("noop read %zu B: %s", noop_big_size, rb), fmt_ratio(ms[C5K].med / ms[NOOP_RB].med),
                 "<= 1.3x floor", at_most(ms[C5K].med / ms[NOOP_RB].med, 1.3));
 
         add_section("append one line to opts: open O_APPEND, write \"" "WithHostname web\\n" "\", close (median, p99)");
-        add_row(xasprintf("append to opts, 10 options"), fmt_lat(&ms[A10]), xasprintf("%s", wfloor_text),
+        add_row(bench_asprintf("append to opts, 10 options"), fmt_lat(&ms[A10]), bench_asprintf("%s", wfloor_text),
                 fmt_ratio(ms[A10].med / wfloor), NULL, INFO);
-        add_row(xasprintf("append to opts, 5,000 options"), fmt_lat(&ms[A5K]), xasprintf("%s", wfloor_text),
+        add_row(bench_asprintf("append to opts, 5,000 options"), fmt_lat(&ms[A5K]), bench_asprintf("%s", wfloor_text),
                 fmt_ratio(ms[A5K].med / wfloor), NULL, INFO);
         char *a10 = fmt_time(ms[A10].med), *a5k = fmt_time(ms[A5K].med);
         double ar = ms[A5K].med / ms[A10].med;
-        add_row(xasprintf("append @5,000 / append @10"), xasprintf("%s / %s", a5k, a10), xasprintf("1.00x (no growth)"),
+        add_row(bench_asprintf("append @5,000 / append @10"), bench_asprintf("%s / %s", a5k, a10), bench_asprintf("1.00x (no growth)"),
                 fmt_ratio(ar), "<= 1.2x", at_most(ar, 1.2));
 
         add_section("floors (median, p99)");
-        add_row(xasprintf("noop FUSE write (open, write, close)"), fmt_lat(&ms[NOOP_W]), xasprintf("-"), xasprintf("-"),
+        add_row(bench_asprintf("noop FUSE write (open, write, close)"), fmt_lat(&ms[NOOP_W]), bench_asprintf("-"), bench_asprintf("-"),
                 NULL, INFO);
-        add_row(xasprintf("durable append (write + fdatasync)"), fmt_lat(&ms[DUR]), xasprintf("-"), xasprintf("-"),
+        add_row(bench_asprintf("durable append (write + fdatasync)"), fmt_lat(&ms[DUR]), bench_asprintf("-"), bench_asprintf("-"),
                 NULL, INFO);
-        add_row(xasprintf("durable noop write (noop_fs --durable)"), fmt_lat(&ms[NOOP_D]), xasprintf("-"),
-                xasprintf("-"), NULL, INFO);
-        add_row(xasprintf("noop FUSE read %zu B", noop_small_size), fmt_lat(&ms[NOOP_RS]), xasprintf("-"),
-                xasprintf("-"), NULL, INFO);
-        add_row(xasprintf("noop FUSE read %zu B", noop_big_size), fmt_lat(&ms[NOOP_RB]), xasprintf("-"),
-                xasprintf("-"), NULL, INFO);
+        add_row(bench_asprintf("durable noop write (noop_fs --durable)"), fmt_lat(&ms[NOOP_D]), bench_asprintf("-"),
+                bench_asprintf("-"), NULL, INFO);
+        add_row(bench_asprintf("noop FUSE read %zu B", noop_small_size), fmt_lat(&ms[NOOP_RS]), bench_asprintf("-"),
+                bench_asprintf("-"), NULL, INFO);
+        add_row(bench_asprintf("noop FUSE read %zu B", noop_big_size), fmt_lat(&ms[NOOP_RB]), bench_asprintf("-"),
+                bench_asprintf("-"), NULL, INFO);
 
         free(nw), free(du), free(wf), free(ws), free(wfloor_text), free(rs), free(rb), free(a10), free(a5k);
         for (int i = 0; i < NM; i++)
@@ -1160,8 +729,8 @@ static void stage_throughput(struct bench *b, const int *wdirs, const int *noop_
                         flo[mode][i] = tp_run(b, n, floors, false, true);
                         printf(".");
                         fflush(stdout);
-                        if (interrupted)
-                                die("interrupted");
+                        if (bench_interrupted)
+                                bench_die("interrupted");
                 }
         }
         printf("\n");
@@ -1171,13 +740,13 @@ static void stage_throughput(struct bench *b, const int *wdirs, const int *noop_
                                       : "throughput: N writers (threads), each on ITS OWN container "
                                         "(ratio: N writers / 1 writer)");
                 for (int i = 0; i < 4; i++) {
-                        char *f = fmt_count(fig[mode][i]), *d = fmt_count(flo[mode][i]);
+                        char *f = bench_fmt_count(fig[mode][i]), *d = bench_fmt_count(flo[mode][i]);
                         double x = fig[mode][i] / fig[mode][0];
                         bool target = mode == 1 && ns[i] == 8;
-                        add_row(xasprintf("%d writer%s, %s", ns[i], ns[i] == 1 ? "" : "s",
+                        add_row(bench_asprintf("%d writer%s, %s", ns[i], ns[i] == 1 ? "" : "s",
                                           mode == 0 ? "one container" : "separate containers"),
-                                xasprintf("%s writes/s", f),
-                                xasprintf("durable noop, %s: %s/s (%.2fx)", mode == 0 ? "1 mount" : "N mounts", d,
+                                bench_asprintf("%s writes/s", f),
+                                bench_asprintf("durable noop, %s: %s/s (%.2fx)", mode == 0 ? "1 mount" : "N mounts", d,
                                           flo[mode][i] / flo[mode][0]),
                                 fmt_ratio(x), target ? ">= 4x 1 writer" : NULL, target ? at_least(x, 4.0) : INFO);
                         free(f);
@@ -1192,25 +761,25 @@ static void stage_throughput(struct bench *b, const int *wdirs, const int *noop_
  * and to remove: no block to free). */
 static double plain_dirs(struct bench *b, long n, int timed, char **ret_dir)
 {
-        char *dir = xasprintf("%s/dirs", b->plain);
-        make_dir(dir);
-        int dfd = open_dir(dir);
-        double *s = xmalloc((size_t) timed * sizeof(double));
+        char *dir = bench_asprintf("%s/dirs", b->plain);
+        bench_make_dir(dir);
+        int dfd = bench_open_dir(dir);
+        double *s = bench_malloc((size_t) timed * sizeof(double));
         char name[32];
         for (long i = 0; i < n; i++) {
                 snprintf(name, sizeof(name), "c%ld", i);
                 if (i >= timed) {
                         int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
                         if (fd < 0)
-                                die("creating %s/%s: %s", dir, name, strerror(errno));
+                                bench_die("creating %s/%s: %s", dir, name, strerror(errno));
                         close(fd);
                         continue;
                 }
                 double t0 = bench_now();
                 if (mkdirat(dfd, name, 0755) < 0)
-                        die("mkdir %s/%s: %s", dir, name, strerror(errno));
+                        bench_die("mkdir %s/%s: %s", dir, name, strerror(errno));
                 if (fsync(dfd) < 0)
-                        die("fsync %s: %s", dir, strerror(errno));
+                        bench_die("fsync %s: %s", dir, strerror(errno));
                 s[i] = bench_now() - t0;
         }
         close(dfd);
@@ -1227,14 +796,14 @@ static long list_dir(const char *path)
 {
         DIR *d = opendir(path);
         if (!d)
-                die("opendir %s: %s", path, strerror(errno));
+                bench_die("opendir %s: %s", path, strerror(errno));
         long n = 0;
         struct dirent *e;
         errno = 0;
         while ((e = readdir(d)))
                 n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
         if (errno)
-                die("readdir %s: %s", path, strerror(errno));
+                bench_die("readdir %s: %s", path, strerror(errno));
         closedir(d);
         return n;
 }
@@ -1249,20 +818,20 @@ static double time_ls(const char *path, long expect, int repeats)
                 long n = list_dir(path);
                 t[i] = bench_now() - t0;
                 if (n != expect)
-                        die("ls %s: %ld entries, expected %ld", path, n, expect);
+                        bench_die("ls %s: %ld entries, expected %ld", path, n, expect);
         }
-        return median_of(t, (size_t) repeats);
+        return bench_median(t, (size_t) repeats);
 }
 
 /* Seconds from t0 until `n` rootfs bind mounts are below ns_dir (at most `limit` s). */
 static double wait_bind_mounts(const char *ns_dir, long n, double t0, double limit)
 {
         for (;;) {
-                long have = count_mounts_below(ns_dir, "rootfs");
+                long have = bench_count_mounts_below(ns_dir, "rootfs");
                 double t = bench_now() - t0;
                 if (have >= n)
                         return t;
-                if (t > limit || interrupted)
+                if (t > limit || bench_interrupted)
                         return -1;
                 usleep(20000);
         }
@@ -1271,7 +840,7 @@ static double wait_bind_mounts(const char *ns_dir, long n, double t0, double lim
 static void stage_many(struct bench *b, double noop_start, size_t noop_read_size, double noop_read)
 {
         long n = b->containers;
-        char *cn = fmt_count((double) n);
+        char *cn = bench_fmt_count((double) n);
         printf("%s containers: floor (plain mkdir), a fresh state directory, mkdir ", cn);
         fflush(stdout);
 
@@ -1280,15 +849,15 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
         double ls_floor = time_ls(plain_dir, n, b->ls_repeats);
 
         /* A fresh daemon on its own state directory: nothing but these containers. */
-        char *ns_dir = xasprintf("%s/many", b->bfs.mnt);
+        char *ns_dir = bench_asprintf("%s/many", b->bfs.mnt);
         start_bundlefs(b, b->state2, b->bfs.mnt, NULL);
-        make_dir(ns_dir);
-        int nsfd = open_dir(ns_dir);
+        bench_make_dir(ns_dir);
+        int nsfd = bench_open_dir(ns_dir);
         char name[32];
         long made = 0;
         int create_err = 0;
         double t0 = bench_now();
-        for (long i = 0; i < n && !interrupted; i++) {
+        for (long i = 0; i < n && !bench_interrupted; i++) {
                 snprintf(name, sizeof(name), "c%ld", i);
                 if (mkdirat(nsfd, name, 0755) < 0) {
                         /* Measure what was made; the create row says where it stopped. */
@@ -1304,16 +873,16 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
         }
         double t_create = bench_now() - t0;
         close(nsfd);
-        if (interrupted)
-                die("interrupted");
+        if (bench_interrupted)
+                bench_die("interrupted");
         if (made == 0)
-                die("mkdir %s/c0: %s", ns_dir, strerror(create_err));
+                bench_die("mkdir %s/c0: %s", ns_dir, strerror(create_err));
         long fds_created = count_fds(b->bfs.pid);
         double t_binds = wait_bind_mounts(ns_dir, made, t0, t_create + 300);
         printf(" stop, start ");
         fflush(stdout);
 
-        double t_stop = daemon_stop(&b->bfs);
+        double t_stop = bench_daemon_stop(&b->bfs, STOP_TIMEOUT);
         double t_back;
         start_bundlefs(b, b->state2, ns_dir, &t_back);
         double t0_back = bench_now() - t_back;
@@ -1325,18 +894,18 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
         double t_ls = time_ls(ns_dir, made, b->ls_repeats);
 
         long long rss_before = vm_rss(b->bfs.pid);
-        char *rbuf = xmalloc(READ_BUF);
+        char *rbuf = bench_malloc(READ_BUF);
         double tr0 = bench_now();
-        for (long i = 0; i < made && !interrupted; i++) {
-                char *path = xasprintf("%s/c%ld/config.json", ns_dir, i);
+        for (long i = 0; i < made && !bench_interrupted; i++) {
+                char *path = bench_asprintf("%s/c%ld/config.json", ns_dir, i);
                 int fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
-                        die("open %s: %s", path, strerror(errno));
+                        bench_die("open %s: %s", path, strerror(errno));
                 ssize_t r;
                 while ((r = read(fd, rbuf, READ_BUF)) > 0)
                         ;
                 if (r < 0)
-                        die("read %s: %s", path, strerror(errno));
+                        bench_die("read %s: %s", path, strerror(errno));
                 close(fd);
                 free(path);
         }
@@ -1347,61 +916,61 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
         long fds = count_fds(b->bfs.pid), noop_fds = count_fds(b->noop_small.pid);
         printf("\n");
 
-        add_section(xasprintf("%s containers (a fresh state directory, one namespace)%s", cn,
+        add_section(bench_asprintf("%s containers (a fresh state directory, one namespace)%s", cn,
                               b->quick ? " -- --quick: fewer containers than the target's 10,000" : ""));
         char *a = fmt_time(t_create), *e = fmt_time(t_create / (double) made), *f = fmt_time(mkdir_floor);
-        add_row(xasprintf("create: mkdir each"), xasprintf("%s (%s each)", a, e),
-                xasprintf("mkdir + fsync dir: %s each", f), fmt_ratio(t_create / (double) made / mkdir_floor), NULL,
+        add_row(bench_asprintf("create: mkdir each"), bench_asprintf("%s (%s each)", a, e),
+                bench_asprintf("mkdir + fsync dir: %s each", f), fmt_ratio(t_create / (double) made / mkdir_floor), NULL,
                 INFO);
         free(a), free(e), free(f);
         if (create_err) {
                 /* The rows below judge what was made; this one is the MISS. */
-                char *m = fmt_count((double) made);
-                add_row(xasprintf("  MKDIR FAILED: only %s made", m), xasprintf("%s", strerror(create_err)),
-                        xasprintf("(the rows below are for %s)", m), xasprintf("-"), "all made", MISS);
+                char *m = bench_fmt_count((double) made);
+                add_row(bench_asprintf("  MKDIR FAILED: only %s made", m), bench_asprintf("%s", strerror(create_err)),
+                        bench_asprintf("(the rows below are for %s)", m), bench_asprintf("-"), "all made", MISS);
                 free(m);
         }
-        add_row(xasprintf("daemon's open fds after creating"), xasprintf("%ld", fds_created),
-                xasprintf("RLIMIT_NOFILE %ld", b->nofile), xasprintf("-"), NULL, INFO);
-        a = t_binds >= 0 ? fmt_time(t_binds) : xasprintf("> 300 s");
-        add_row(xasprintf("  ... until every rootfs is bind-mounted"), xasprintf("%s from the first mkdir", a),
-                xasprintf("-"), xasprintf("-"), NULL, INFO);
+        add_row(bench_asprintf("daemon's open fds after creating"), bench_asprintf("%ld", fds_created),
+                bench_asprintf("RLIMIT_NOFILE %ld", b->nofile), bench_asprintf("-"), NULL, INFO);
+        a = t_binds >= 0 ? fmt_time(t_binds) : bench_asprintf("> 300 s");
+        add_row(bench_asprintf("  ... until every rootfs is bind-mounted"), bench_asprintf("%s from the first mkdir", a),
+                bench_asprintf("-"), bench_asprintf("-"), NULL, INFO);
         free(a);
         a = fmt_time(t_stop);
-        add_row(xasprintf("stop (SIGTERM until the daemon exits)"), xasprintf("%s", a), xasprintf("-"),
-                xasprintf("-"), NULL, INFO);
+        add_row(bench_asprintf("stop (SIGTERM until the daemon exits)"), bench_asprintf("%s", a), bench_asprintf("-"),
+                bench_asprintf("-"), NULL, INFO);
         free(a);
         a = fmt_time(t_back), f = fmt_time(noop_start);
-        add_row(xasprintf("mount back: start until stat(ns) answers"), xasprintf("%s", a),
-                xasprintf("noop_fs start: %s", f), fmt_ratio(t_back / noop_start), "< 1 s",
+        add_row(bench_asprintf("mount back: start until stat(ns) answers"), bench_asprintf("%s", a),
+                bench_asprintf("noop_fs start: %s", f), fmt_ratio(t_back / noop_start), "< 1 s",
                 t_back < 1 ? PASS : MISS);
         free(a), free(f);
-        a = t_back_binds >= 0 ? fmt_time(t_back_binds) : xasprintf("> 300 s");
-        add_row(xasprintf("mount back: until every rootfs is mounted"), xasprintf("%s", a), xasprintf("-"),
-                xasprintf("-"), "< 1 s", t_back_binds >= 0 && t_back_binds < 1 ? PASS : MISS);
+        a = t_back_binds >= 0 ? fmt_time(t_back_binds) : bench_asprintf("> 300 s");
+        add_row(bench_asprintf("mount back: until every rootfs is mounted"), bench_asprintf("%s", a), bench_asprintf("-"),
+                bench_asprintf("-"), "< 1 s", t_back_binds >= 0 && t_back_binds < 1 ? PASS : MISS);
         free(a);
         a = fmt_time(t_ls_first), e = fmt_time(t_ls), f = fmt_time(ls_floor);
-        add_row(xasprintf("ls (readdir) of the namespace, first"), xasprintf("%s", a),
-                xasprintf("plain dir of %s entries: %s", cn, f), fmt_ratio(t_ls_first / ls_floor), NULL, INFO);
-        add_row(xasprintf("ls (readdir) of the namespace, again"), xasprintf("%s (median)", e),
-                xasprintf("plain dir of %s entries: %s", cn, f), fmt_ratio(t_ls / ls_floor), NULL, INFO);
+        add_row(bench_asprintf("ls (readdir) of the namespace, first"), bench_asprintf("%s", a),
+                bench_asprintf("plain dir of %s entries: %s", cn, f), fmt_ratio(t_ls_first / ls_floor), NULL, INFO);
+        add_row(bench_asprintf("ls (readdir) of the namespace, again"), bench_asprintf("%s (median)", e),
+                bench_asprintf("plain dir of %s entries: %s", cn, f), fmt_ratio(t_ls / ls_floor), NULL, INFO);
         free(a), free(e), free(f);
         a = fmt_time(t_read), e = fmt_time(t_read / (double) n), f = fmt_time(noop_read);
-        add_row(xasprintf("read every config.json once"), xasprintf("%s (%s each)", a, e),
-                xasprintf("noop read %zu B: %s each", noop_read_size, f), fmt_ratio(t_read / (double) n / noop_read),
+        add_row(bench_asprintf("read every config.json once"), bench_asprintf("%s (%s each)", a, e),
+                bench_asprintf("noop read %zu B: %s each", noop_read_size, f), fmt_ratio(t_read / (double) n / noop_read),
                 NULL, INFO);
         free(a), free(e), free(f);
-        add_row(xasprintf("daemon VmRSS after reading them"), xasprintf("%.1f MiB", (double) rss / 1048576.0),
-                xasprintf("noop_fs VmRSS: %.1f MiB", (double) noop_rss / 1048576.0),
+        add_row(bench_asprintf("daemon VmRSS after reading them"), bench_asprintf("%.1f MiB", (double) rss / 1048576.0),
+                bench_asprintf("noop_fs VmRSS: %.1f MiB", (double) noop_rss / 1048576.0),
                 fmt_ratio((double) rss / (double) noop_rss), "< 64 MiB",
                 rss >= 0 && rss < 64LL << 20 ? PASS : MISS);
-        add_row(xasprintf("  (daemon VmRSS before reading them)"),
-                xasprintf("%.1f MiB", (double) rss_before / 1048576.0), xasprintf("-"), xasprintf("-"), NULL, INFO);
-        add_row(xasprintf("daemon's open fds at the end"), xasprintf("%ld", fds), xasprintf("noop_fs: %ld", noop_fds),
-                xasprintf("-"), NULL, INFO);
+        add_row(bench_asprintf("  (daemon VmRSS before reading them)"),
+                bench_asprintf("%.1f MiB", (double) rss_before / 1048576.0), bench_asprintf("-"), bench_asprintf("-"), NULL, INFO);
+        add_row(bench_asprintf("daemon's open fds at the end"), bench_asprintf("%ld", fds), bench_asprintf("noop_fs: %ld", noop_fds),
+                bench_asprintf("-"), NULL, INFO);
 
         /* Stopping takes every bind mount off; the directories are removed with the rest. */
-        daemon_stop(&b->bfs);
+        bench_daemon_stop(&b->bfs, STOP_TIMEOUT);
         free(ns_dir);
         free(plain_dir);
         free(cn);
@@ -1430,6 +999,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
         struct bench b = { .containers = -1, .parent = "/var/tmp" };
+        bench_init("bench_table");
         static const struct option longopts[] = {
                 { "quick", no_argument, NULL, 'q' },
                 { "containers", required_argument, NULL, 'n' },
@@ -1449,10 +1019,10 @@ int main(int argc, char **argv)
                 case 'q': b.quick = true; break;
                 case 'n': b.containers = strtol(optarg, &end, 10); break;
                 case 'D': b.parent = optarg; break;
-                case 'B': b.bundlefs_path = xasprintf("%s", optarg); break;
-                case 'N': b.noop_path = xasprintf("%s", optarg); break;
-                case 'R': b.render_path = xasprintf("%s", optarg); break;
-                case 'U': b.unpack_path = xasprintf("%s", optarg); break;
+                case 'B': b.bundlefs_path = bench_asprintf("%s", optarg); break;
+                case 'N': b.noop_path = bench_asprintf("%s", optarg); break;
+                case 'R': b.render_path = bench_asprintf("%s", optarg); break;
+                case 'U': b.unpack_path = bench_asprintf("%s", optarg); break;
                 case 'v': b.verbose = true; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
@@ -1482,15 +1052,15 @@ int main(int argc, char **argv)
         b.tp_seconds = b.quick ? 0.5 : 2.0;
         b.render_seconds = b.quick ? 0.5 : 2.0;
 
-        char *here = self_dir();
+        char *here = bench_self_dir();
         if (!b.bundlefs_path)
-                b.bundlefs_path = xasprintf("%s/../mountd/bundlefs", here);
+                b.bundlefs_path = bench_asprintf("%s/../mountd/bundlefs", here);
         if (!b.noop_path)
-                b.noop_path = xasprintf("%s/noop_fs", here);
+                b.noop_path = bench_asprintf("%s/noop_fs", here);
         if (!b.render_path)
-                b.render_path = xasprintf("%s/render_bench", here);
+                b.render_path = bench_asprintf("%s/render_bench", here);
         if (!b.unpack_path)
-                b.unpack_path = xasprintf("%s/unpack_bench", here);
+                b.unpack_path = bench_asprintf("%s/unpack_bench", here);
         free(here);
         if (geteuid() != 0) {
                 fprintf(stderr, "bench_table: run as root (bundlefs bind-mounts every rootfs)\n");
@@ -1514,7 +1084,7 @@ int main(int argc, char **argv)
                                 rl = nl;
                         } else {
                                 /* No CAP_SYS_RESOURCE: as far as the hard limit goes. */
-                                b.nofile_note = xasprintf(" (%lu wanted: %s)", (unsigned long) want, strerror(errno));
+                                b.nofile_note = bench_asprintf(" (%lu wanted: %s)", (unsigned long) want, strerror(errno));
                                 nl = (struct rlimit){ rl.rlim_max, rl.rlim_max };
                                 if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
                                         rl = nl;
@@ -1530,15 +1100,10 @@ int main(int argc, char **argv)
                 return 1;
         }
 
-        struct sigaction sa = { .sa_handler = on_signal };
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
+        bench_catch_signals();
         setvbuf(stdout, NULL, _IOLBF, 0);
 
-        char *tmpl = xasprintf("%s/bench_table.XXXXXX", b.parent);
+        char *tmpl = bench_asprintf("%s/bench_table.XXXXXX", b.parent);
         if (!mkdtemp(tmpl)) {
                 fprintf(stderr, "bench_table: mkdtemp %s: %s\n", tmpl, strerror(errno));
                 return 1;
@@ -1546,27 +1111,27 @@ int main(int argc, char **argv)
         b.tmp = realpath(tmpl, NULL);
         free(tmpl);
         if (!b.tmp)
-                die("realpath: %s", strerror(errno));
-        the_bench = &b;
-        b.state = xasprintf("%s/state", b.tmp);
-        b.state2 = xasprintf("%s/state-many", b.tmp);
-        b.plain = xasprintf("%s/plain", b.tmp);
-        b.bfs = (struct daemon){ .name = "bundlefs", .mnt = xasprintf("%s/mnt", b.tmp),
-                                 .log = xasprintf("%s/bundlefs.log", b.tmp) };
-        b.noop_small = (struct daemon){ .name = "noop_fs", .mnt = xasprintf("%s/noop-small", b.tmp),
-                                        .log = xasprintf("%s/noop-small.log", b.tmp) };
-        b.noop_big = (struct daemon){ .name = "noop_fs", .mnt = xasprintf("%s/noop-big", b.tmp),
-                                      .log = xasprintf("%s/noop-big.log", b.tmp) };
+                bench_die("realpath: %s", strerror(errno));
+        bench_at_die(teardown_on_die, &b);
+        b.state = bench_asprintf("%s/state", b.tmp);
+        b.state2 = bench_asprintf("%s/state-many", b.tmp);
+        b.plain = bench_asprintf("%s/plain", b.tmp);
+        b.bfs = (struct bench_daemon){ .name = "bundlefs", .mnt = bench_asprintf("%s/mnt", b.tmp),
+                                 .log = bench_asprintf("%s/bundlefs.log", b.tmp) };
+        b.noop_small = (struct bench_daemon){ .name = "noop_fs", .mnt = bench_asprintf("%s/noop-small", b.tmp),
+                                        .log = bench_asprintf("%s/noop-small.log", b.tmp) };
+        b.noop_big = (struct bench_daemon){ .name = "noop_fs", .mnt = bench_asprintf("%s/noop-big", b.tmp),
+                                      .log = bench_asprintf("%s/noop-big.log", b.tmp) };
         for (int i = 0; i < MAX_WRITERS; i++)
-                b.noop_dur[i] = (struct daemon){ .name = "noop_fs --durable",
-                                                 .mnt = xasprintf("%s/noop-durable%d", b.tmp, i),
-                                                 .log = xasprintf("%s/noop-durable%d.log", b.tmp, i) };
-        make_dir(b.bfs.mnt);
-        make_dir(b.noop_small.mnt);
-        make_dir(b.noop_big.mnt);
+                b.noop_dur[i] = (struct bench_daemon){ .name = "noop_fs --durable",
+                                                 .mnt = bench_asprintf("%s/noop-durable%d", b.tmp, i),
+                                                 .log = bench_asprintf("%s/noop-durable%d.log", b.tmp, i) };
+        bench_make_dir(b.bfs.mnt);
+        bench_make_dir(b.noop_small.mnt);
+        bench_make_dir(b.noop_big.mnt);
         for (int i = 0; i < MAX_WRITERS; i++)
-                make_dir(b.noop_dur[i].mnt);
-        make_dir(b.plain);
+                bench_make_dir(b.noop_dur[i].mnt);
+        bench_make_dir(b.plain);
 
         bool same_fs = false;
         {
@@ -1575,7 +1140,7 @@ int main(int argc, char **argv)
         }
         struct utsname un;
         uname(&un);
-        char *la = loadavg(), *src = mount_source(b.tmp);
+        char *la = bench_loadavg(), *src = mount_source(b.tmp);
         time_t now = time(NULL);
         char when[64];
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime(&now));
@@ -1583,8 +1148,8 @@ int main(int argc, char **argv)
                when, un.sysname, un.release, sysconf(_SC_NPROCESSORS_ONLN), la);
         printf("  state directory %s (and %s for the many-containers stage)\n"
                "    on %s, %s%s; durable-append floor files in %s, %s\n",
-               b.state, b.state2, src, fs_name(b.tmp),
-               strcmp(fs_name(b.tmp), "tmpfs") == 0 ? " -- tmpfs: fdatasync costs nothing, use --dir on a disk" : "",
+               b.state, b.state2, src, bench_fs_name(b.tmp),
+               strcmp(bench_fs_name(b.tmp), "tmpfs") == 0 ? " -- tmpfs: fdatasync costs nothing, use --dir on a disk" : "",
                b.plain, same_fs ? "the same filesystem" : "ANOTHER filesystem");
         printf("  bundlefs %s, noop_fs %s\n  open-file limit (RLIMIT_NOFILE) of the daemons: %ld%s\n",
                b.bundlefs_path, b.noop_path, b.nofile, b.nofile_note ? b.nofile_note : "");
@@ -1593,50 +1158,50 @@ int main(int argc, char **argv)
 
         build_lists(&b);
         stage_render(&b);
-        if (interrupted)
-                die("interrupted");
+        if (bench_interrupted)
+                bench_die("interrupted");
         stage_unpack(&b);
-        if (interrupted)
-                die("interrupted");
+        if (bench_interrupted)
+                bench_die("interrupted");
 
         /* The containers: 10 and 5,000 options, and 8 of 10 for the writers. */
         double t_start;
         start_bundlefs(&b, b.state, b.bfs.mnt, &t_start);
-        char *ns = xasprintf("%s/bench", b.bfs.mnt);
-        make_dir(ns);
-        char *p10 = xasprintf("%s/c10", ns), *p5k = xasprintf("%s/c5000", ns);
-        make_dir(p10);
-        make_dir(p5k);
-        int small_dir = open_dir(p10), big_dir = open_dir(p5k);
+        char *ns = bench_asprintf("%s/bench", b.bfs.mnt);
+        bench_make_dir(ns);
+        char *p10 = bench_asprintf("%s/c10", ns), *p5k = bench_asprintf("%s/c5000", ns);
+        bench_make_dir(p10);
+        bench_make_dir(p5k);
+        int small_dir = bench_open_dir(p10), big_dir = bench_open_dir(p5k);
         set_list(small_dir, "c10", b.base_text, b.base_len);
         double tl = bench_now();
         set_list(big_dir, "c5000", b.big_text, b.big_len);
         tl = bench_now() - tl;
         int wdirs[MAX_WRITERS];
         for (int i = 0; i < MAX_WRITERS; i++) {
-                char *p = xasprintf("%s/w%d", ns, i);
-                make_dir(p);
-                wdirs[i] = open_dir(p);
+                char *p = bench_asprintf("%s/w%d", ns, i);
+                bench_make_dir(p);
+                wdirs[i] = bench_open_dir(p);
                 set_list(wdirs[i], p, b.base_text, b.base_len);
                 free(p);
         }
-        size_t small_size = read_size(small_dir, "config.json"), big_size = read_size(big_dir, "config.json");
+        size_t small_size = bench_read_size(small_dir, "config.json"), big_size = bench_read_size(big_dir, "config.json");
         /* The floors read the same number of bytes. */
         double noop_start = start_noop(&b, &b.noop_small, small_size, NULL);
         start_noop(&b, &b.noop_big, big_size, NULL);
         /* Durable no-op filesystems: the floor of a kept write, one per writer. */
         int noop_dur_dirs[MAX_WRITERS];
         for (int i = 0; i < MAX_WRITERS; i++) {
-                char *dur_file = xasprintf("%s/noop-durable%d", b.plain, i);
+                char *dur_file = bench_asprintf("%s/noop-durable%d", b.plain, i);
                 start_noop(&b, &b.noop_dur[i], small_size, dur_file);
                 free(dur_file);
-                noop_dur_dirs[i] = open_dir(b.noop_dur[i].mnt);
+                noop_dur_dirs[i] = bench_open_dir(b.noop_dur[i].mnt);
         }
-        int noop_small_dir = open_dir(b.noop_small.mnt), noop_big_dir = open_dir(b.noop_big.mnt);
-        char *append_path = xasprintf("%s/append", b.plain);
+        int noop_small_dir = bench_open_dir(b.noop_small.mnt), noop_big_dir = bench_open_dir(b.noop_big.mnt);
+        char *append_path = bench_asprintf("%s/append", b.plain);
         int plain_fd = open(append_path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0644);
         if (plain_fd < 0)
-                die("open %s: %s", append_path, strerror(errno));
+                bench_die("open %s: %s", append_path, strerror(errno));
         free(append_path);
         printf("setup: bundlefs served in %.0f ms; replacing opts by the 5,000-option list took %.0f ms\n",
                t_start * 1e3, tl * 1e3);
@@ -1664,17 +1229,17 @@ int main(int argc, char **argv)
         }
         close(noop_small_dir);
         close(noop_big_dir);
-        daemon_stop(&b.bfs);
-        daemon_stop(&b.noop_big);
+        bench_daemon_stop(&b.bfs, STOP_TIMEOUT);
+        bench_daemon_stop(&b.noop_big, STOP_TIMEOUT);
         for (int i = 0; i < MAX_WRITERS; i++) {
                 close(noop_dur_dirs[i]);
-                daemon_stop(&b.noop_dur[i]);
+                bench_daemon_stop(&b.noop_dur[i], STOP_TIMEOUT);
         }
 
         stage_many(&b, noop_start, small_size, noop_read);
 
         print_table();
-        char *la2 = loadavg();
+        char *la2 = bench_loadavg();
         printf("\nratio: figure / floor, or what the target compares (N writers / 1 writer; append @5,000 / @10).\n"
                "Latencies: median of every sample, p99 beside it; floors took turns with the figures in the same "
                "rounds.\nload average at the end: %s\n",
@@ -1682,7 +1247,7 @@ int main(int argc, char **argv)
         free(la2);
 
         printf("removing %s (with many containers this takes a while) ...\n", b.tmp);
-        the_bench = NULL;
+        bench_at_die(NULL, NULL);
         double tc = bench_now();
         teardown(&b);
         printf("removed in %.1f s\n", bench_now() - tc);

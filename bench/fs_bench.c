@@ -17,26 +17,17 @@
  * Each group of measures runs in rounds, the measures taking turns within a
  * round (the order rotates), and the median round is reported. See
  * README.md. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
-#include <libgen.h>
-#include <limits.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,126 +37,18 @@
 #define BENCH_SOURCE_ROOT "."
 #endif
 
-#define FUSE_MAGIC 0x65735546
 #define MAX_ROUNDS 64
 #define MAX_MEASURES 8
 #define MAX_ROWS 8
 #define MAX_THREADS 64
 #define READ_BUF (64 * 1024)
 #define NOOP_SIZE 2048
+#define STOP_TIMEOUT 20.0               /* seconds a daemon may take to stop */
 
 #define APPEND_LINE "WithHostname x\n"
 #define CONTROL_VALUE "x\n"
 
-/* ---- small helpers ------------------------------------------------------------ */
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-        (void) sig;
-        interrupted = 1;
-}
-
-static void sleep_s(double s)
-{
-        struct timespec ts = { .tv_sec = (time_t) s, .tv_nsec = (long) ((s - (double) (time_t) s) * 1e9) };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !interrupted)
-                ;
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-        va_list ap;
-        char *s;
-        va_start(ap, fmt);
-        int r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                die("out of memory");
-        return s;
-}
-
-static double median(const double *v, int n)
-{
-        double s[MAX_ROUNDS];
-        memcpy(s, v, (size_t) n * sizeof(*v));
-        qsort(s, (size_t) n, sizeof(*s), bench_cmp_double);
-        return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static void fmt_count(char *out, size_t size, double v)
-{
-        char digits[32];
-        snprintf(digits, sizeof(digits), "%.0f", v);
-        size_t len = strlen(digits), j = 0;
-        for (size_t i = 0; i < len && j + 2 < size; i++) {
-                if (i && (len - i) % 3 == 0)
-                        out[j++] = ',';
-                out[j++] = digits[i];
-        }
-        out[j] = '\0';
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t) w;
-        }
-        return 0;
-}
-
-static char *read_file(const char *path, size_t *ret_len)
-{
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return NULL;
-        char *p = NULL;
-        size_t len = 0, cap = 0;
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-                if (len + n + 1 > cap) {
-                        cap = (len + n + 1) * 2;
-                        char *q = realloc(p, cap);
-                        if (!q) {
-                                free(p);
-                                fclose(f);
-                                return NULL;
-                        }
-                        p = q;
-                }
-                memcpy(p + len, chunk, n);
-                len += n;
-        }
-        fclose(f);
-        if (!p && !(p = calloc(1, 1)))
-                return NULL;
-        p[len] = '\0';
-        *ret_len = len;
-        return p;
-}
-
 /* ---- the mounts ------------------------------------------------------------------ */
-
-struct daemon {
-        const char *name;
-        char *mnt;
-        char *log;
-        pid_t pid;
-        clockid_t clock;                /* its process CPU clock */
-        bool have_clock;
-};
 
 struct bench {
         /* options */
@@ -179,59 +62,15 @@ struct bench {
 
         /* environment */
         char *tmp, *state, *plain_dir;
-        struct daemon bfs, noop;
+        struct bench_daemon bfs, noop;
         char *list_text;
         size_t list_len, list_lines;
         int def_dir, web_dir, wr_dir, noop_dir, plain_dirfd;
         size_t def_size, web_size, noop_size;
-        bool mounted_any;
 };
 
-static struct bench *the_bench;
-static void teardown(struct bench *b);
 
-static void die(const char *fmt, ...)
-{
-        va_list ap;
-        fprintf(stderr, "fs_bench: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\n");
-        if (the_bench) {
-                struct bench *b = the_bench;
-                the_bench = NULL;
-                teardown(b);
-        }
-        exit(1);
-}
-
-static double daemon_cpu(const struct daemon *d)
-{
-        struct timespec ts;
-        if (!d || !d->have_clock || clock_gettime(d->clock, &ts) < 0)
-                return 0;
-        return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
-static bool is_fuse_mounted(const char *mnt)
-{
-        struct statfs st;
-        return statfs(mnt, &st) == 0 && (unsigned long) st.f_type == FUSE_MAGIC;
-}
-
-static void print_log_tail(const struct daemon *d)
-{
-        size_t len;
-        char *text = d->log ? read_file(d->log, &len) : NULL;
-        if (text && len) {
-                const char *start = len > 2000 ? text + len - 2000 : text;
-                fprintf(stderr, "--- %s's output (%s) ---\n%s---\n", d->name, d->log, start);
-        }
-        free(text);
-}
-
-static void daemon_start(struct bench *b, struct daemon *d, char **prefix, char *const argv_tail[])
+static void daemon_start(struct bench *b, struct bench_daemon *d, char **prefix, char *const argv_tail[])
 {
         char *argv[64];
         int n = 0;
@@ -240,98 +79,11 @@ static void daemon_start(struct bench *b, struct daemon *d, char **prefix, char 
         for (char *const *p = argv_tail; *p && n < 63; p++)
                 argv[n++] = *p;
         argv[n] = NULL;
-
-        pid_t pid = fork();
-        if (pid < 0)
-                die("fork: %s", strerror(errno));
-        if (pid == 0) {
-                /* Own process group: a ^C reaches only us, and we stop the daemons in order. */
-                setpgid(0, 0);
-                int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd >= 0) {
-                        dup2(fd, 1);
-                        dup2(fd, 2);
-                }
-                execv(argv[0], argv);
-                fprintf(stderr, "fs_bench: executing %s: %s\n", argv[0], strerror(errno));
-                _exit(127);
-        }
-        d->pid = pid;
-        b->mounted_any = true;
-        double t0 = bench_now();
-        while (!is_fuse_mounted(d->mnt)) {
-                int status;
-                if (waitpid(pid, &status, WNOHANG) == pid) {
-                        d->pid = 0;
-                        print_log_tail(d);
-                        die("%s exited before mounting %s", d->name, d->mnt);
-                }
-                if (bench_now() - t0 > b->mount_timeout || interrupted)
-                        die("%s did not mount %s within %.0f s", d->name, d->mnt, b->mount_timeout);
-                sleep_s(0.01);
-        }
+        bench_daemon_start(d, argv, NULL, b->mount_timeout);
         /* Its CPU time, threads come and gone included (the dcpu columns). Under a prefix
          * (perf) the pid is the wrapper's, whose time is not the daemon's: none shown. */
-        d->have_clock = !prefix && clock_getcpuclockid(pid, &d->clock) == 0;
-}
-
-/* SIGTERM, wait; if it does not go, detach the mount and kill it. */
-static void daemon_stop(struct daemon *d)
-{
-        if (d->pid <= 0)
-                return;
-        kill(d->pid, SIGTERM);
-        double t0 = bench_now();
-        int status;
-        for (;;) {
-                pid_t r = waitpid(d->pid, &status, WNOHANG);
-                if (r == d->pid || (r < 0 && errno == ECHILD))
-                        break;
-                if (bench_now() - t0 > 20) {
-                        fprintf(stderr, "fs_bench: %s (pid %d) ignores SIGTERM: detaching %s and killing it\n",
-                                d->name, (int) d->pid, d->mnt);
-                        umount2(d->mnt, MNT_DETACH);
-                        kill(d->pid, SIGKILL);
-                        waitpid(d->pid, &status, 0);
-                        break;
-                }
-                usleep(10000);
-        }
-        d->pid = 0;
-        /* A daemon that died leaves its mount behind. */
-        if (is_fuse_mounted(d->mnt) || (statfs(d->mnt, &(struct statfs){ 0 }) < 0 && errno == ENOTCONN))
-                umount2(d->mnt, MNT_DETACH);
-}
-
-/* Is anything mounted at or below dir? Then we do not remove it. */
-static bool mounts_below(const char *dir)
-{
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return true;
-        size_t dl = strlen(dir);
-        char *line = NULL;
-        size_t cap = 0;
-        bool found = false;
-        while (!found && getline(&line, &cap, f) > 0) {
-                char mp[PATH_MAX];
-                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-                        continue;
-                found = strncmp(mp, dir, dl) == 0 && (mp[dl] == '/' || mp[dl] == '\0');
-        }
-        free(line);
-        fclose(f);
-        return found;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void) st, (void) ftw;
-        if (flag == FTW_DP)
-                rmdir(path);
-        else
-                unlink(path);
-        return 0;
+        if (prefix)
+                d->have_cpu_clock = false;
 }
 
 static void teardown(struct bench *b)
@@ -342,20 +94,17 @@ static void teardown(struct bench *b)
                         close(*fds[i]);
                         *fds[i] = -1;
                 }
-        daemon_stop(&b->bfs);
-        daemon_stop(&b->noop);
+        bench_daemon_stop(&b->bfs, STOP_TIMEOUT);
+        bench_daemon_stop(&b->noop, STOP_TIMEOUT);
         if (!b->tmp)
                 return;
-        if (mounts_below(b->tmp)) {
-                /* The rootfs bind mounts go with bundlefs; wait a little for a lazy unmount. */
-                sleep_s(0.5);
-                if (mounts_below(b->tmp)) {
-                        fprintf(stderr, "fs_bench: something is still mounted below %s: not removing it\n",
-                                b->tmp);
-                        return;
-                }
-        }
-        nftw(b->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        /* The rootfs bind mounts go with bundlefs: wait a little for a lazy unmount. */
+        bench_remove_temp_dir(b->tmp, 0.5);
+}
+
+static void teardown_on_die(void *b)
+{
+        teardown(b);
 }
 
 /* ---- the operations -------------------------------------------------------------- */
@@ -450,7 +199,7 @@ struct measure {
         char lines[32];                 /* the option list length it ran at ("-" for a floor) */
         struct target t;
         int threads;                    /* 1: timed op by op; more: aggregate throughput */
-        struct daemon *srv;             /* whose CPU time is counted, or NULL */
+        struct bench_daemon *srv;             /* whose CPU time is counted, or NULL */
         reset_fn reset;                 /* untimed, before each run and after every `batch` ops */
         int batch;
 
@@ -510,7 +259,7 @@ static void *reader_thread(void *p)
 
 static void op_failed(const struct measure *m, int r, const char *what)
 {
-        die("%s: %s %s: %s", m->label, what, m->t.name, strerror(-r));
+        bench_die("%s: %s %s: %s", m->label, what, m->t.name, strerror(-r));
 }
 
 static struct run_result run_threads(struct bench *b, const struct measure *m, double seconds)
@@ -525,16 +274,16 @@ static struct run_result run_threads(struct bench *b, const struct measure *m, d
         for (int i = 0; i < m->threads; i++) {
                 args[i] = (struct thread_arg){ .t = &m->t, .start = &start, .stop = &stop };
                 if (pthread_create(&th[i], NULL, reader_thread, &args[i]) != 0)
-                        die("pthread_create failed");
+                        bench_die("pthread_create failed");
         }
         pthread_barrier_wait(&start);
-        double t0 = bench_now(), c0 = daemon_cpu(m->srv);
-        sleep_s(seconds);
+        double t0 = bench_now(), c0 = bench_daemon_cpu(m->srv);
+        bench_sleep(seconds);
         __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
         for (int i = 0; i < m->threads; i++)
                 pthread_join(th[i], NULL);
         res.elapsed = bench_now() - t0;
-        res.cpu = daemon_cpu(m->srv) - c0;
+        res.cpu = bench_daemon_cpu(m->srv) - c0;
         pthread_barrier_destroy(&start);
         for (int i = 0; i < m->threads; i++) {
                 if (args[i].err)
@@ -554,7 +303,7 @@ static struct run_result run_for(struct bench *b, const struct measure *m, doubl
         if (m->reset)
                 m->reset(b, m);
         long long seg_ops = 0;
-        double seg_t0 = bench_now(), seg_c0 = daemon_cpu(m->srv);
+        double seg_t0 = bench_now(), seg_c0 = bench_daemon_cpu(m->srv);
         for (;;) {
                 const char *what = "";
                 int r = do_op(&m->t, rbuf, &what);
@@ -563,18 +312,18 @@ static struct run_result run_for(struct bench *b, const struct measure *m, doubl
                 res.ops++;
                 seg_ops++;
                 double t = bench_now();
-                if (res.elapsed + (t - seg_t0) >= seconds || interrupted) {
+                if (res.elapsed + (t - seg_t0) >= seconds || bench_interrupted) {
                         res.elapsed += t - seg_t0;
-                        res.cpu += daemon_cpu(m->srv) - seg_c0;
+                        res.cpu += bench_daemon_cpu(m->srv) - seg_c0;
                         break;
                 }
                 if (m->reset && m->batch && seg_ops == m->batch) {
                         res.elapsed += t - seg_t0;
-                        res.cpu += daemon_cpu(m->srv) - seg_c0;
+                        res.cpu += bench_daemon_cpu(m->srv) - seg_c0;
                         m->reset(b, m);
                         seg_ops = 0;
                         seg_t0 = bench_now();
-                        seg_c0 = daemon_cpu(m->srv);
+                        seg_c0 = bench_daemon_cpu(m->srv);
                 }
         }
         return res;
@@ -587,9 +336,9 @@ static void run_group(struct bench *b, struct group *g)
         fflush(stdout);
         for (int i = 0; i < g->nm && b->warmup > 0; i++)
                 run_for(b, &g->m[i], b->warmup);
-        for (int r = 0; r < b->rounds && !interrupted; r++) {
+        for (int r = 0; r < b->rounds && !bench_interrupted; r++) {
                 /* Rotate the order so that no measure always follows the same one. */
-                for (int k = 0; k < g->nm && !interrupted; k++) {
+                for (int k = 0; k < g->nm && !bench_interrupted; k++) {
                         struct measure *m = &g->m[(k + r) % g->nm];
                         struct run_result res = run_for(b, m, b->seconds);
                         m->rate[r] = (double) res.ops / res.elapsed;
@@ -600,7 +349,7 @@ static void run_group(struct bench *b, struct group *g)
                 fflush(stdout);
         }
         printf("\n");
-        if (interrupted)
+        if (bench_interrupted)
                 return;
         if (b->verbose)
                 for (int i = 0; i < g->nm; i++) {
@@ -623,42 +372,29 @@ static void print_header(void)
 
 static void fmt_cpu(char *out, size_t size, const struct measure *m, int rounds)
 {
-        if (!m->srv || !m->srv->have_clock)
+        if (!m->srv || !m->srv->have_cpu_clock)
                 snprintf(out, size, "-");
         else
-                snprintf(out, size, "%.1f", median(m->cpu, rounds) * 1e6);
+                snprintf(out, size, "%.1f", bench_median(m->cpu, (size_t) rounds) * 1e6);
 }
 
 static void print_rows(const struct bench *b, const struct group *g)
 {
         for (int i = 0; i < g->nrows; i++) {
                 const struct measure *o = &g->m[g->rows[i].op], *f = &g->m[g->rows[i].floor];
-                double ro = median(o->rate, b->rounds), rf = median(f->rate, b->rounds);
-                char co[32], cf[32], no[32], nf[32];
-                fmt_count(no, sizeof(no), ro);
-                fmt_count(nf, sizeof(nf), rf);
+                double ro = bench_median(o->rate, (size_t) b->rounds), rf = bench_median(f->rate, (size_t) b->rounds);
+                char co[32], cf[32];
+                char *no = bench_fmt_count(ro), *nf = bench_fmt_count(rf);
                 fmt_cpu(co, sizeof(co), o, b->rounds);
                 fmt_cpu(cf, sizeof(cf), f, b->rounds);
                 printf("%-38s %-6s %10s %9.1f %8s | %-30s %10s %9.1f %8s | %6.2fx\n", o->label, o->lines, no, 1e6 / ro,
                        co, f->label, nf, 1e6 / rf, cf, rf / ro);
+                free(no);
+                free(nf);
         }
 }
 
 /* ---- setup ------------------------------------------------------------------------ */
-
-static int open_dir(const char *path)
-{
-        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                die("opening %s: %s", path, strerror(errno));
-        return fd;
-}
-
-static void make_dir(const char *path)
-{
-        if (mkdir(path, 0755) < 0 && errno != EEXIST)
-                die("mkdir %s: %s", path, strerror(errno));
-}
 
 /* Replace a container's list by list12 (opts opened with O_TRUNC: checked and
  * kept as a whole at close). */
@@ -666,46 +402,37 @@ static void set_list(struct bench *b, int dirfd, bool list12)
 {
         int fd = openat(dirfd, "opts", O_WRONLY | O_TRUNC | O_CLOEXEC);
         if (fd < 0)
-                die("opening opts: %s", strerror(errno));
-        int r = list12 ? write_all(fd, b->list_text, b->list_len) : 0;
+                bench_die("opening opts: %s", strerror(errno));
+        int r = list12 ? bench_write_all(fd, b->list_text, b->list_len) : 0;
         if (r < 0)
-                die("writing %s to opts: %s", b->list_path, strerror(-r));
+                bench_die("writing %s to opts: %s", b->list_path, strerror(-r));
         if (close(fd) < 0)
-                die("replacing opts by %s: %s", b->list_path, strerror(errno));
+                bench_die("replacing opts by %s: %s", b->list_path, strerror(errno));
 }
 
 static size_t count_lines(int dirfd)
 {
         size_t n = 0, len;
-        char *path = xasprintf("/proc/self/fd/%d/opts", dirfd);
-        char *text = read_file(path, &len);
+        char *path = bench_asprintf("/proc/self/fd/%d/opts", dirfd);
+        char *text = bench_read_file(path, &len);
         free(path);
         if (!text)
-                die("reading opts: %s", strerror(errno));
+                bench_die("reading opts: %s", strerror(errno));
         for (size_t i = 0; i < len; i++)
                 n += text[i] == '\n';
         free(text);
         return n;
 }
 
+/* The bytes a read to EOF gives, which st_size must announce. */
 static size_t read_size(int dirfd, const char *name)
 {
-        static char rbuf[READ_BUF];
-        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                die("opening %s: %s", name, strerror(errno));
-        size_t total = 0;
-        ssize_t n;
-        while ((n = read(fd, rbuf, sizeof(rbuf))) > 0)
-                total += (size_t) n;
-        if (n < 0)
-                die("reading %s: %s", name, strerror(errno));
-        close(fd);
+        size_t total = bench_read_size(dirfd, name);
         struct stat st;
         if (fstatat(dirfd, name, &st, 0) < 0)
-                die("stat %s: %s", name, strerror(errno));
+                bench_die("stat %s: %s", name, strerror(errno));
         if ((size_t) st.st_size != total)
-                die("%s: st_size %lld but %zu bytes read", name, (long long) st.st_size, total);
+                bench_die("%s: st_size %lld but %zu bytes read", name, (long long) st.st_size, total);
         return total;
 }
 
@@ -719,69 +446,29 @@ static void reset_plain(struct bench *b, const struct measure *m)
 {
         int fd = openat(b->plain_dirfd, m->t.name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0 || fsync(fd) < 0)
-                die("truncating %s/%s: %s", b->plain_dir, m->t.name, strerror(errno));
+                bench_die("truncating %s/%s: %s", b->plain_dir, m->t.name, strerror(errno));
         close(fd);
-}
-
-static const char *fs_name(const char *path)
-{
-        struct statfs st;
-        if (statfs(path, &st) < 0)
-                return "?";
-        switch ((unsigned long) st.f_type) {
-        case 0xEF53: return "ext4";
-        case 0x01021994: return "tmpfs (fdatasync does nothing)";
-        case 0x58465342: return "xfs";
-        case 0x9123683E: return "btrfs";
-        case 0x794c7630: return "overlayfs";
-        case 0x2fc12fc1: return "zfs";
-        default: return "other";
-        }
-}
-
-static char *self_dir(void)
-{
-        char path[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-        if (n < 0)
-                return strdup(".");
-        path[n] = '\0';
-        return strdup(dirname(path));
-}
-
-static char *loadavg(void)
-{
-        size_t len;
-        char *s = read_file("/proc/loadavg", &len);
-        if (!s)
-                return strdup("?");
-        char *sp = s;
-        for (int i = 0; i < 3 && sp; i++)
-                sp = strchr(sp + 1, ' ');
-        if (sp)
-                *sp = '\0';
-        return s;
 }
 
 static void setup(struct bench *b)
 {
-        char *tmpl = xasprintf("%s/fs_bench.XXXXXX", b->parent);
+        char *tmpl = bench_asprintf("%s/fs_bench.XXXXXX", b->parent);
         if (!mkdtemp(tmpl))
-                die("mkdtemp %s: %s", tmpl, strerror(errno));
+                bench_die("mkdtemp %s: %s", tmpl, strerror(errno));
         char *real = realpath(tmpl, NULL);
         free(tmpl);
         if (!real)
-                die("realpath: %s", strerror(errno));
+                bench_die("realpath: %s", strerror(errno));
         b->tmp = real;
-        b->state = xasprintf("%s/state", b->tmp);
-        b->plain_dir = xasprintf("%s/plain", b->tmp);
-        b->bfs = (struct daemon){ .name = "bundlefs", .mnt = xasprintf("%s/mnt", b->tmp),
-                                  .log = xasprintf("%s/bundlefs.log", b->tmp) };
-        b->noop = (struct daemon){ .name = "noop_fs", .mnt = xasprintf("%s/noop", b->tmp),
-                                   .log = xasprintf("%s/noop_fs.log", b->tmp) };
-        make_dir(b->bfs.mnt);
-        make_dir(b->noop.mnt);
-        make_dir(b->plain_dir);
+        b->state = bench_asprintf("%s/state", b->tmp);
+        b->plain_dir = bench_asprintf("%s/plain", b->tmp);
+        b->bfs = (struct bench_daemon){ .name = "bundlefs", .mnt = bench_asprintf("%s/mnt", b->tmp),
+                                  .log = bench_asprintf("%s/bundlefs.log", b->tmp) };
+        b->noop = (struct bench_daemon){ .name = "noop_fs", .mnt = bench_asprintf("%s/noop", b->tmp),
+                                   .log = bench_asprintf("%s/noop_fs.log", b->tmp) };
+        bench_make_dir(b->bfs.mnt);
+        bench_make_dir(b->noop.mnt);
+        bench_make_dir(b->plain_dir);
 
         char size_opt[32];
         snprintf(size_opt, sizeof(size_opt), "--size=%d", NOOP_SIZE);
@@ -791,17 +478,17 @@ static void setup(struct bench *b)
         daemon_start(b, &b->noop, NULL, noop_argv);
 
         /* bench/def: the default spec; bench/web: list12; bench/wr: list12, for writes. */
-        char *ns = xasprintf("%s/bench", b->bfs.mnt);
-        make_dir(ns);
-        char *def = xasprintf("%s/def", ns), *web = xasprintf("%s/web", ns), *wr = xasprintf("%s/wr", ns);
-        make_dir(def);
-        make_dir(web);
-        make_dir(wr);
-        b->def_dir = open_dir(def);
-        b->web_dir = open_dir(web);
-        b->wr_dir = open_dir(wr);
-        b->noop_dir = open_dir(b->noop.mnt);
-        b->plain_dirfd = open_dir(b->plain_dir);
+        char *ns = bench_asprintf("%s/bench", b->bfs.mnt);
+        bench_make_dir(ns);
+        char *def = bench_asprintf("%s/def", ns), *web = bench_asprintf("%s/web", ns), *wr = bench_asprintf("%s/wr", ns);
+        bench_make_dir(def);
+        bench_make_dir(web);
+        bench_make_dir(wr);
+        b->def_dir = bench_open_dir(def);
+        b->web_dir = bench_open_dir(web);
+        b->wr_dir = bench_open_dir(wr);
+        b->noop_dir = bench_open_dir(b->noop.mnt);
+        b->plain_dirfd = bench_open_dir(b->plain_dir);
         free(ns);
         free(def);
         free(web);
@@ -817,7 +504,7 @@ static void setup(struct bench *b)
 
 /* ---- the groups ------------------------------------------------------------------- */
 
-static struct measure measure_of(const char *label, const char *lines, struct target t, struct daemon *srv)
+static struct measure measure_of(const char *label, const char *lines, struct target t, struct bench_daemon *srv)
 {
         struct measure m = { .label = label, .t = t, .threads = 1, .srv = srv };
         snprintf(m.lines, sizeof(m.lines), "%s", lines);
@@ -834,7 +521,7 @@ static int build_groups(struct bench *b, struct group *gs)
         snprintf(range, sizeof(range), "%zu-%zu", b->list_lines, b->list_lines + (size_t) b->batch - 1);
 
         struct target noop_read = { .kind = K_READ, .dirfd = &b->noop_dir, .name = "file", .expect = b->noop_size };
-        char *noop_label = xasprintf("noop read (%zu B)", b->noop_size);
+        char *noop_label = bench_asprintf("noop read (%zu B)", b->noop_size);
 
         struct group *g = &gs[ng++];
         *g = (struct group){ .key = "read", .title = "read: open, read to EOF, close" };
@@ -926,13 +613,13 @@ static int build_groups(struct bench *b, struct group *gs)
                 g = &gs[ng++];
                 *g = (struct group){ .key = "concurrent", .title = "concurrent reads" };
                 m = &g->m[g->nm++];
-                *m = measure_of(xasprintf("%d threads read config.json (list12)", b->threads), l12,
+                *m = measure_of(bench_asprintf("%d threads read config.json (list12)", b->threads), l12,
                                 (struct target){ .kind = K_READ, .dirfd = &b->web_dir, .name = "config.json",
                                                  .expect = b->web_size },
                                 &b->bfs);
                 m->threads = b->threads;
                 m = &g->m[g->nm++];
-                *m = measure_of(xasprintf("%d threads noop read", b->threads), "-", noop_read, &b->noop);
+                *m = measure_of(bench_asprintf("%d threads noop read", b->threads), "-", noop_read, &b->noop);
                 m->threads = b->threads;
                 g->rows[g->nrows++] = (struct row){ 0, 1 };
         }
@@ -965,7 +652,7 @@ static const struct measure *find_measure(const struct group *gs, int ng, const 
 
 static double us_of(const struct bench *b, const struct measure *m)
 {
-        return 1e6 / median(m->rate, b->rounds);
+        return 1e6 / bench_median(m->rate, (size_t) b->rounds);
 }
 
 static void print_notes(const struct bench *b, const struct group *gs, int ng)
@@ -999,8 +686,8 @@ static void print_notes(const struct bench *b, const struct group *gs, int ng)
                 }
         if (one && many)
                 printf("%d concurrent readers of config.json: %.2fx one reader's rate; noop: %.2fx\n", b->threads,
-                       median(many->rate, b->rounds) / median(one->rate, b->rounds),
-                       none ? median(nmany->rate, b->rounds) / median(none->rate, b->rounds) : 0.0);
+                       bench_median(many->rate, (size_t) b->rounds) / bench_median(one->rate, (size_t) b->rounds),
+                       none ? bench_median(nmany->rate, (size_t) b->rounds) / bench_median(none->rate, (size_t) b->rounds) : 0.0);
 }
 
 /* ---- main ------------------------------------------------------------------------- */
@@ -1034,7 +721,7 @@ static char **split_words(const char *s)
         char *copy = strdup(s);
         char **v = calloc(strlen(s) / 2 + 2, sizeof(*v));
         if (!copy || !v)
-                die("out of memory");
+                bench_die("out of memory");
         int n = 0;
         for (char *save = NULL, *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
                 v[n++] = w;
@@ -1054,6 +741,7 @@ int main(int argc, char **argv)
                 .mount_timeout = 15,
                 .def_dir = -1, .web_dir = -1, .wr_dir = -1, .noop_dir = -1, .plain_dirfd = -1,
         };
+        bench_init("fs_bench");
         enum { OPT_ONLY = 0x100, OPT_DIR, OPT_BFS, OPT_NOOP, OPT_LIST, OPT_PREFIX };
         static const struct option longopts[] = {
                 { "seconds", required_argument, NULL, 't' },
@@ -1109,9 +797,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "fs_bench: run as root (bundlefs mounts with allow_other and bind-mounts rootfs)\n");
                 return 1;
         }
-        char *dir = self_dir();
+        char *dir = bench_self_dir();
         if (!b.bundlefs_path) {
-                char *p = xasprintf("%s/../mountd/bundlefs", dir);
+                char *p = bench_asprintf("%s/../mountd/bundlefs", dir);
                 b.bundlefs_path = realpath(p, NULL);
                 if (b.bundlefs_path)
                         free(p);
@@ -1119,7 +807,7 @@ int main(int argc, char **argv)
                         b.bundlefs_path = p;
         }
         if (!b.noop_path)
-                b.noop_path = xasprintf("%s/noop_fs", dir);
+                b.noop_path = bench_asprintf("%s/noop_fs", dir);
         free(dir);
         if (!b.list_path && !(b.list_path = (char *) bench_find_list12())) {
                 fprintf(stderr, "fs_bench: list12.opts not found beside %s (use --list)\n", BENCH_SOURCE_ROOT);
@@ -1130,34 +818,30 @@ int main(int argc, char **argv)
                         b.bundlefs_path, b.noop_path);
                 return 1;
         }
-        if (!(b.list_text = read_file(b.list_path, &b.list_len))) {
+        if (!(b.list_text = bench_read_file(b.list_path, &b.list_len))) {
                 fprintf(stderr, "fs_bench: %s: %s\n", b.list_path, strerror(errno));
                 return 1;
         }
 
-        struct sigaction sa = { .sa_handler = on_signal };
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
+        bench_catch_signals();
 
-        the_bench = &b;
+        bench_at_die(teardown_on_die, &b);
         setup(&b);
 
         struct utsname un;
         uname(&un);
-        char *la = loadavg();
+        char *la = bench_loadavg();
         char *rl = realpath(b.list_path, NULL);
         printf("fs_bench: %d rounds x %.2f s per measure (medians), warm-up %.2f s, writes reset the list every %d\n"
                "  bundlefs  %s (pid %d) on %s\n"
                "  noop_fs   %s (pid %d) on %s\n"
-               "  state     %s (%s); durable floor files in %s\n"
+               "  state     %s (%s%s); durable floor files in %s\n"
                "  list12    %s (%zu lines)\n"
                "  sizes     config.json %zu B (default spec), %zu B (list12); noop file %zu B\n"
                "  machine   %s %s, %ld CPUs online, load average %s\n",
                b.rounds, b.seconds, b.warmup, b.batch, b.bundlefs_path, (int) b.bfs.pid, b.bfs.mnt, b.noop_path,
-               (int) b.noop.pid, b.noop.mnt, b.state, fs_name(b.state), b.plain_dir, rl ? rl : b.list_path,
+               (int) b.noop.pid, b.noop.mnt, b.state, bench_fs_name(b.state),
+               strcmp(bench_fs_name(b.state), "tmpfs") == 0 ? ": fdatasync does nothing" : "", b.plain_dir, rl ? rl : b.list_path,
                b.list_lines, b.def_size, b.web_size, b.noop_size, un.sysname, un.release,
                sysconf(_SC_NPROCESSORS_ONLN), la);
         free(la);
@@ -1169,25 +853,25 @@ int main(int argc, char **argv)
 
         static struct group gs[8];
         int ng = build_groups(&b, gs);
-        for (int i = 0; i < ng && !interrupted; i++)
+        for (int i = 0; i < ng && !bench_interrupted; i++)
                 if (selected(&b, gs[i].key))
                         run_group(&b, &gs[i]);
 
-        if (!interrupted) {
+        if (!bench_interrupted) {
                 print_header();
                 for (int i = 0; i < ng; i++)
                         if (selected(&b, gs[i].key))
                                 print_rows(&b, &gs[i]);
                 print_notes(&b, gs, ng);
-                char *la2 = loadavg();
+                char *la2 = bench_loadavg();
                 printf("load average at the end: %s\n", la2);
                 free(la2);
         }
 
-        the_bench = NULL;
+        bench_at_die(NULL, NULL);
         teardown(&b);
-        if (interrupted) {
-                fprintf(stderr, "fs_bench: interrupted\n");
+        if (bench_interrupted) {
+                fprintf(stderr, "fs_bench: bench_interrupted\n");
                 return 130;
         }
         return 0;

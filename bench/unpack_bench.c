@@ -19,7 +19,6 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -38,30 +37,6 @@
 #include "unpack.h"
 
 #define MIB (1024.0 * 1024.0)
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        fputs("unpack_bench: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-        exit(1);
-}
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        char *s;
-        if (vasprintf(&s, fmt, ap) < 0)
-                die("out of memory");
-        va_end(ap);
-        return s;
-}
 
 /* ---- the image ------------------------------------------------------------------ */
 
@@ -123,7 +98,7 @@ static la_ssize_t sink_write(struct archive *a, void *data, const void *bytes, s
         for (size_t off = 0; off < n;) {
                 ssize_t w = write(s->fd, (const char *) bytes + off, n - off);
                 if (w < 0)
-                        die("write: %s", strerror(errno));
+                        bench_die("write: %s", strerror(errno));
                 off += (size_t) w;
         }
         return (la_ssize_t) n;
@@ -165,15 +140,15 @@ static void add(struct writer *w, const char *name, mode_t type, size_t size, co
                         w->buf = realloc(w->buf, size);
                         w->buf_size = size;
                         if (!w->buf)
-                                die("out of memory");
+                                bench_die("out of memory");
                 }
                 fill(w->buf, size);
         }
         for (int i = 0; i < 2; i++) {
                 if (archive_write_header(as[i], e) != ARCHIVE_OK)
-                        die("tar header %s: %s", name, archive_error_string(as[i]));
+                        bench_die("tar header %s: %s", name, archive_error_string(as[i]));
                 if (type == AE_IFREG && !link && archive_write_data(as[i], w->buf, size) != (la_ssize_t) size)
-                        die("tar data %s: %s", name, archive_error_string(as[i]));
+                        bench_die("tar data %s: %s", name, archive_error_string(as[i]));
         }
         archive_entry_free(e);
         w->files++;
@@ -243,12 +218,12 @@ static void layer_changes(struct writer *w, double scale)
 
 static void write_layer(const char *blobs, layer_fn fn, double scale, struct layer_out *out)
 {
-        char *tmp = xasprintf("%s/tmp-layer", blobs);
+        char *tmp = bench_asprintf("%s/tmp-layer", blobs);
         struct hashing_sink sink = { .blob = hasher_new(DIGEST_SHA256) };
         struct hasher *diff = hasher_new(DIGEST_SHA256);
         sink.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (sink.fd < 0 || !sink.blob || !diff)
-                die("%s: %s", tmp, strerror(errno));
+                bench_die("%s: %s", tmp, strerror(errno));
         struct writer w = { .gz = archive_write_new(), .plain = archive_write_new() };
         archive_write_set_format_pax_restricted(w.gz);
         archive_write_add_filter_gzip(w.gz);
@@ -258,7 +233,7 @@ static void write_layer(const char *blobs, layer_fn fn, double scale, struct lay
         archive_write_set_bytes_in_last_block(w.plain, 1);
         if (archive_write_open(w.gz, &sink, NULL, sink_write, NULL) != ARCHIVE_OK ||
             archive_write_open(w.plain, diff, NULL, diff_write, NULL) != ARCHIVE_OK)
-                die("archive_write_open failed");
+                bench_die("archive_write_open failed");
         fn(&w, scale);
         archive_write_close(w.gz);
         archive_write_close(w.plain);
@@ -269,18 +244,18 @@ static void write_layer(const char *blobs, layer_fn fn, double scale, struct lay
         close(sink.fd);
         struct digest d;
         if (hasher_final(sink.blob, &d) < 0)
-                die("digest");
+                bench_die("digest");
         digest_format(&d, out->digest);
         if (hasher_final(diff, &d) < 0)
-                die("digest");
+                bench_die("digest");
         digest_format(&d, out->diff_id);
         hasher_free(sink.blob);
         hasher_free(diff);
         out->size = sink.size;
         out->files = w.files;
-        out->path = xasprintf("%s/sha256/%s", blobs, out->digest + 7);
+        out->path = bench_asprintf("%s/sha256/%s", blobs, out->digest + 7);
         if (rename(tmp, out->path) < 0)
-                die("rename: %s", strerror(errno));
+                bench_die("rename: %s", strerror(errno));
         free(tmp);
 }
 
@@ -290,13 +265,13 @@ static void write_blob(const char *blobs, const char *text, char *ret_digest, si
         hasher_update(h, text, strlen(text));
         struct digest d;
         if (!h || hasher_final(h, &d) < 0)
-                die("digest");
+                bench_die("digest");
         hasher_free(h);
         digest_format(&d, ret_digest);
-        char *path = xasprintf("%s/sha256/%s", blobs, ret_digest + 7);
+        char *path = bench_asprintf("%s/sha256/%s", blobs, ret_digest + 7);
         FILE *f = fopen(path, "we");
         if (!f || fputs(text, f) < 0 || fclose(f) != 0)
-                die("%s: %s", path, strerror(errno));
+                bench_die("%s: %s", path, strerror(errno));
         free(path);
         *ret_size = strlen(text);
 }
@@ -305,37 +280,37 @@ static void write_blob(const char *blobs, const char *text, char *ret_digest, si
 
 static void write_layout(const char *dir, double scale, struct layer_out *layers)
 {
-        char *blobs = xasprintf("%s/blobs", dir), *sha = xasprintf("%s/blobs/sha256", dir);
+        char *blobs = bench_asprintf("%s/blobs", dir), *sha = bench_asprintf("%s/blobs/sha256", dir);
         if (mkdir(dir, 0755) < 0 || mkdir(blobs, 0755) < 0 || mkdir(sha, 0755) < 0)
-                die("mkdir %s: %s", dir, strerror(errno));
+                bench_die("mkdir %s: %s", dir, strerror(errno));
         static const layer_fn fns[NLAYERS] = { layer_small, layer_large, layer_changes };
         for (int i = 0; i < NLAYERS; i++)
                 write_layer(blobs, fns[i], scale, &layers[i]);
         char cfg_digest[DIGEST_TEXT_MAX], man_digest[DIGEST_TEXT_MAX];
         size_t cfg_size, man_size;
-        char *cfg = xasprintf("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"/bin/sh\"]},"
+        char *cfg = bench_asprintf("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"/bin/sh\"]},"
                               "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\",\"%s\",\"%s\"]}}",
                               layers[0].diff_id, layers[1].diff_id, layers[2].diff_id);
         write_blob(blobs, cfg, cfg_digest, &cfg_size);
         char *layer_json[NLAYERS];
         for (int i = 0; i < NLAYERS; i++)
-                layer_json[i] = xasprintf("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\","
+                layer_json[i] = bench_asprintf("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\","
                                           "\"digest\":\"%s\",\"size\":%llu}",
                                           layers[i].digest, (unsigned long long) layers[i].size);
-        char *man = xasprintf("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+        char *man = bench_asprintf("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
                               "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
                               "\"digest\":\"%s\",\"size\":%zu},\"layers\":[%s,%s,%s]}",
                               cfg_digest, cfg_size, layer_json[0], layer_json[1], layer_json[2]);
         write_blob(blobs, man, man_digest, &man_size);
-        char *index = xasprintf("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+        char *index = bench_asprintf("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
                                 "\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%zu,"
                                 "\"annotations\":{\"org.opencontainers.image.ref.name\":\"bench\"}}]}",
                                 man_digest, man_size);
-        char *ipath = xasprintf("%s/index.json", dir), *lpath = xasprintf("%s/oci-layout", dir);
+        char *ipath = bench_asprintf("%s/index.json", dir), *lpath = bench_asprintf("%s/oci-layout", dir);
         FILE *f = fopen(ipath, "we"), *g = fopen(lpath, "we");
         if (!f || !g || fputs(index, f) < 0 || fputs("{\"imageLayoutVersion\":\"1.0.0\"}", g) < 0 ||
             fclose(f) != 0 || fclose(g) != 0)
-                die("writing %s: %s", dir, strerror(errno));
+                bench_die("writing %s: %s", dir, strerror(errno));
         for (int i = 0; i < NLAYERS; i++)
                 free(layer_json[i]);
         free(cfg), free(man), free(index), free(ipath), free(lpath), free(blobs), free(sha);
@@ -343,23 +318,11 @@ static void write_layout(const char *dir, double scale, struct layer_out *layers
 
 /* ---- the measures ------------------------------------------------------------------- */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void) st, (void) ftw;
-        return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static void remove_tree(const char *path)
-{
-        if (nftw(path, rm_one, 64, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
-                die("removing %s: %s", path, strerror(errno));
-}
-
 static void sync_dir(const char *path)
 {
         int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0 || syncfs(fd) < 0)
-                die("syncfs %s: %s", path, strerror(errno));
+                bench_die("syncfs %s: %s", path, strerror(errno));
         close(fd);
 }
 
@@ -367,7 +330,7 @@ static int run(char *const argv[], bool quiet)
 {
         pid_t pid = fork();
         if (pid < 0)
-                die("fork: %s", strerror(errno));
+                bench_die("fork: %s", strerror(errno));
         if (pid == 0) {
                 if (quiet) {
                         int null = open("/dev/null", O_WRONLY);
@@ -379,7 +342,7 @@ static int run(char *const argv[], bool quiet)
         }
         int st;
         if (waitpid(pid, &st, 0) < 0)
-                die("waitpid: %s", strerror(errno));
+                bench_die("waitpid: %s", strerror(errno));
         return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
@@ -402,7 +365,7 @@ static const char *const measure_names[NMEASURES] = {
 static double measure_unpack(struct bench *b, const char *dir, bool sync)
 {
         if (mkdir(dir, 0755) < 0)
-                die("mkdir %s: %s", dir, strerror(errno));
+                bench_die("mkdir %s: %s", dir, strerror(errno));
         int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         struct platform p;
         bf_error err = { 0 };
@@ -412,10 +375,10 @@ static double measure_unpack(struct bench *b, const char *dir, bool sync)
         arena_init(&a, 0);
         struct oci_image *img;
         if (oci_image_open(&a, b->ref, &p, NULL, &img, &err) < 0)
-                die("%s", err.msg);
+                bench_die("%s", err.msg);
         struct unpack_options opt = { .flags = sync ? 0 : UNPACK_NO_SYNC };
         if (unpack_image(img, fd, &opt, &err) < 0)
-                die("unpack: %s", err.msg);
+                bench_die("unpack: %s", err.msg);
         oci_image_close(img);
         arena_done(&a);
         double t = bench_now() - t0;
@@ -426,13 +389,13 @@ static double measure_unpack(struct bench *b, const char *dir, bool sync)
 static double measure_tar(struct bench *b, const char *dir, bool sync)
 {
         if (mkdir(dir, 0755) < 0)
-                die("mkdir %s: %s", dir, strerror(errno));
+                bench_die("mkdir %s: %s", dir, strerror(errno));
         double t0 = bench_now();
         for (int i = 0; i < NLAYERS; i++) {
                 /* GNU tar: whiteout files are left as files, so it does a little less */
                 char *argv[] = { "tar", "-xzf", b->layers[i].path, "-C", (char *) dir, NULL };
                 if (run(argv, false) != 0)
-                        die("tar -x of %s failed", b->layers[i].path);
+                        bench_die("tar -x of %s failed", b->layers[i].path);
         }
         if (sync)
                 sync_dir(dir);
@@ -447,7 +410,7 @@ static double measure_digest(struct bench *b)
                 struct hasher *h = hasher_new(DIGEST_SHA256);
                 int fd = open(b->layers[i].path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0 || !h)
-                        die("%s: %s", b->layers[i].path, strerror(errno));
+                        bench_die("%s: %s", b->layers[i].path, strerror(errno));
                 ssize_t n;
                 while ((n = read(fd, chunk, sizeof(chunk))) > 0)
                         hasher_update(h, chunk, (size_t) n);
@@ -455,10 +418,10 @@ static double measure_digest(struct bench *b)
                 struct digest d;
                 char text[DIGEST_TEXT_MAX];
                 if (hasher_final(h, &d) < 0)
-                        die("digest");
+                        bench_die("digest");
                 digest_format(&d, text);
                 if (strcmp(text, b->layers[i].digest))
-                        die("digest of layer %d changed", i);
+                        bench_die("digest of layer %d changed", i);
                 hasher_free(h);
         }
         return bench_now() - t0;
@@ -466,11 +429,11 @@ static double measure_digest(struct bench *b)
 
 static double measure_umoci(struct bench *b, const char *dir)
 {
-        char *image = xasprintf("%s:bench", b->layout);
+        char *image = bench_asprintf("%s:bench", b->layout);
         char *argv[] = { "umoci", "unpack", "--image", image, (char *) dir, NULL };
         double t0 = bench_now();
         if (run(argv, true) != 0)
-                die("umoci unpack failed (run it by hand: umoci unpack --image %s %s)", image, dir);
+                bench_die("umoci unpack failed (run it by hand: umoci unpack --image %s %s)", image, dir);
         double t = bench_now() - t0;
         free(image);
         return t;
@@ -478,7 +441,7 @@ static double measure_umoci(struct bench *b, const char *dir)
 
 static double measure(struct bench *b, enum measure m)
 {
-        char *dir = xasprintf("%s/out-%d", b->work, b->seq++);
+        char *dir = bench_asprintf("%s/out-%d", b->work, b->seq++);
         double t = 0;
         switch (m) {
         case M_UNPACK: t = measure_unpack(b, dir, true); break;
@@ -495,12 +458,6 @@ static double measure(struct bench *b, enum measure m)
         sync_dir(b->work);
         free(dir);
         return t;
-}
-
-static double median(double *v, int n)
-{
-        qsort(v, (size_t) n, sizeof(double), bench_cmp_double);
-        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void usage(FILE *f)
@@ -551,15 +508,16 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
         }
+        bench_init("unpack_bench");
         if (geteuid() != 0)
-                die("run as root (the unpack sets owners, as tar -x does as root)");
+                bench_die("run as root (the unpack sets owners, as tar -x does as root)");
         struct bench b = { .rounds = rounds };
-        char *tmpl = xasprintf("%s/unpack_bench.XXXXXX", parent);
+        char *tmpl = bench_asprintf("%s/unpack_bench.XXXXXX", parent);
         if (!mkdtemp(tmpl))
-                die("mkdtemp %s: %s", tmpl, strerror(errno));
+                bench_die("mkdtemp %s: %s", tmpl, strerror(errno));
         b.work = tmpl;
-        b.layout = xasprintf("%s/layout", b.work);
-        b.ref = xasprintf("oci:%s:bench", b.layout);
+        b.layout = bench_asprintf("%s/layout", b.work);
+        b.ref = bench_asprintf("oci:%s:bench", b.layout);
         b.have_umoci = system("umoci --version >/dev/null 2>&1") == 0;
         FILE *log = tsv ? stderr : stdout;
         fprintf(log, "unpack_bench: writing the image in %s ...\n", b.layout);
@@ -593,7 +551,7 @@ int main(int argc, char **argv)
         }
         double med[NMEASURES];
         for (int m = 0; m < NMEASURES; m++)
-                med[m] = (m == M_UMOCI && !b.have_umoci) ? -1 : median(samples[m], n);
+                med[m] = (m == M_UMOCI && !b.have_umoci) ? -1 : bench_median(samples[m], (size_t) n);
 
         double floor_nosync = med[M_TAR] + med[M_DIGEST], floor_sync = med[M_TAR_SYNC] + med[M_DIGEST];
         if (tsv) {
@@ -617,7 +575,7 @@ int main(int argc, char **argv)
                                med[M_UMOCI] / floor_nosync);
         }
         fprintf(log, "removing %s ...\n", b.work);
-        remove_tree(b.work);
+        bench_remove_tree(b.work);
         free(b.layout), free(b.ref), free(tmpl);
         return 0;
 }

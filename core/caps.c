@@ -63,8 +63,11 @@ int caps_canonical(const char *name, const char **ret, bf_error *err)
         }
         for (size_t i = 0; i <= n; i++)
                 lower[off + i] = (char) tolower((unsigned char) name[i]);
+        /* cap_from_name reads a name from the start of the text and ignores
+         * what follows it ("cap_chown;reboot" is CAP_CHOWN): the whole text
+         * must be the name. */
         cap_value_t v;
-        if (cap_from_name(lower, &v) < 0 || v < 0 || v >= CAPS_KNOWN)
+        if (cap_from_name(lower, &v) < 0 || v < 0 || v >= CAPS_KNOWN || strcasecmp(lower, caps_name((unsigned) v)) != 0)
                 return bf_error_set(err, EINVAL, "unknown capability \"%s\"", name);
         *ret = caps_name((unsigned) v);
         return 0;

@@ -3,6 +3,7 @@
 #include "deps.h"
 #include "jsonparse.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -13,6 +14,21 @@
 
 #include "util.h"
 
+int fd_write_all(int fd, const void *data, size_t n)
+{
+        const char *p = data;
+        while (n) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += (size_t) w;
+                n -= (size_t) w;
+        }
+        return 0;
+}
 
 int fd_read_all(int fd, const char *name, size_t max, char **ret, size_t *ret_len, bf_error *err)
 {
@@ -134,9 +150,9 @@ int json_parse_document(const char *data, size_t n, struct json_object **ret, bf
         return json_parse_go(data, n, false, ret, err);
 }
 
-int scan_lines(arena *a, const char *data, size_t n, size_t max_line, str_slice *ret, bf_error *err)
+int scan_lines(arena *a, const char *data, size_t n, size_t max_line, span_slice *ret, bf_error *err)
 {
-        *ret = (str_slice){ 0 };
+        *ret = (span_slice){ 0 };
         size_t i = 0;
         while (i < n) {
                 const char *nl = memchr(data + i, '\n', n - i);
@@ -146,9 +162,10 @@ int scan_lines(arena *a, const char *data, size_t n, size_t max_line, str_slice 
                         return bf_error_set(err, EINVAL, "bufio.Scanner: token too long");
                 if (len && data[i + len - 1] == '\r')
                         len--;
-                const char **slot = slice_push(a, ret, sizeof(char *));
-                if (!slot || !(*slot = arena_strndup(a, data + i, len)))
+                struct span *slot = slice_push(a, ret, sizeof(*slot));
+                if (!slot)
                         return bf_error_set(err, ENOMEM, "out of memory");
+                *slot = (struct span){ data + i, len };
                 i = end + 1;
         }
         return 0;

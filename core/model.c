@@ -328,6 +328,40 @@ static int decode_int(struct decode *d, struct json_object *j, const struct type
 
 static void encode_any(buf *b, struct json_object *j);
 
+/* What numbers in an interface{} decode to; named in messages only. */
+static const struct type type_float64 = { .kind = T_ANY, .name = "float64", .size = sizeof(double) };
+
+/* A number in j (at any depth) that float64 cannot hold, or NULL. Go reads
+ * every number of an interface{} with strconv.ParseFloat, which refuses one
+ * past the largest float64 (and reads one too small as 0). */
+static struct json_object *float_overflow(struct json_object *j)
+{
+        switch (json_object_get_type(j)) {
+        case json_type_double:
+                return isfinite(json_object_get_double(j)) ? NULL : j;
+        case json_type_array: {
+                size_t n = json_object_array_length(j);
+                for (size_t i = 0; i < n; i++) {
+                        struct json_object *bad = float_overflow(json_object_array_get_idx(j, i));
+                        if (bad)
+                                return bad;
+                }
+                return NULL;
+        }
+        case json_type_object: {
+                json_object_object_foreach(j, key, val) {
+                        (void) key;
+                        struct json_object *bad = float_overflow(val);
+                        if (bad)
+                                return bad;
+                }
+                return NULL;
+        }
+        default:
+                return NULL;
+        }
+}
+
 static bool is_digit(char c)
 {
         return c >= '0' && c <= '9';
@@ -459,7 +493,9 @@ static int decode_map_all(struct decode *d, const struct type *t, struct slice *
 
 static int decode_value(struct decode *d, const struct type *t, void *dst, struct json_object *j)
 {
-        /* null clears what can be nil and leaves everything else alone. */
+        /* null clears what can be nil and leaves everything else alone: a
+         * string keeps its value, or is the zero value "" (never NULL, so a
+         * slice or map of strings holds no NULL: ["a", null] is ["a", ""]). */
         if (!j || json_object_get_type(j) == json_type_null) {
                 switch (t->kind) {
                 case T_PTR:
@@ -469,6 +505,10 @@ static int decode_value(struct decode *d, const struct type *t, void *dst, struc
                 case T_SLICE:
                 case T_MAP:
                         memset(dst, 0, sizeof(struct slice));
+                        break;
+                case T_STRING:
+                        if (!*(const char **) dst)
+                                *(const char **) dst = "";
                         break;
                 default:
                         break;
@@ -505,6 +545,9 @@ static int decode_value(struct decode *d, const struct type *t, void *dst, struc
         case T_I64:
                 return decode_int(d, j, t, (int64_t *) dst);
         case T_ANY: {
+                struct json_object *bad = float_overflow(j);
+                if (bad)
+                        return number_error(d, bad, &type_float64);
                 buf b = { 0 };
                 encode_any(&b, j);
                 if (b.oom) {
@@ -624,26 +667,30 @@ void json_put_string(buf *b, const char *s)
                 b->len += n + 2;
                 return;
         }
-        /* Go writes invalid UTF-8 as U+FFFD; json-c does the escaping. */
-        buf clean = { 0 };
+        /* The bytes an escaped NUL stands for (utf8.h); Go writes invalid
+         * UTF-8 as U+FFFD; json-c does the escaping, "\u0000" included. */
+        buf raw = { 0 }, clean = { 0 };
         size_t len = strlen(s);
-        if (!utf8_valid(s, len)) {
-                utf8_sanitize(&clean, s, len);
-                if (clean.oom) {
-                        b->oom = true;
-                        buf_free(&clean);
-                        return;
-                }
-                s = clean.p;
+        if (memchr(s, NUL_ESCAPE_BYTE, len)) {
+                nul_unescape(&raw, s, len);
+                s = raw.p;
+                len = raw.len;
         }
-        struct json_object *j = json_object_new_string(s);
+        if (!raw.oom && !utf8_valid(s, len)) {
+                utf8_sanitize(&clean, s, len);
+                s = clean.p;
+                len = clean.len;
+        }
+        struct json_object *j = raw.oom || clean.oom ? NULL : json_object_new_string_len(s, (int) len);
         if (!j) {
                 b->oom = true;
+                buf_free(&raw);
                 buf_free(&clean);
                 return;
         }
         buf_puts(b, json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(j);
+        buf_free(&raw);
         buf_free(&clean);
 }
 

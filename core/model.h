@@ -71,6 +71,12 @@ struct slice {
 /* Map entries: the key first, the value at MAP_VALUE_OFFSET. */
 #define MAP_VALUE_OFFSET 8
 
+/* Go's == on two model strings, where NULL is the zero value "". */
+static inline bool model_str_eq(const char *a, const char *b)
+{
+        return __builtin_strcmp(a ? a : "", b ? b : "") == 0;
+}
+
 /* A non-nil empty slice points here. */
 extern char slice_empty[];
 

@@ -15,7 +15,7 @@ static int with_capabilities(struct render *r, struct spec *s, str_slice caps)
         return 0;
 }
 
-OPTION_FN(opt_capabilities)
+int opt_capabilities(struct render *r, struct spec *s, const struct optline *l)
 {
         str_slice caps;
         int ret = args_to_slice(r, &caps, l, 0, false);
@@ -30,7 +30,7 @@ static bool contains(const str_slice *list, const char *c)
         return false;
 }
 
-OPTION_FN(opt_added_capabilities)
+int opt_added_capabilities(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_capabilities(r, s);
         if (ret < 0)
@@ -63,7 +63,7 @@ static int remove_cap(struct render *r, str_slice *list, const char *c)
         return 0;
 }
 
-OPTION_FN(opt_dropped_capabilities)
+int opt_dropped_capabilities(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_capabilities(r, s);
         if (ret < 0)
@@ -77,7 +77,7 @@ OPTION_FN(opt_dropped_capabilities)
         return 0;
 }
 
-OPTION_FN(opt_ambient_capabilities)
+int opt_ambient_capabilities(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_capabilities(r, s);
         if (ret < 0)
@@ -90,7 +90,7 @@ OPTION_FN(opt_ambient_capabilities)
         return 0;
 }
 
-OPTION_FN(opt_all_known_capabilities)
+int opt_all_known_capabilities(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         str_slice caps = { 0 };
@@ -100,7 +100,7 @@ OPTION_FN(opt_all_known_capabilities)
         return with_capabilities(r, s, caps);
 }
 
-OPTION_FN(opt_all_current_capabilities)
+int opt_all_current_capabilities(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         const char *names[CAPS_KNOWN];

@@ -10,7 +10,7 @@
 #include "opt_common.h"
 #include "util.h"
 
-OPTION_FN(opt_linux_devices)
+int opt_linux_devices(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_linux(r, s);
         if (ret < 0)
@@ -109,17 +109,17 @@ static int with_linux_device(struct render *r, struct spec *s, const char *path,
         return allow_rule(r, s->linux_->resources, &dev, perms);
 }
 
-OPTION_FN(opt_linux_device)
+int opt_linux_device(struct render *r, struct spec *s, const struct optline *l)
 {
         return with_linux_device(r, s, l->args[0].str, l->args[1].str, false);
 }
 
-OPTION_FN(opt_linux_device_follow_symlinks)
+int opt_linux_device_follow_symlinks(struct render *r, struct spec *s, const struct optline *l)
 {
         return with_linux_device(r, s, l->args[0].str, l->args[1].str, true);
 }
 
-OPTION_FN(opt_devices)
+int opt_devices(struct render *r, struct spec *s, const struct optline *l)
 {
         device_slice devs;
         int ret = devices_get(r, l->args[0].str, l->args[1].str, &devs);
@@ -140,7 +140,7 @@ OPTION_FN(opt_devices)
         return 0;
 }
 
-OPTION_FN(opt_host_devices)
+int opt_host_devices(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         int ret = set_linux(r, s);
@@ -167,7 +167,7 @@ static struct spec_resources *linux_with_resources(struct render *r, struct spec
         return s->linux_->resources;
 }
 
-OPTION_FN(opt_parent_cgroup_devices)
+int opt_parent_cgroup_devices(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         struct spec_resources *res = linux_with_resources(r, s);
@@ -177,7 +177,7 @@ OPTION_FN(opt_parent_cgroup_devices)
         return 0;
 }
 
-OPTION_FN(opt_all_devices_allowed)
+int opt_all_devices_allowed(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         struct spec_resources *res = linux_with_resources(r, s);
@@ -191,7 +191,7 @@ OPTION_FN(opt_all_devices_allowed)
         return 0;
 }
 
-OPTION_FN(opt_default_unix_devices)
+int opt_default_unix_devices(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         static const struct {

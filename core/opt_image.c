@@ -136,13 +136,13 @@ static int with_image_config(struct render *r, struct spec *s, const char *path,
         return bf_error_set(r->err, EINVAL, "spec does not contain Linux or Windows section");
 }
 
-OPTION_FN(opt_image_config)
+int opt_image_config(struct render *r, struct spec *s, const struct optline *l)
 {
         str_slice none = { 0 };
         return with_image_config(r, s, l->args[0].str, &none);
 }
 
-OPTION_FN(opt_image_config_args)
+int opt_image_config_args(struct render *r, struct spec *s, const struct optline *l)
 {
         str_slice args;
         int e = args_to_slice(r, &args, l, 1, true);

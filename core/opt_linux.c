@@ -3,21 +3,21 @@
 #include "opt_common.h"
 #include "util.h"
 
-OPTION_FN(opt_host_namespace)
+int opt_host_namespace(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_linux(r, s);
         if (ret < 0)
                 return ret;
         namespace_slice *ns = &s->linux_->namespaces;
         for (size_t i = 0; i < ns->len; i++)
-                if (streq(ns->v[i].type, l->args[0].str)) {
+                if (model_str_eq(ns->v[i].type, l->args[0].str)) {
                         slice_remove(ns, i, sizeof(ns->v[0]));
                         return 0;
                 }
         return 0;
 }
 
-OPTION_FN(opt_linux_namespace)
+int opt_linux_namespace(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_linux(r, s);
         if (ret < 0)
@@ -25,7 +25,7 @@ OPTION_FN(opt_linux_namespace)
         struct spec_namespace want = { .type = l->args[0].str, .path = l->nargs > 1 ? l->args[1].str : NULL };
         namespace_slice *ns = &s->linux_->namespaces;
         for (size_t i = 0; i < ns->len; i++)
-                if (streq(ns->v[i].type, want.type)) {
+                if (model_str_eq(ns->v[i].type, want.type)) {
                         ns->v[i] = want;
                         return 0;
                 }
@@ -47,7 +47,7 @@ static int append_idmaps(struct render *r, idmap_slice *dst, const idmap_slice *
         return 0;
 }
 
-OPTION_FN(opt_user_namespace)
+int opt_user_namespace(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_linux(r, s);
         if (ret < 0)
@@ -55,7 +55,7 @@ OPTION_FN(opt_user_namespace)
         namespace_slice *ns = &s->linux_->namespaces;
         bool has_userns = false;
         for (size_t i = 0; i < ns->len && !has_userns; i++)
-                has_userns = streq(ns->v[i].type, "user");
+                has_userns = model_str_eq(ns->v[i].type, "user");
         if (!has_userns) {
                 struct spec_namespace *slot = slice_push(r->a, ns, sizeof(*slot));
                 if (!slot)
@@ -68,7 +68,7 @@ OPTION_FN(opt_user_namespace)
         return append_idmaps(r, &s->linux_->gid_mappings, l->args[1].value);
 }
 
-OPTION_FN(opt_cgroup)
+int opt_cgroup(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_linux(r, s);
         if (ret < 0)
@@ -77,7 +77,7 @@ OPTION_FN(opt_cgroup)
         return 0;
 }
 
-OPTION_FN(opt_namespaced_cgroup)
+int opt_namespaced_cgroup(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         int ret = set_linux(r, s);
@@ -87,7 +87,7 @@ OPTION_FN(opt_namespaced_cgroup)
         return s->linux_->cgroups_path ? 0 : r_nomem(r);
 }
 
-OPTION_FN(opt_masked_paths)
+int opt_masked_paths(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_linux(r, s);
         if (ret < 0)
@@ -95,7 +95,7 @@ OPTION_FN(opt_masked_paths)
         return args_to_slice(r, &s->linux_->masked_paths, l, 0, false);
 }
 
-OPTION_FN(opt_readonly_paths)
+int opt_readonly_paths(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_linux(r, s);
         if (ret < 0)
@@ -103,7 +103,7 @@ OPTION_FN(opt_readonly_paths)
         return args_to_slice(r, &s->linux_->readonly_paths, l, 0, false);
 }
 
-OPTION_FN(opt_seccomp_unconfined)
+int opt_seccomp_unconfined(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         int ret = set_linux(r, s);
@@ -113,7 +113,7 @@ OPTION_FN(opt_seccomp_unconfined)
         return 0;
 }
 
-OPTION_FN(opt_memory_limit)
+int opt_memory_limit(struct render *r, struct spec *s, const struct optline *l)
 {
         uint64_t limit = l->args[0].u;
         if (s->linux_) {
@@ -151,7 +151,7 @@ static struct spec_resources *linux_resources(struct render *r, struct spec *s)
         return s->linux_->resources;
 }
 
-OPTION_FN(opt_memory_swap)
+int opt_memory_swap(struct render *r, struct spec *s, const struct optline *l)
 {
         struct spec_resources *res = linux_resources(r, s);
         if (!res)
@@ -161,7 +161,7 @@ OPTION_FN(opt_memory_swap)
         return (res->memory->swap = r_i64(r, l->args[0].i)) ? 0 : -r->err->code;
 }
 
-OPTION_FN(opt_pids_limit)
+int opt_pids_limit(struct render *r, struct spec *s, const struct optline *l)
 {
         struct spec_resources *res = linux_resources(r, s);
         if (!res)
@@ -172,7 +172,7 @@ OPTION_FN(opt_pids_limit)
         return 0;
 }
 
-OPTION_FN(opt_blockio)
+int opt_blockio(struct render *r, struct spec *s, const struct optline *l)
 {
         struct spec_resources *res = linux_resources(r, s);
         if (!res)
@@ -195,7 +195,7 @@ static struct spec_cpu *linux_cpu(struct render *r, struct spec *s)
         return s->linux_->resources->cpu;
 }
 
-OPTION_FN(opt_cpu_shares)
+int opt_cpu_shares(struct render *r, struct spec *s, const struct optline *l)
 {
         struct spec_cpu *cpu = linux_cpu(r, s);
         if (!cpu)
@@ -203,7 +203,7 @@ OPTION_FN(opt_cpu_shares)
         return (cpu->shares = r_u64(r, l->args[0].u)) ? 0 : -r->err->code;
 }
 
-OPTION_FN(opt_cpus)
+int opt_cpus(struct render *r, struct spec *s, const struct optline *l)
 {
         struct spec_cpu *cpu = linux_cpu(r, s);
         if (!cpu)
@@ -212,7 +212,7 @@ OPTION_FN(opt_cpus)
         return 0;
 }
 
-OPTION_FN(opt_cpus_mems)
+int opt_cpus_mems(struct render *r, struct spec *s, const struct optline *l)
 {
         struct spec_cpu *cpu = linux_cpu(r, s);
         if (!cpu)
@@ -221,7 +221,7 @@ OPTION_FN(opt_cpus_mems)
         return 0;
 }
 
-OPTION_FN(opt_cpu_cfs)
+int opt_cpu_cfs(struct render *r, struct spec *s, const struct optline *l)
 {
         struct spec_cpu *cpu = linux_cpu(r, s);
         if (!cpu)
@@ -231,7 +231,7 @@ OPTION_FN(opt_cpu_cfs)
         return 0;
 }
 
-OPTION_FN(opt_cpu_rt)
+int opt_cpu_rt(struct render *r, struct spec *s, const struct optline *l)
 {
         struct spec_cpu *cpu = linux_cpu(r, s);
         if (!cpu)
@@ -241,7 +241,7 @@ OPTION_FN(opt_cpu_rt)
         return 0;
 }
 
-OPTION_FN(opt_rdt)
+int opt_rdt(struct render *r, struct spec *s, const struct optline *l)
 {
         if (!s->linux_)
                 return missing_section(r, "linux");
@@ -256,7 +256,7 @@ OPTION_FN(opt_rdt)
 }
 
 /* WithPrivileged is containerd's Compose of these options, in this order. */
-OPTION_FN(opt_privileged)
+int opt_privileged(struct render *r, struct spec *s, const struct optline *l)
 {
         static const char *const empty[] = { "" };
         int ret;

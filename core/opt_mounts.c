@@ -5,7 +5,7 @@
 #include "opt_common.h"
 #include "util.h"
 
-OPTION_FN(opt_mounts)
+int opt_mounts(struct render *r, struct spec *s, const struct optline *l)
 {
         const mount_slice *add = l->args[0].value;
         for (size_t i = 0; i < add->len; i++) {
@@ -43,7 +43,7 @@ static int without_mounts(struct render *r, struct spec *s, const char *const *d
         return 0;
 }
 
-OPTION_FN(opt_without_mounts)
+int opt_without_mounts(struct render *r, struct spec *s, const struct optline *l)
 {
         const char *small[16];
         const char **dests = l->nargs <= 16 ? small : r_alloc(r, l->nargs * sizeof(char *));
@@ -54,7 +54,7 @@ OPTION_FN(opt_without_mounts)
         return without_mounts(r, s, dests, l->nargs);
 }
 
-OPTION_FN(opt_without_run_mount)
+int opt_without_run_mount(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         static const char *const run[] = { "/run" };
@@ -74,25 +74,25 @@ static int host_file_mount(struct render *r, struct spec *s, const char *path)
         return 0;
 }
 
-OPTION_FN(opt_host_hosts_file)
+int opt_host_hosts_file(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         return host_file_mount(r, s, "/etc/hosts");
 }
 
-OPTION_FN(opt_host_resolvconf)
+int opt_host_resolvconf(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         return host_file_mount(r, s, "/etc/resolv.conf");
 }
 
-OPTION_FN(opt_host_localtime)
+int opt_host_localtime(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         return host_file_mount(r, s, "/etc/localtime");
 }
 
-OPTION_FN(opt_dev_shm_size)
+int opt_dev_shm_size(struct render *r, struct spec *s, const struct optline *l)
 {
         for (size_t i = 0; i < s->mounts.len; i++) {
                 struct spec_mount *m = &s->mounts.v[i];
@@ -124,14 +124,14 @@ static void writeable(struct spec *s, const char *type)
         }
 }
 
-OPTION_FN(opt_writeable_sysfs)
+int opt_writeable_sysfs(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) r, (void) l;
         writeable(s, "sysfs");
         return 0;
 }
 
-OPTION_FN(opt_writeable_cgroupfs)
+int opt_writeable_cgroupfs(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) r, (void) l;
         writeable(s, "cgroup");

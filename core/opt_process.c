@@ -1,6 +1,7 @@
 /* Options on the process, root, hostname and annotations. */
 #include "files.h"
 #include "opt_common.h"
+#include "utf8.h"
 #include "util.h"
 
 static const char *const default_unix_env[] = {
@@ -17,7 +18,7 @@ static int with_env(struct render *r, struct spec *s, const char *const *vars, s
         return env_replace_or_append(r, &s->process->env, vars, n, &s->process->env);
 }
 
-OPTION_FN(opt_env)
+int opt_env(struct render *r, struct spec *s, const struct optline *l)
 {
         const char **vars = l->nargs ? r_alloc(r, l->nargs * sizeof(char *)) : NULL;
         if (l->nargs && !vars)
@@ -27,21 +28,40 @@ OPTION_FN(opt_env)
         return with_env(r, s, vars, l->nargs);
 }
 
-OPTION_FN(opt_env_file)
+int opt_env_file(struct render *r, struct spec *s, const struct optline *l)
 {
         _cleanup_free_ char *data = NULL;
         size_t n;
         int ret = file_read_input(r, l->args[0].str, FILE_READ_MAX, &data, &n);
         if (ret < 0)
                 return ret;
-        str_slice lines;
+        span_slice lines;
         ret = scan_lines(r->a, data, n, SCANNER_LINE_MAX, &lines, r->err);
         if (ret < 0)
                 return ret;
-        return with_env(r, s, lines.v, lines.len);
+        const char **vars = lines.len ? r_alloc(r, lines.len * sizeof(char *)) : NULL;
+        if (lines.len && !vars)
+                return -r->err->code;
+        for (size_t i = 0; i < lines.len; i++) {
+                const char *p = lines.v[i].p;
+                size_t len = lines.v[i].len;
+                /* A NUL byte is data to containerd, which writes it as
+                 * "\u0000": carried escaped (utf8.h). */
+                buf esc = { 0 };
+                if (memchr(p, '\0', len) || memchr(p, NUL_ESCAPE_BYTE, len)) {
+                        nul_escape(&esc, p, len);
+                        p = esc.p;
+                        len = esc.len;
+                }
+                vars[i] = esc.oom ? NULL : arena_strndup(r->a, p, len);
+                buf_free(&esc);
+                if (!vars[i])
+                        return r_nomem(r);
+        }
+        return with_env(r, s, vars, lines.len);
 }
 
-OPTION_FN(opt_default_path_env)
+int opt_default_path_env(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         if (!s->process)
@@ -49,7 +69,7 @@ OPTION_FN(opt_default_path_env)
         return env_replace_or_append(r, &s->process->env, default_unix_env, 1, &s->process->env);
 }
 
-OPTION_FN(opt_process_args)
+int opt_process_args(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_process(r, s);
         if (ret < 0)
@@ -58,7 +78,7 @@ OPTION_FN(opt_process_args)
         return args_to_slice(r, &s->process->args, l, 0, true);
 }
 
-OPTION_FN(opt_process_cwd)
+int opt_process_cwd(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_process(r, s);
         if (ret < 0)
@@ -67,7 +87,7 @@ OPTION_FN(opt_process_cwd)
         return 0;
 }
 
-OPTION_FN(opt_tty)
+int opt_tty(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         int ret = set_process(r, s);
@@ -79,7 +99,7 @@ OPTION_FN(opt_tty)
         return 0;
 }
 
-OPTION_FN(opt_tty_size)
+int opt_tty_size(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_process(r, s);
         if (ret < 0)
@@ -92,21 +112,21 @@ OPTION_FN(opt_tty_size)
         return 0;
 }
 
-OPTION_FN(opt_hostname)
+int opt_hostname(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) r;
         s->hostname = l->args[0].str;
         return 0;
 }
 
-OPTION_FN(opt_domainname)
+int opt_domainname(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) r;
         s->domainname = l->args[0].str;
         return 0;
 }
 
-OPTION_FN(opt_new_privileges)
+int opt_new_privileges(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         int ret = set_process(r, s);
@@ -116,7 +136,7 @@ OPTION_FN(opt_new_privileges)
         return 0;
 }
 
-OPTION_FN(opt_no_new_privileges)
+int opt_no_new_privileges(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         int ret = set_process(r, s);
@@ -126,7 +146,7 @@ OPTION_FN(opt_no_new_privileges)
         return 0;
 }
 
-OPTION_FN(opt_selinux_label)
+int opt_selinux_label(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_process(r, s);
         if (ret < 0)
@@ -135,7 +155,7 @@ OPTION_FN(opt_selinux_label)
         return 0;
 }
 
-OPTION_FN(opt_apparmor_profile)
+int opt_apparmor_profile(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_process(r, s);
         if (ret < 0)
@@ -144,7 +164,7 @@ OPTION_FN(opt_apparmor_profile)
         return 0;
 }
 
-OPTION_FN(opt_annotations)
+int opt_annotations(struct render *r, struct spec *s, const struct optline *l)
 {
         if (!s->annotations.v)
                 slice_make_empty(&s->annotations);
@@ -161,7 +181,7 @@ OPTION_FN(opt_annotations)
         return map_put_all(r->a, &type_str_map, &s->annotations, entries, l->nargs) < 0 ? r_nomem(r) : 0;
 }
 
-OPTION_FN(opt_rootfs_path)
+int opt_rootfs_path(struct render *r, struct spec *s, const struct optline *l)
 {
         int ret = set_root(r, s);
         if (ret < 0)
@@ -170,7 +190,7 @@ OPTION_FN(opt_rootfs_path)
         return 0;
 }
 
-OPTION_FN(opt_rootfs_readonly)
+int opt_rootfs_readonly(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         int ret = set_root(r, s);

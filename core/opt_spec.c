@@ -181,18 +181,18 @@ int spec_default(struct render *r, const char *platform, struct spec *s)
 }
 
 /* WithDefaultSpec uses the platform containerd runs on, not the container's. */
-OPTION_FN(opt_default_spec)
+int opt_default_spec(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         return spec_default(r, platform_host(), s);
 }
 
-OPTION_FN(opt_default_spec_for_platform)
+int opt_default_spec_for_platform(struct render *r, struct spec *s, const struct optline *l)
 {
         return spec_default(r, l->args[0].str, s);
 }
 
-OPTION_FN(opt_spec_from_bytes)
+int opt_spec_from_bytes(struct render *r, struct spec *s, const struct optline *l)
 {
         /* The line holds the decoded spec; the rendering gets its own copy. */
         *s = (struct spec){ 0 };
@@ -201,7 +201,7 @@ OPTION_FN(opt_spec_from_bytes)
         return 0;
 }
 
-OPTION_FN(opt_spec_from_file)
+int opt_spec_from_file(struct render *r, struct spec *s, const struct optline *l)
 {
         const char *path = l->args[0].str;
         _cleanup_free_ char *data = NULL;

@@ -36,7 +36,7 @@ static int user_from_path(struct render *r, const struct lookup *lk, const char 
         if (e < 0)
                 return e;
         for (size_t i = 0; i < users.len; i++)
-                if (name ? streq(users.v[i].name, name) : users.v[i].uid == uid) {
+                if (name ? span_is(users.v[i].name, name) : users.v[i].uid == uid) {
                         *ret = users.v[i];
                         return 0;
                 }
@@ -51,7 +51,7 @@ static int gid_from_path(struct render *r, const struct lookup *lk, const char *
         if (e < 0)
                 return e;
         for (size_t i = 0; i < groups.len; i++)
-                if (streq(groups.v[i].name, name)) {
+                if (span_is(groups.v[i].name, name)) {
                         *ret = (uint32_t) groups.v[i].gid;
                         return 0;
                 }
@@ -157,12 +157,12 @@ static int with_user(struct render *r, struct spec *s, const char *userstr)
         return ensure_additional_gids(r, s);
 }
 
-OPTION_FN(opt_user)
+int opt_user(struct render *r, struct spec *s, const struct optline *l)
 {
         return with_user(r, s, l->args[0].str);
 }
 
-OPTION_FN(opt_uid_gid)
+int opt_uid_gid(struct render *r, struct spec *s, const struct optline *l)
 {
         int e = set_process(r, s);
         if (e < 0)
@@ -173,12 +173,12 @@ OPTION_FN(opt_uid_gid)
         return ensure_additional_gids(r, s);
 }
 
-OPTION_FN(opt_user_id)
+int opt_user_id(struct render *r, struct spec *s, const struct optline *l)
 {
         return with_user_id(r, s, (uint32_t) l->args[0].u);
 }
 
-OPTION_FN(opt_username)
+int opt_username(struct render *r, struct spec *s, const struct optline *l)
 {
         return with_username(r, s, l->args[0].str);
 }
@@ -194,7 +194,8 @@ static int with_additional_gids(struct render *r, struct spec *s, const char *us
         struct lookup lk _cleanup_lookup_ = { .fd = -1 };
         if ((e = lookup_begin(r, s, &lk)) < 0)
                 return e;
-        const char *username = userstr;
+        /* A name from passwd may hold NUL bytes: compared as bytes. */
+        struct span username = { userstr, strlen(userstr) };
         bool ok;
         int64_t uid = go_atoi(userstr, strlen(userstr), &ok);
         if (ok) {
@@ -220,10 +221,10 @@ static int with_additional_gids(struct render *r, struct spec *s, const char *us
         slice_make_empty(&gids);
         for (size_t i = 0; i < groups.len; i++) {
                 const struct gr_group *g = &groups.v[i];
-                if (streq(g->name, username))
+                if (span_eq(g->name, username))
                         continue;       /* supplementary groups only */
                 for (size_t j = 0; j < g->members.len; j++)
-                        if (streq(g->members.v[j], username)) {
+                        if (span_eq(g->members.v[j], username)) {
                                 uint32_t *slot = slice_push(r->a, &gids, sizeof(*slot));
                                 if (!slot)
                                         return r_nomem(r);
@@ -235,12 +236,12 @@ static int with_additional_gids(struct render *r, struct spec *s, const char *us
         return ensure_additional_gids(r, s);
 }
 
-OPTION_FN(opt_additional_gids)
+int opt_additional_gids(struct render *r, struct spec *s, const struct optline *l)
 {
         return with_additional_gids(r, s, l->args[0].str);
 }
 
-OPTION_FN(opt_append_additional_groups)
+int opt_append_additional_groups(struct render *r, struct spec *s, const struct optline *l)
 {
         if (s->windows)
                 return 0;
@@ -264,7 +265,7 @@ OPTION_FN(opt_append_additional_groups)
                         /* Go keeps groups in a map by name: the last duplicate wins. */
                         const struct gr_group *found = NULL;
                         for (size_t j = 0; j < groups.len; j++)
-                                if (streq(groups.v[j].name, name))
+                                if (span_is(groups.v[j].name, name))
                                         found = &groups.v[j];
                         if (!found)
                                 return bf_error_set(r->err, ENOENT, "unable to find group %s", name);

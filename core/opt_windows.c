@@ -2,7 +2,7 @@
 #include "opt_common.h"
 #include "util.h"
 
-OPTION_FN(opt_windows_hyperv)
+int opt_windows_hyperv(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         int ret = set_windows(r, s);
@@ -24,7 +24,7 @@ static struct spec_windows_cpu *windows_cpu(struct render *r, struct spec *s)
         return s->windows->resources->cpu;
 }
 
-OPTION_FN(opt_windows_cpu_count)
+int opt_windows_cpu_count(struct render *r, struct spec *s, const struct optline *l)
 {
         struct spec_windows_cpu *cpu = windows_cpu(r, s);
         if (!cpu)
@@ -40,7 +40,7 @@ static uint16_t *r_u16(struct render *r, uint16_t v)
         return p;
 }
 
-OPTION_FN(opt_windows_cpu_shares)
+int opt_windows_cpu_shares(struct render *r, struct spec *s, const struct optline *l)
 {
         struct spec_windows_cpu *cpu = windows_cpu(r, s);
         if (!cpu)
@@ -48,7 +48,7 @@ OPTION_FN(opt_windows_cpu_shares)
         return (cpu->shares = r_u16(r, (uint16_t) l->args[0].u)) ? 0 : -r->err->code;
 }
 
-OPTION_FN(opt_windows_cpu_maximum)
+int opt_windows_cpu_maximum(struct render *r, struct spec *s, const struct optline *l)
 {
         struct spec_windows_cpu *cpu = windows_cpu(r, s);
         if (!cpu)
@@ -56,7 +56,7 @@ OPTION_FN(opt_windows_cpu_maximum)
         return (cpu->maximum = r_u16(r, (uint16_t) l->args[0].u)) ? 0 : -r->err->code;
 }
 
-OPTION_FN(opt_windows_device)
+int opt_windows_device(struct render *r, struct spec *s, const struct optline *l)
 {
         const char *id_type = l->args[0].str, *id = l->args[1].str;
         if (!id_type[0])
@@ -71,7 +71,7 @@ OPTION_FN(opt_windows_device)
         return 0;
 }
 
-OPTION_FN(opt_windows_ignore_flushes_during_boot)
+int opt_windows_ignore_flushes_during_boot(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         int ret = set_windows(r, s);
@@ -90,7 +90,7 @@ static struct spec_windows_network *windows_network(struct render *r, struct spe
         return s->windows->network;
 }
 
-OPTION_FN(opt_windows_allow_unqualified_dns_query)
+int opt_windows_allow_unqualified_dns_query(struct render *r, struct spec *s, const struct optline *l)
 {
         (void) l;
         struct spec_windows_network *n = windows_network(r, s);
@@ -100,7 +100,7 @@ OPTION_FN(opt_windows_allow_unqualified_dns_query)
         return 0;
 }
 
-OPTION_FN(opt_windows_network_namespace)
+int opt_windows_network_namespace(struct render *r, struct spec *s, const struct optline *l)
 {
         struct spec_windows_network *n = windows_network(r, s);
         if (!n)

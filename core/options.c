@@ -12,6 +12,8 @@
 #define VARIADIC(min, ...) min, ARGS_VARIADIC, { __VA_ARGS__ }
 #define HOST_FILES OPTION_READS_HOST_FILES
 #define ROOT_PATH OPTION_SETS_ROOT_PATH
+#define REPLACES_SPEC OPTION_REPLACES_SPEC
+#define IMAGE OPTION_APPLIES_IMAGE
 
 static const struct option options[] = {
         { "WithAddedCapabilities", opt_added_capabilities, 0, VARIADIC(0, ARG_STRING) },
@@ -32,8 +34,8 @@ static const struct option options[] = {
         { "WithCapabilities", opt_capabilities, 0, VARIADIC(0, ARG_STRING) },
         { "WithCgroup", opt_cgroup, 0, ARGS(1, 1, ARG_STRING) },
         { "WithDefaultPathEnv", opt_default_path_env, 0, NONE },
-        { "WithDefaultSpec", opt_default_spec, 0, NONE },
-        { "WithDefaultSpecForPlatform", opt_default_spec_for_platform, 0, ARGS(1, 1, ARG_STRING) },
+        { "WithDefaultSpec", opt_default_spec, REPLACES_SPEC, NONE },
+        { "WithDefaultSpecForPlatform", opt_default_spec_for_platform, REPLACES_SPEC, ARGS(1, 1, ARG_STRING) },
         { "WithDefaultUnixDevices", opt_default_unix_devices, 0, NONE },
         { "WithDevShmSize", opt_dev_shm_size, 0, ARGS(1, 1, ARG_I64) },
         { "WithDevices", opt_devices, HOST_FILES, ARGS(3, 3, ARG_HOST_PATH, ARG_STRING, ARG_PERMS) },
@@ -47,8 +49,8 @@ static const struct option options[] = {
         { "WithHostNamespace", opt_host_namespace, 0, ARGS(1, 1, ARG_STRING) },
         { "WithHostResolvconf", opt_host_resolvconf, 0, NONE },
         { "WithHostname", opt_hostname, 0, ARGS(1, 1, ARG_STRING) },
-        { "WithImageConfig", opt_image_config, HOST_FILES, ARGS(1, 1, ARG_IMAGE_REF) },
-        { "WithImageConfigArgs", opt_image_config_args, HOST_FILES, VARIADIC(1, ARG_IMAGE_REF, ARG_STRING) },
+        { "WithImageConfig", opt_image_config, IMAGE | HOST_FILES, ARGS(1, 1, ARG_IMAGE_REF) },
+        { "WithImageConfigArgs", opt_image_config_args, IMAGE | HOST_FILES, VARIADIC(1, ARG_IMAGE_REF, ARG_STRING) },
         { "WithLinuxDevice", opt_linux_device, HOST_FILES, ARGS(2, 2, ARG_HOST_PATH, ARG_PERMS) },
         { "WithLinuxDeviceFollowSymlinks", opt_linux_device_follow_symlinks, HOST_FILES, ARGS(2, 2, ARG_HOST_PATH, ARG_PERMS) },
         { "WithLinuxDevices", opt_linux_devices, 0, ARGS(1, 1, ARG_JSON_DEVICES) },
@@ -71,8 +73,8 @@ static const struct option options[] = {
         { "WithRootFSReadonly", opt_rootfs_readonly, 0, NONE },
         { "WithSeccompUnconfined", opt_seccomp_unconfined, 0, NONE },
         { "WithSelinuxLabel", opt_selinux_label, 0, ARGS(1, 1, ARG_STRING) },
-        { "WithSpecFromBytes", opt_spec_from_bytes, ROOT_PATH, ARGS(1, 1, ARG_JSON_SPEC) },
-        { "WithSpecFromFile", opt_spec_from_file, HOST_FILES, ARGS(1, 1, ARG_HOST_PATH) },
+        { "WithSpecFromBytes", opt_spec_from_bytes, REPLACES_SPEC | ROOT_PATH, ARGS(1, 1, ARG_JSON_SPEC) },
+        { "WithSpecFromFile", opt_spec_from_file, REPLACES_SPEC | HOST_FILES, ARGS(1, 1, ARG_HOST_PATH) },
         { "WithTTY", opt_tty, 0, NONE },
         { "WithTTYSize", opt_tty_size, 0, ARGS(2, 2, ARG_I64, ARG_I64) },
         { "WithUIDGID", opt_uid_gid, 0, ARGS(2, 2, ARG_U32, ARG_U32) },
@@ -117,6 +119,11 @@ const struct option *option_list(size_t *ret_n)
 {
         *ret_n = ARRAY_SIZE(options);
         return options;
+}
+
+bool optline_has_flags(const struct optline *l, unsigned flags)
+{
+        return (l->opt->flags & flags) == flags;
 }
 
 bool optline_uses_host_paths(const struct optline *l)

@@ -33,15 +33,20 @@ enum arg_kind {
 
 typedef int (*option_apply)(struct render *r, struct spec *s, const struct optline *l);
 
-/* What an option reads on the host, beyond its arguments: rendering runs
- * with the renderer's credentials and in its mount namespace, so a caller
- * other than the one who runs the renderer must not choose these paths. */
+/* OPTION_READS_HOST_FILES and OPTION_SETS_ROOT_PATH say what an option reads
+ * on the host beyond its arguments: rendering runs with the renderer's
+ * credentials and in its mount namespace, so a caller other than the one who
+ * runs the renderer must not choose these paths. */
 enum option_flags {
         /* Reads the host files or device nodes its arguments name. */
         OPTION_READS_HOST_FILES = 1 << 0,
         /* Sets root.path: an absolute one is a host directory whose
          * etc/passwd and etc/group later user and group look-ups read. */
         OPTION_SETS_ROOT_PATH = 1 << 1,
+        /* Replaces the whole spec: what lines before it did no longer shows. */
+        OPTION_REPLACES_SPEC = 1 << 2,
+        /* Applies the image config its first argument (a host path) names. */
+        OPTION_APPLIES_IMAGE = 1 << 3,
 };
 
 struct option {
@@ -57,5 +62,7 @@ const struct option *option_find(const char *name, size_t len);
 /* Does this parsed line name host paths that rendering reads: an option
  * that reads host files, or one that sets an absolute root.path? */
 bool optline_uses_host_paths(const struct optline *l);
+/* Does the line's option have every flag of `flags` (enum option_flags)? */
+bool optline_has_flags(const struct optline *l, unsigned flags);
 /* Every option, in name order (for documentation and tests). */
 const struct option *option_list(size_t *ret_n);

@@ -20,6 +20,7 @@ enum token_kind {
         TOKEN_WORD,
         TOKEN_STRING,
         TOKEN_JSON,
+        TOKEN_ARG,      /* a whole argument handed to optline_build: a string, or JSON text */
 };
 
 struct token {
@@ -158,7 +159,9 @@ static struct json_object *json_parse_strict(const char *p, size_t n, bf_error *
 static int token_string(arena *a, const struct token *t, const char **ret, const char *name, size_t argn,
                         bf_error *err)
 {
-        if (t->kind == TOKEN_WORD) {
+        if (t->kind == TOKEN_ARG && !utf8_valid(t->p, t->n))
+                return invalid(err, "%s: argument %zu: string is not valid UTF-8", name, argn);
+        if (t->kind == TOKEN_WORD || t->kind == TOKEN_ARG) {
                 *ret = arena_strndup(a, t->p, t->n);
                 return *ret ? 0 : bf_error_set(err, ENOMEM, "out of memory");
         }
@@ -210,7 +213,7 @@ static int convert_json(arena *a, const struct token *t, enum arg_kind k, struct
 {
         bool want_object = false;
         const struct type *type = json_arg_type(k, &want_object);
-        if (t->kind != TOKEN_JSON || (t->p[0] == '{') != want_object)
+        if ((t->kind != TOKEN_JSON && t->kind != TOKEN_ARG) || t->p[0] != (want_object ? '{' : '['))
                 return invalid(err, "%s: argument %zu: expected a JSON %s", name, argn, want_object ? "object" : "array");
         bf_error why = { 0 };
         struct json_object *j = json_parse_strict(t->p, t->n, &why);
@@ -370,6 +373,49 @@ static int build_text(struct optline *l, bf_error *err)
         return l->text ? 0 : bf_error_set(err, ENOMEM, "out of memory");
 }
 
+/* The line of opt with the given argument tokens: arguments checked and
+ * converted, canonical text built. Both ways of making a line end here. */
+static int line_from_tokens(const struct option *opt, const struct token *args, size_t nargs, struct optline **ret,
+                            bf_error *err)
+{
+        if (nargs < opt->min_args || (opt->max_args != ARGS_VARIADIC && nargs > opt->max_args))
+                return invalid(err, "%s: wrong number of arguments (%zu)", opt->name, nargs);
+
+        /* The line lives in its own arena: one allocation for most lines. */
+        arena mem;
+        arena_init_small(&mem);
+        struct optline *l = arena_alloc(&mem, sizeof(*l));
+        if (!l) {
+                arena_done(&mem);
+                return bf_error_set(err, ENOMEM, "out of memory");
+        }
+        l->mem = mem;
+        l->opt = opt;
+        l->refs = 1;
+        l->nargs = nargs;
+        l->args = nargs ? arena_alloc(&l->mem, nargs * sizeof(*l->args)) : NULL;
+        if (nargs && !l->args) {
+                optline_unref(l);
+                return bf_error_set(err, ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < nargs; i++) {
+                /* Variadic options repeat the kind that follows their fixed arguments. */
+                size_t ki = opt->max_args == ARGS_VARIADIC && i > opt->min_args ? opt->min_args : i;
+                int r = convert_arg(&l->mem, &args[i], opt->args[ki], &l->args[i], opt->name, i + 1, err);
+                if (r < 0) {
+                        optline_unref(l);
+                        return r;
+                }
+        }
+        int r = build_text(l, err);
+        if (r < 0) {
+                optline_unref(l);
+                return r;
+        }
+        *ret = l;
+        return 0;
+}
+
 int optline_parse(const char *line, size_t len, struct optline **ret, bf_error *err)
 {
         if (len > OPTLINE_MAX)
@@ -396,40 +442,29 @@ int optline_parse(const char *line, size_t len, struct optline **ret, bf_error *
         const struct option *opt = option_find(toks[0].p, toks[0].n);
         if (!opt)
                 return invalid(err, "unknown option \"%.*s\"", (int) (toks[0].n > 200 ? 200 : toks[0].n), toks[0].p);
-        size_t nargs = ntoks - 1;
-        if (nargs < opt->min_args || (opt->max_args != ARGS_VARIADIC && nargs > opt->max_args))
-                return invalid(err, "%s: wrong number of arguments (%zu)", opt->name, nargs);
+        return line_from_tokens(opt, toks + 1, ntoks - 1, ret, err);
+}
 
-        /* The line lives in its own arena: one allocation for most lines. */
-        arena mem;
-        arena_init_small(&mem);
-        struct optline *l = arena_alloc(&mem, sizeof(*l));
-        if (!l) {
-                arena_done(&mem);
+int optline_build(const char *name, const char *const *args, size_t nargs, struct optline **ret, bf_error *err)
+{
+        const struct option *opt = option_find(name, strlen(name));
+        if (!opt)
+                return invalid(err, "unknown option \"%.200s\"", name);
+        if (nargs > OPTLINE_ARGS_MAX)
+                return bf_error_set(err, EFBIG, "an option line has at most %d arguments", OPTLINE_ARGS_MAX);
+        _cleanup_free_ struct token *toks = nargs ? malloc(nargs * sizeof(*toks)) : NULL;
+        if (nargs && !toks)
                 return bf_error_set(err, ENOMEM, "out of memory");
-        }
-        l->mem = mem;
-        l->opt = opt;
-        l->refs = 1;
-        l->nargs = nargs;
-        l->args = nargs ? arena_alloc(&l->mem, nargs * sizeof(*l->args)) : NULL;
-        if (nargs && !l->args) {
-                optline_unref(l);
-                return bf_error_set(err, ENOMEM, "out of memory");
-        }
-        for (size_t i = 0; i < nargs; i++) {
-                /* Variadic options repeat the kind that follows their fixed arguments. */
-                size_t ki = opt->max_args == ARGS_VARIADIC && i > opt->min_args ? opt->min_args : i;
-                r = convert_arg(&l->mem, &toks[i + 1], opt->args[ki], &l->args[i], opt->name, i + 1, err);
-                if (r < 0) {
-                        optline_unref(l);
-                        return r;
-                }
-        }
-        r = build_text(l, err);
-        if (r < 0) {
-                optline_unref(l);
+        for (size_t i = 0; i < nargs; i++)
+                toks[i] = (struct token){ .kind = TOKEN_ARG, .p = args[i], .n = strlen(args[i]) };
+        struct optline *l = NULL;
+        int r = line_from_tokens(opt, toks, nargs, &l, err);
+        if (r < 0)
                 return r;
+        /* Quoting can make the text longer than its arguments. */
+        if (l->text_len > OPTLINE_MAX) {
+                optline_unref(l);
+                return bf_error_set(err, EFBIG, "option line longer than %d bytes", OPTLINE_MAX);
         }
         *ret = l;
         return 0;
@@ -455,9 +490,13 @@ void optline_free_all(struct optline **lines, size_t n)
         free(lines);
 }
 
-int optline_parse_text(const char *text, size_t len, struct optline ***ret, size_t *ret_n, bf_error *err)
+/* numbers: NULL, or where to put each parsed line's number (and then every
+ * message names its line). */
+static int parse_text(const char *text, size_t len, struct optline ***ret, size_t **ret_numbers, size_t *ret_n,
+                      bf_error *err)
 {
         struct optline **lines = NULL;
+        size_t *numbers = NULL;
         size_t n = 0, cap = 0, lineno = 0;
         size_t i = 0;
         while (i < len) {
@@ -468,26 +507,48 @@ int optline_parse_text(const char *text, size_t len, struct optline ***ret, size
                         if (n == cap) {
                                 cap = cap ? cap * 2 : 8;
                                 struct optline **nlines = realloc(lines, cap * sizeof(*lines));
-                                if (!nlines) {
+                                if (nlines)
+                                        lines = nlines;
+                                size_t *nnumbers = nlines && ret_numbers ? realloc(numbers, cap * sizeof(*numbers))
+                                                                          : numbers;
+                                if (nnumbers)
+                                        numbers = nnumbers;
+                                if (!nlines || (ret_numbers && !nnumbers)) {
                                         optline_free_all(lines, n);
+                                        free(numbers);
                                         return bf_error_set(err, ENOMEM, "out of memory");
                                 }
-                                lines = nlines;
                         }
                         int r = optline_parse(text + i, end - i, &lines[n], err);
                         if (r < 0) {
                                 optline_free_all(lines, n);
-                                if (lineno > 1 || (nl && end + 1 < len))
+                                free(numbers);
+                                if (ret_numbers || lineno > 1 || (nl && end + 1 < len))
                                         bf_error_prefix(err, "line %zu", lineno);
                                 return r;
                         }
+                        if (ret_numbers)
+                                numbers[n] = lineno;
                         n++;
                 }
                 i = end + 1;
         }
         *ret = lines;
+        if (ret_numbers)
+                *ret_numbers = numbers;
         *ret_n = n;
         return 0;
+}
+
+int optline_parse_text(const char *text, size_t len, struct optline ***ret, size_t *ret_n, bf_error *err)
+{
+        return parse_text(text, len, ret, NULL, ret_n, err);
+}
+
+int optline_parse_numbered(const char *text, size_t len, struct optline ***ret, size_t **ret_numbers, size_t *ret_n,
+                           bf_error *err)
+{
+        return parse_text(text, len, ret, ret_numbers, ret_n, err);
 }
 
 struct optline *optline_ref(struct optline *l)

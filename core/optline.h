@@ -45,6 +45,11 @@ struct optline {
 /* Parse one line (no newline; blank and comment lines are the caller's).
  * Errors are EINVAL ("invalid option line: ...") or EFBIG. */
 int optline_parse(const char *line, size_t len, struct optline **ret, bf_error *err);
+/* The line of option `name` with arguments already split: each a string
+ * taken as it is (never decoded or tokenized), or for a JSON-valued argument
+ * one JSON value as text. The same checks, conversions and canonical text as
+ * optline_parse (errors EINVAL "invalid option line: ...", or EFBIG). */
+int optline_build(const char *name, const char *const *args, size_t nargs, struct optline **ret, bf_error *err);
 struct optline *optline_ref(struct optline *l);
 /* The containerd name of the line's option, e.g. "WithHostname". */
 const char *optline_option_name(const struct optline *l);
@@ -53,6 +58,11 @@ void optline_unref(struct optline *l);
 /* Parse every line of text (blank and # lines skipped). A message about a
  * line of a text of several lines starts with "line N: ". */
 int optline_parse_text(const char *text, size_t len, struct optline ***ret, size_t *ret_n, bf_error *err);
+/* optline_parse_text for a whole input (bundlefs-render's stdin): every
+ * message starts with "line N: ", and *ret_numbers (malloc'd, one per line
+ * parsed) gets each line's number in text, blank and # lines counted. */
+int optline_parse_numbered(const char *text, size_t len, struct optline ***ret, size_t **ret_numbers, size_t *ret_n,
+                           bf_error *err);
 void optline_free_all(struct optline **lines, size_t n);
 /* The lines in canonical form, one per line (what `cat opts` shows). */
 void optline_print_all(buf *out, struct optline *const *lines, size_t n);

@@ -1,5 +1,6 @@
 #include "render.h"
 
+#include "identifiers.h"
 #include "optline.h"
 #include "options.h"
 
@@ -22,7 +23,11 @@ int spec_build(arena *a, const struct render_input *in, struct spec *ret, size_t
         *ret = (struct spec){ 0 };
         if (ret_failed_line)
                 *ret_failed_line = in->nlines;
-        int e = spec_default(&r, in->platform, ret);
+        /* containerd needs a valid namespace before it renders anything. */
+        int e = namespace_required(in->namespace_, err);
+        if (e < 0)
+                return e;
+        e = spec_default(&r, in->platform, ret);
         if (e < 0)
                 return bf_error_prefix(err, "platform %s", in->platform);
         return spec_apply(a, in, ret, 0, ret_failed_line, err);
@@ -38,7 +43,8 @@ int spec_apply(arena *a, const struct render_input *in, struct spec *s, size_t f
                 if (e < 0) {
                         if (ret_failed_line)
                                 *ret_failed_line = i;
-                        return bf_error_prefix(err, "line %zu: %s", first + i + 1, l->opt->name);
+                        size_t number = in->line_numbers ? in->line_numbers[i] : first + i + 1;
+                        return bf_error_prefix(err, "line %zu: %s", number, l->opt->name);
                 }
         }
         return 0;

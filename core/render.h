@@ -20,6 +20,9 @@ struct render_input {
         const char *bundle_rootfs;      /* look-up root when root.path is relative (NULL: none) */
         struct optline *const *lines;
         size_t nlines;
+        /* The number messages give each line (bundlefs-render: its line of
+         * stdin); NULL: its place in the list, counting from 1. */
+        const size_t *line_numbers;
         struct deps *deps;              /* records the outside inputs read (NULL: none); see deps.h */
 };
 
@@ -37,14 +40,17 @@ struct render {
 #define RENDER_ARENA_LIMIT ((size_t) 256 << 20)
 
 /* Build the spec. On failure err says why, prefixed with the failing line's
- * number (counting from 1) and option name. ret_failed_line gets the index of
- * the failing line, or nlines when the platform itself was refused. */
+ * number (counting from 1, or in->line_numbers) and option name.
+ * ret_failed_line gets the index of the failing line, or nlines when the
+ * namespace (namespace_required) or the platform was refused, before any
+ * line. */
 int spec_build(arena *a, const struct render_input *in, struct spec *ret, size_t *ret_failed_line, bf_error *err);
 
 /* Apply in->lines to a spec built from the lines before them: the same as
  * spec_build of the whole list when nothing those lines read has changed
- * (see deps.h). Messages number the lines from first + 1; ret_failed_line
- * gets the index (in in->lines) of the failing one. */
+ * (see deps.h). Messages number the lines from first + 1 (or with
+ * in->line_numbers); ret_failed_line gets the index (in in->lines) of the
+ * failing one. */
 int spec_apply(arena *a, const struct render_input *in, struct spec *s, size_t first, size_t *ret_failed_line,
                bf_error *err);
 

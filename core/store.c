@@ -20,31 +20,12 @@
 #define LOG_NAME "log"
 #define LOG_NEW_NAME "log.new"
 #define LOG_HEADER_V1 "bundlefs-log 1\n"
-#define LOG_HEADER_FMT "bundlefs-log 2 %016" PRIx64 "\n"
+#define LOG_HEADER_V2_PREFIX "bundlefs-log 2 "
+#define LOG_HEADER_FMT LOG_HEADER_V2_PREFIX "%016" PRIx64 "\n"
 #define JOURNAL_NAME "journal"
 #define JOURNAL_HEADER "bundlefs-journal 1\n"
 #define FORMAT_TEXT "bundlefs-state 1\n"
 #define RECORD_HEADER_MAX 64
-
-bool identifier_valid(const char *name)
-{
-        size_t n = strlen(name);
-        if (n == 0 || n > 76)
-                return false;
-        bool need_alnum = true;
-        for (size_t i = 0; i < n; i++) {
-                char c = name[i];
-                bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-                if (alnum) {
-                        need_alnum = false;
-                } else if ((c == '.' || c == '_' || c == '-') && !need_alnum) {
-                        need_alnum = true;
-                } else {
-                        return false;
-                }
-        }
-        return !need_alnum;
-}
 
 static int sys_error(bf_error *err, const char *what, const char *name)
 {
@@ -57,21 +38,6 @@ static int fsync_dir_at(int dirfd, const char *name, bf_error *err)
         _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0 || fsync(fd) < 0)
                 return sys_error(err, "syncing", name);
-        return 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t) w;
-        }
         return 0;
 }
 
@@ -112,7 +78,7 @@ int store_open(const char *path, struct store *ret, bf_error *err)
         } else if (errno == ENOENT) {
                 /* A new state directory: only an empty one may become one. */
                 _cleanup_close_ int tmp = openat(dirfd, "format.new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-                if (tmp < 0 || write_all(tmp, FORMAT_TEXT, strlen(FORMAT_TEXT)) < 0 || fsync(tmp) < 0)
+                if (tmp < 0 || fd_write_all(tmp, FORMAT_TEXT, strlen(FORMAT_TEXT)) < 0 || fsync(tmp) < 0)
                         return sys_error(err, "writing", "format");
                 if (mkdirat(dirfd, "namespaces", 0700) < 0 && errno != EEXIST)
                         return sys_error(err, "creating", "namespaces");
@@ -166,21 +132,62 @@ static void record_build(buf *out, char type, const char *p1, size_t n1, const c
                 buf_put(out, p2, n2);
 }
 
+/* The numbers in record headers are parsed within the header: never with
+ * sscanf, which measures the whole rest of the buffer (a log or the journal,
+ * megabytes) with strlen at every call. */
+
+/* Decimal digits at [p, end) into *ret; where they stop, or NULL (no digit,
+ * or past SIZE_MAX). */
+static const char *parse_size(const char *p, const char *end, size_t *ret)
+{
+        const char *start = p;
+        size_t v = 0;
+        for (; p < end && *p >= '0' && *p <= '9'; p++) {
+                size_t d = (size_t) (*p - '0');
+                if (v > (SIZE_MAX - d) / 10)
+                        return NULL;
+                v = v * 10 + d;
+        }
+        if (p == start)
+                return NULL;
+        *ret = v;
+        return p;
+}
+
+/* Exactly `digits` lower-case hex digits at [p, end) into *ret. */
+static const char *parse_hex(const char *p, const char *end, size_t digits, uint64_t *ret)
+{
+        if ((size_t) (end - p) < digits)
+                return NULL;
+        uint64_t v = 0;
+        for (size_t i = 0; i < digits; i++, p++) {
+                unsigned d;
+                if (*p >= '0' && *p <= '9')
+                        d = (unsigned) (*p - '0');
+                else if (*p >= 'a' && *p <= 'f')
+                        d = (unsigned) (*p - 'a' + 10);
+                else
+                        return NULL;
+                v = v << 4 | d;
+        }
+        *ret = v;
+        return p;
+}
+
 /* Parse the record at data[pos..n): its type and payload, and where the
  * next one starts. False for a torn or damaged record. */
 static bool record_parse(const char *data, size_t n, size_t pos, char *ret_type, const char **ret_payload,
                          size_t *ret_len, size_t *ret_next)
 {
-        const char *nl = memchr(data + pos, '\n', n - pos < RECORD_HEADER_MAX ? n - pos : RECORD_HEADER_MAX);
-        if (!nl)
+        const char *p = data + pos;
+        const char *nl = memchr(p, '\n', n - pos < RECORD_HEADER_MAX ? n - pos : RECORD_HEADER_MAX);
+        if (!nl || nl - p < 2 || p[1] != ' ')
                 return false;
-        char hdr[RECORD_HEADER_MAX + 1];
-        memcpy(hdr, data + pos, (size_t) (nl - (data + pos)));
-        hdr[nl - (data + pos)] = '\0';
-        char type;
+        char type = p[0];
         size_t len;
-        unsigned crc;
-        if (sscanf(hdr, "%c %zu %8x", &type, &len, &crc) != 3)
+        uint64_t crc;
+        const char *q = parse_size(p + 2, nl, &len);
+        if (!q || q == nl || *q != ' ' || parse_hex(q + 1, nl, 8, &crc) != nl)
                 return false;
         size_t body = (size_t) (nl - data) + 1;
         if (len > n - body || (uint32_t) crc32(0, (const Bytef *) data + body, (uInt) len) != crc)
@@ -195,7 +202,7 @@ static bool record_parse(const char *data, size_t n, size_t pos, char *ret_type,
 /* Write a batch of journal records and make them durable. */
 static int journal_flush_batch(struct journal *j, const buf *batch)
 {
-        int r = write_all(j->fd, batch->p, batch->len);
+        int r = fd_write_all(j->fd, batch->p, batch->len);
         if (r == 0 && fdatasync(j->fd) < 0)
                 r = -errno;
         return r;
@@ -307,7 +314,7 @@ static int log_append(struct store *s, struct store_log *log, char type, const c
                                  STORE_LOG_MAX >> 20);
         if (r == 0) {
                 /* One write(2): the record reaches the file whole or is cut at the end. */
-                int w = write_all(log->fd, rec.p, rec.len);
+                int w = fd_write_all(log->fd, rec.p, rec.len);
                 if (w < 0)
                         r = bf_error_set(err, -w, "writing the option log: %s", strerror(-w));
         }
@@ -392,7 +399,7 @@ static int log_write_new(int dirfd, const char *platform, const char *text, size
                 buf_free(&b);
                 return bf_error_set(err, ENOMEM, "out of memory");
         }
-        int r = write_all(fd, b.p, b.len);
+        int r = fd_write_all(fd, b.p, b.len);
         size_t size = b.len;
         buf_free(&b);
         if (r < 0 || fdatasync(fd) < 0)
@@ -459,7 +466,7 @@ static int loaded_apply(struct loaded *out, char type, const char *p, size_t len
         if (type == 'T') {
                 const char *nl = memchr(p, '\n', len);
                 size_t keep = 0, hl = nl ? (size_t) (nl - p) + 1 : 0;
-                if (!nl || sscanf(p, "%zu", &keep) != 1 || keep > out->n)
+                if (!nl || parse_size(p, nl, &keep) != nl || keep > out->n)
                         return bf_error_set(err, EINVAL, "bad T record");
                 for (size_t i = keep; i < out->n; i++)
                         optline_unref(out->lines[i]);
@@ -476,14 +483,14 @@ static int log_parse(const char *data, size_t n, struct loaded *out, uint64_t *r
 {
         size_t pos;
         uint64_t id = 0;
-        char first[64] = { 0 };
-        memcpy(first, data, n < sizeof(first) - 1 ? n : sizeof(first) - 1);
-        char *nl = strchr(first, '\n');
-        int used = 0;
+        const char *end = data + n;
+        size_t v2 = strlen(LOG_HEADER_V2_PREFIX);
+        const char *idend;
         if (n >= strlen(LOG_HEADER_V1) && memcmp(data, LOG_HEADER_V1, strlen(LOG_HEADER_V1)) == 0)
                 pos = strlen(LOG_HEADER_V1);
-        else if (nl && sscanf(first, "bundlefs-log 2 %16" SCNx64 "%n", &id, &used) == 1 && first + used == nl && id)
-                pos = (size_t) (nl - first) + 1;
+        else if (n > v2 && memcmp(data, LOG_HEADER_V2_PREFIX, v2) == 0 &&
+                 (idend = parse_hex(data + v2, end, 16, &id)) && idend < end && *idend == '\n' && id)
+                pos = (size_t) (idend - data) + 1;
         else
                 return bf_error_set(err, EINVAL, "not a bundlefs option log");
         while (pos < n) {
@@ -511,6 +518,7 @@ struct loading {
         char *id;               /* NULL: the namespace itself */
         struct loaded l;
         struct store_log log;
+        buf replayed;           /* journal records its log lacked, to write back */
 };
 
 static void loading_free(struct loading *ld)
@@ -518,6 +526,7 @@ static void loading_free(struct loading *ld)
         free(ld->ns);
         free(ld->id);
         loaded_free(&ld->l);
+        buf_free(&ld->replayed);
         if (ld->log.fd >= 0)
                 close(ld->log.fd);
 }
@@ -688,7 +697,7 @@ static int journal_replay(struct store *s, struct loading *all, size_t n, void (
                 return r;
         size_t hl = strlen(JOURNAL_HEADER);
         if (size == 0) {
-                if (write_all(fd, JOURNAL_HEADER, hl) < 0 || fdatasync(fd) < 0 || fsync(s->dirfd) < 0)
+                if (fd_write_all(fd, JOURNAL_HEADER, hl) < 0 || fdatasync(fd) < 0 || fsync(s->dirfd) < 0)
                         return sys_error(err, "creating", JOURNAL_NAME);
                 j->fd = TAKE_FD(fd);
                 j->size = hl;
@@ -714,10 +723,12 @@ static int journal_replay(struct store *s, struct loading *all, size_t n, void (
                 if (!record_parse(data, size, pos, &type, &p, &len, &next) || type != 'J')
                         break;  /* a torn tail: never acknowledged */
                 pos = next;
-                const char *nl = memchr(p, '\n', len);
+                /* "<log id> <offset>\n", then the log's record. */
+                const char *nl = memchr(p, '\n', len), *q;
                 uint64_t id;
                 size_t offset;
-                if (!nl || sscanf(p, "%16" SCNx64 " %zu", &id, &offset) != 2)
+                if (!nl || !(q = parse_hex(p, nl, 16, &id)) || q == nl || *q != ' ' ||
+                    parse_size(q + 1, nl, &offset) != nl)
                         continue;
                 const char *rec = nl + 1;
                 size_t rec_len = len - (size_t) (rec - p);
@@ -740,10 +751,18 @@ static int journal_replay(struct store *s, struct loading *all, size_t n, void (
                         continue;
                 if ((r = loaded_apply(&ld->l, rtype, payload, plen, err)) < 0)
                         return r;
-                if (write_all(ld->log.fd, rec, rec_len) < 0)
-                        return sys_error(err, "writing log of", ld->id);
+                buf_put(&ld->replayed, rec, rec_len);
+                if (ld->replayed.oom)
+                        return bf_error_set(err, ENOMEM, "out of memory");
                 ld->log.size += rec_len;
                 replayed++;
+        }
+        /* One write per log, not one per record. */
+        for (size_t i = 0; i < ni; i++) {
+                struct loading *ld = index[i];
+                if (ld->replayed.len && fd_write_all(ld->log.fd, ld->replayed.p, ld->replayed.len) < 0)
+                        return sys_error(err, "writing log of", ld->id);
+                buf_free(&ld->replayed);
         }
         if (replayed)
                 warnf(warn, userdata, "wrote %zu records back from the journal", replayed);

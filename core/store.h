@@ -35,6 +35,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "identifiers.h"
 
 #define STORE_FORMAT_VERSION 1
 #define STORE_LOG_MAX ((size_t) 256 << 20)
@@ -126,6 +127,3 @@ int store_truncate_append(struct store *s, struct store_log *log, size_t keep, c
  * caller's to close). */
 int store_replace(struct store *s, const char *ns, const char *id, const char *platform, const char *text,
                   size_t len, struct store_log *ret_log, bf_error *err);
-
-/* Identifier rule of containerd: ^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*$, <= 76. */
-bool identifier_valid(const char *name);

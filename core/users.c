@@ -197,9 +197,9 @@ static int read_in_root(struct render *r, int rootfd, const char *root_name, con
 }
 
 /* strings.Split(s, ","), with "" giving an empty, non-nil list. */
-static int split_members(arena *a, const char *s, size_t n, str_slice *ret)
+static int split_members(arena *a, const char *s, size_t n, span_slice *ret)
 {
-        *ret = (str_slice){ 0 };
+        *ret = (span_slice){ 0 };
         if (n == 0) {
                 slice_make_empty(ret);
                 return 0;
@@ -208,9 +208,11 @@ static int split_members(arena *a, const char *s, size_t n, str_slice *ret)
         for (size_t i = 0; i <= n; i++) {
                 if (i < n && s[i] != ',')
                         continue;
-                const char **slot = slice_push(a, ret, sizeof(char *));
-                if (!slot || !(*slot = arena_strndup(a, s + start, i - start)))
+                struct span *slot = slice_push(a, ret, sizeof(*slot));
+                char *copy = slot ? arena_strndup(a, s + start, i - start) : NULL;
+                if (!copy)
                         return -ENOMEM;
+                *slot = (struct span){ copy, i - start };
                 start = i + 1;
         }
         return 0;
@@ -242,30 +244,37 @@ static int64_t field_int(const char *s, size_t n, unsigned i)
         return field(s, n, i, &f, &fl) ? go_atoi(f, fl, &ok) : 0;
 }
 
-static const char *field_str(arena *a, const char *s, size_t n, unsigned i)
+/* The i-th field copied into the arena ("" when the line is shorter). */
+static int field_span(arena *a, const char *s, size_t n, unsigned i, struct span *ret)
 {
         const char *f;
         size_t fl;
-        if (!field(s, n, i, &f, &fl))
-                return "";
-        return arena_strndup(a, f, fl);
+        if (!field(s, n, i, &f, &fl)) {
+                *ret = (struct span){ "", 0 };
+                return 0;
+        }
+        char *copy = arena_strndup(a, f, fl);
+        if (!copy)
+                return -ENOMEM;
+        *ret = (struct span){ copy, fl };
+        return 0;
 }
 
 int passwd_parse(arena *a, const char *data, size_t n, user_slice *ret, bf_error *err)
 {
         *ret = (user_slice){ 0 };
-        str_slice lines;
+        span_slice lines;
         int r = scan_lines(a, data, n, SCANNER_LINE_MAX, &lines, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < lines.len; i++) {
-                const char *s = lines.v[i];
-                size_t len = strlen(s);
+                const char *s = lines.v[i].p;
+                size_t len = lines.v[i].len;
                 go_trim_space(&s, &len);
                 if (len == 0)
                         continue;
                 struct pw_user *u = slice_push(a, ret, sizeof(*u));
-                if (!u || !(u->name = field_str(a, s, len, 0)))
+                if (!u || field_span(a, s, len, 0, &u->name) < 0)
                         return bf_error_set(err, ENOMEM, "out of memory");
                 u->uid = field_int(s, len, 2);
                 u->gid = field_int(s, len, 3);
@@ -276,18 +285,18 @@ int passwd_parse(arena *a, const char *data, size_t n, user_slice *ret, bf_error
 int group_parse(arena *a, const char *data, size_t n, group_slice *ret, bf_error *err)
 {
         *ret = (group_slice){ 0 };
-        str_slice lines;
+        span_slice lines;
         int r = scan_lines(a, data, n, 0, &lines, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < lines.len; i++) {
-                const char *s = lines.v[i];
-                size_t len = strlen(s);
+                const char *s = lines.v[i].p;
+                size_t len = lines.v[i].len;
                 go_trim_space(&s, &len);
                 if (len == 0 || s[0] == '#')
                         continue;
                 struct gr_group *g = slice_push(a, ret, sizeof(*g));
-                if (!g || !(g->name = field_str(a, s, len, 0)))
+                if (!g || field_span(a, s, len, 0, &g->name) < 0)
                         return bf_error_set(err, ENOMEM, "out of memory");
                 g->gid = field_int(s, len, 2);
                 const char *m;

@@ -1,26 +1,29 @@
 /* /etc/passwd and /etc/group of a container's root filesystem, parsed with
  * the quirks of runc's libcontainer/user (which containerd uses): passwd
  * lines are trimmed but comments are not skipped, group lines skip comments,
- * numbers that do not parse count as 0. Files are opened inside the root
- * (openat2 RESOLVE_IN_ROOT), so symlinks cannot lead out of it. */
+ * numbers that do not parse count as 0. Every byte but the separators is
+ * data, NUL included: names are spans, and a name holding a NUL matches
+ * only the same bytes (never a shorter name). Files are opened inside the
+ * root (openat2 RESOLVE_IN_ROOT), so symlinks cannot lead out of it. */
 #pragma once
 
 #include <stdint.h>
 
+#include "files.h"
 #include "render.h"
 #include "spec.h"
 
 struct pw_user {
-        const char *name;
+        struct span name;
         int64_t uid;
         int64_t gid;
 };
 DEFINE_SLICE(user_slice, struct pw_user);
 
 struct gr_group {
-        const char *name;
+        struct span name;
         int64_t gid;
-        str_slice members;
+        span_slice members;     /* nil without a members field, [] for an empty one */
 };
 DEFINE_SLICE(group_slice, struct gr_group);
 

@@ -62,3 +62,32 @@ void utf8_sanitize(buf *b, const char *s, size_t n)
         if (!b->p)
                 buf_put(b, "", 0);
 }
+
+void nul_escape(buf *b, const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == '\0') {
+                        buf_put(b, "\xc0\x80", 2);
+                } else if (s[i] == NUL_ESCAPE_BYTE) {
+                        buf_put(b, "\xc0\xc0", 2);
+                } else {
+                        buf_putc(b, s[i]);
+                }
+        }
+        if (!b->p)
+                buf_put(b, "", 0);
+}
+
+void nul_unescape(buf *b, const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == NUL_ESCAPE_BYTE && i + 1 < n && (s[i + 1] == '\x80' || s[i + 1] == NUL_ESCAPE_BYTE)) {
+                        buf_putc(b, s[i + 1] == '\x80' ? '\0' : NUL_ESCAPE_BYTE);
+                        i++;
+                } else {
+                        buf_putc(b, s[i]);
+                }
+        }
+        if (!b->p)
+                buf_put(b, "", 0);
+}

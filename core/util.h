@@ -43,3 +43,20 @@ static inline bool streq(const char *a, const char *b)
 {
         return a == b || (a && b && __builtin_strcmp(a, b) == 0);
 }
+
+/* Bytes with their length, as Go holds a string: they may include NUL. */
+struct span {
+        const char *p;
+        size_t len;
+};
+
+static inline bool span_eq(struct span a, struct span b)
+{
+        return a.len == b.len && (a.len == 0 || __builtin_memcmp(a.p, b.p, a.len) == 0);
+}
+
+/* Does the span hold exactly the C string s? */
+static inline bool span_is(struct span a, const char *s)
+{
+        return span_eq(a, (struct span){ s, __builtin_strlen(s) });
+}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "mount_helper.h"
 #include "util.h"
 
 void bfs_log(struct bfs *fs, int priority, const char *fmt, ...)
@@ -79,6 +80,9 @@ static int state_dir_check(const char *path, bf_error *err)
 
 int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struct bfs **ret, bf_error *err)
 {
+        int r = file_defs_init(err);
+        if (r < 0)
+                return r;
         struct bfs *fs = calloc(1, sizeof(*fs));
         if (!fs)
                 return bf_error_set(err, ENOMEM, "out of memory");
@@ -97,7 +101,7 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
                 free(fs);
                 return bf_error_set(err, e, "mount point %s: %s", mountpoint, strerror(e));
         }
-        int r = state_dir_check(state_dir, err);
+        r = state_dir_check(state_dir, err);
         if (r == 0)
                 r = store_open(state_dir, &fs->store, err);
         if (r == 0)
@@ -115,6 +119,7 @@ void bfs_free(struct bfs *fs)
         if (!fs)
                 return;
         mounter_stop(fs);
+        mount_helper_stop(TAKE_PTR(fs->helper));
         handles_free_all(fs);
         struct namespace *ns = fs->namespaces;
         while (ns) {
@@ -167,7 +172,9 @@ static struct container **all_containers(struct bfs *fs, size_t *ret_n)
 
 int bfs_start(struct bfs *fs, bf_error *err)
 {
-        int r = mounter_start(fs, err);
+        int r = mount_helper_start(&fs->helper, err);
+        if (r == 0)
+                r = mounter_start(fs, err);
         if (r < 0)
                 return r;
         size_t n;

@@ -23,8 +23,10 @@ void bfs_free(struct bfs *fs);
 
 const struct fuse_lowlevel_ops *bfs_fuse_ops(void);
 
-/* Once the session serves requests: bind-mount every container's rootfs
- * (in a background thread, since mounting walks the mounted tree). */
+/* Once the FUSE session is mounted, from the thread that lives as long as
+ * the daemon: start the mount helper process and bind-mount every
+ * container's rootfs (in the background, since mounting walks the mounted
+ * tree). */
 int bfs_start(struct bfs *fs, bf_error *err);
 /* Before the FUSE mount goes: detach every rootfs bind mount. */
 void bfs_stop(struct bfs *fs);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "internal.h"
 #include "platform.h"
 #include "deps.h"
@@ -416,8 +417,8 @@ static int show(const struct file_def *f, const struct spec *spec, const struct 
                 spec_encode(spec, out);
                 return 0;
         }
-        struct view v = { .spec = spec, .list = s->list, .platform = s->platform };
-        return f->show(&v, out, err);
+        struct ctl_view v = { .spec = spec, .lines = s->list->lines, .nlines = s->list->n };
+        return ctl_show(f->ctl, &v, out, err);
 }
 
 /* Render for a reader. The kept spec serves when no writer holds it (a
@@ -553,23 +554,15 @@ static void touch_locked(struct container *c)
         c->error_from_read = false;
 }
 
-int container_append(struct bfs *fs, struct container *c, const char *text, size_t len, struct value_state *vs,
-                     bf_error *err)
+int container_append(struct bfs *fs, struct container *c, struct optline *const *lines, size_t n,
+                     struct value_state *vs, bf_error *err)
 {
-        struct optline **lines = NULL;
-        size_t n = 0;
-        int r = optline_parse_text(text, len, &lines, &n, err);
-        if (r < 0) {
-                container_refuse(c, err);
-                return r;
-        }
         if (n == 0) {
                 /* only blank and comment lines: accepted, nothing to keep */
                 pthread_mutex_lock(&c->lock);
                 error_clear_locked(c);
                 c->error_from_read = false;
                 pthread_mutex_unlock(&c->lock);
-                free(lines);
                 return 0;
         }
         buf payload = { 0 };
@@ -577,7 +570,7 @@ int container_append(struct bfs *fs, struct container *c, const char *text, size
 
         pthread_mutex_lock(&c->write_lock);
         struct snapshot s;
-        r = container_snapshot(fs, c, &s) < 0 ? bf_error_set(err, ENOMEM, "out of memory") : 0;
+        int r = container_snapshot(fs, c, &s) < 0 ? bf_error_set(err, ENOMEM, "out of memory") : 0;
         /* A later write of the same open file replaces what it kept before,
          * unless the list changed in between. */
         bool replace = r == 0 && vs && vs->kept && vs->version == s.version && vs->start <= s.list->n;
@@ -616,7 +609,6 @@ int container_append(struct bfs *fs, struct container *c, const char *text, size
         snapshot_done(&s);
         optlist_unref(next);
         buf_free(&payload);
-        optline_free_all(lines, n);
         return r;
 }
 

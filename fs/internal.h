@@ -174,6 +174,7 @@ struct bfs {
          * containers is not bound by the open-file limit. */
         unsigned log_fds;
 
+        struct mount_helper *helper;    /* makes the bind mounts (mount_helper.h) */
         pthread_mutex_t mount_lock;
         pthread_cond_t mount_wake;
         struct container *mount_queue;
@@ -194,32 +195,24 @@ enum file_kind {
         FILE_OPTS,
         FILE_PLATFORM,
         FILE_ERROR,
-        FILE_CONTROL,       /* sugar over opts: parse and show functions */
+        FILE_CONTROL,       /* sugar over opts (core/ctl.h) */
 };
 
-/* What a control file's show function reads: the rendered spec. */
-struct view {
-        const struct spec *spec;
-        const struct optlist *list;
-        const char *platform;
-};
+struct ctl;
 
 struct file_def {
         const char *name;
         enum file_kind kind;
         mode_t mode;
-        /* FILE_CONTROL: print the current value (ending in a newline when not empty) */
-        int (*show)(const struct view *v, buf *out, bf_error *err);
-        /* FILE_CONTROL: turn one written value (no trailing newline) into
-         * option lines, each ending in "\n" */
-        int (*parse)(const char *value, size_t len, buf *lines, bf_error *err);
+        const struct ctl *ctl;          /* FILE_CONTROL */
 };
 
-extern const struct file_def file_defs[];
-extern const size_t file_defs_count;
+/* Every file of a container directory (files.c): set up by
+ * file_defs_init, once, before anything else uses them. */
+extern const struct file_def *file_defs;
+extern size_t file_defs_count;
+int file_defs_init(bf_error *err);
 const struct file_def *file_def_find(const char *name);
-/* f's parse, for a value that holds no NUL byte (refused with EINVAL). */
-int control_parse(const struct file_def *f, const char *value, size_t len, buf *lines, bf_error *err);
 
 #define LOG_FDS_MAX 1024
 
@@ -294,11 +287,11 @@ struct value_state {
         size_t start;           /* index of their first line */
 };
 
-/* Check lines (canonical text, one per line) against the list and keep them
- * durably: the write path of opts (append; vs NULL) and of every control
- * file. */
-int container_append(struct bfs *fs, struct container *c, const char *text, size_t len, struct value_state *vs,
-                     bf_error *err);
+/* Check lines against the list and keep them durably: the write path of
+ * opts (append; vs NULL) and of every control file. No lines: accepted,
+ * nothing kept. */
+int container_append(struct bfs *fs, struct container *c, struct optline *const *lines, size_t n,
+                     struct value_state *vs, bf_error *err);
 /* Check a whole new list and replace the old one atomically. */
 int container_replace(struct bfs *fs, struct container *c, struct optline **lines, size_t n, bf_error *err);
 /* Check that lines render after `base` (NULL: the empty list), for the

@@ -1,9 +1,10 @@
 /* Each container's rootfs is a real directory in the state directory,
  * bind-mounted onto <mnt>/<ns>/<id>/rootfs so file I/O in it is native and a
  * running container keeps its root without the daemon. Mounting walks the
- * mounted tree, so it runs in its own thread while the session serves; until
- * the mount is there, the FUSE directory below it passes requests through to
- * the same real directory (passthrough.c). */
+ * mounted tree, so the mount helper process does it (mount_helper.h), fed by
+ * a thread of its own while the session serves; until the mount is there,
+ * the FUSE directory below it passes requests through to the same real
+ * directory (passthrough.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "mount_helper.h"
 #include "util.h"
 
 /* A rootfs taken off for rm -rf is mounted again once unused this long. */
@@ -26,15 +28,6 @@
 static void target_path(struct bfs *fs, const char *ns, const char *id, char *out, size_t size)
 {
         snprintf(out, size, "%s/%s/%s/rootfs", fs->mountpoint, ns, id);
-}
-
-/* Does the path show the container's own rootfs directory (its bind mount)?
- * Asked of the open directory, since rmdir may have removed its path. */
-static bool rootfs_shown_at(const struct container *c, const char *target)
-{
-        struct stat a, b;
-        return fstat(c->rootfs_fd, &a) == 0 && stat(target, &b) == 0 && a.st_dev == b.st_dev &&
-               a.st_ino == b.st_ino;
 }
 
 static long ms_since(const struct timespec *t)
@@ -51,34 +44,6 @@ void rootfs_touch(struct container *c)
         pthread_mutex_unlock(&c->lock);
 }
 
-/* Clone the rootfs directory as a mount and move it onto target. The tree
- * fd still names the mount afterwards, so it can be taken off even if the
- * container went away meanwhile. */
-static int bind_mount(const char *source, const char *target, int *ret_tree)
-{
-        int tree = (int) syscall(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-        if (tree < 0)
-                return -errno;
-        /* Private: taking it off later must not reach the copies that running
-         * containers (their own mount namespaces) hold. */
-        struct mount_attr attr = { .propagation = MS_PRIVATE };
-        (void) syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr));
-        if (syscall(SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-                int e = errno;
-                close(tree);
-                return -e;
-        }
-        *ret_tree = tree;
-        return 0;
-}
-
-static void detach_tree(int tree)
-{
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", tree);
-        umount2(path, MNT_DETACH);
-}
-
 static void mount_one(struct bfs *fs, struct container *c)
 {
         for (int attempt = 0; attempt < 50; attempt++) {
@@ -89,25 +54,19 @@ static void mount_one(struct bfs *fs, struct container *c)
                         break;
                 char target[PATH_MAX];
                 target_path(fs, s.ns, s.id, target, sizeof(target));
-                int tree = -1, r = 0;
-                if (!rootfs_shown_at(c, target))
-                        r = bind_mount(s.rootfs, target, &tree);
-                if (r == 0) {
-                        pthread_mutex_lock(&c->lock);
-                        /* rmdir may have come while mounting: it left the mount to us. */
-                        bool removed = c->gone;
-                        if (removed && tree >= 0)
-                                detach_tree(tree);
+                int r = mount_helper_mount(fs->helper, c->rootfs_fd, target);
+                pthread_mutex_lock(&c->lock);
+                /* rmdir may have come while mounting: it left the mount to us. */
+                bool removed = c->gone;
+                if (r == 0)
                         c->mount = removed ? MOUNT_PENDING : MOUNT_DONE;
-                        pthread_mutex_unlock(&c->lock);
-                        if (tree >= 0)
-                                close(tree);
+                pthread_mutex_unlock(&c->lock);
+                if (r == 0) {
+                        if (removed)
+                                (void) mount_helper_unmount(fs->helper, c->rootfs_fd, target);
                         snapshot_done(&s);
                         return;
                 }
-                pthread_mutex_lock(&c->lock);
-                bool removed = c->gone;
-                pthread_mutex_unlock(&c->lock);
                 /* Renamed while mounting: look again. */
                 if (removed || r != -ENOENT || attempt == 49) {
                         if (!removed)
@@ -274,17 +233,12 @@ int rootfs_unmount(struct bfs *fs, struct container *c, const char *ns, const ch
 {
         char target[PATH_MAX];
         target_path(fs, ns, id, target, sizeof(target));
-        int r = 0;
-        if (rootfs_shown_at(c, target) && umount2(target, UMOUNT_NOFOLLOW) < 0) {
-                /* A running container (or a shell inside) holds it: detach lazily. */
-                if (errno != EBUSY || umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
-                        r = bf_error_set(err, errno, "unmounting %s: %s", target, strerror(errno));
-        }
-        if (r == 0) {
-                pthread_mutex_lock(&c->lock);
-                c->mount = after;
-                clock_gettime(CLOCK_MONOTONIC, &c->rootfs_active);
-                pthread_mutex_unlock(&c->lock);
-        }
-        return r;
+        int r = mount_helper_unmount(fs->helper, c->rootfs_fd, target);
+        if (r < 0)
+                return bf_error_set(err, -r, "unmounting %s: %s", target, strerror(-r));
+        pthread_mutex_lock(&c->lock);
+        c->mount = after;
+        clock_gettime(CLOCK_MONOTONIC, &c->rootfs_active);
+        pthread_mutex_unlock(&c->lock);
+        return 0;
 }

@@ -10,6 +10,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "internal.h"
 #include "options.h"
 #include "platform.h"
@@ -862,17 +863,19 @@ static int refuse_host_paths(struct bfs *fs, const struct handle *h, struct optl
         return 0;
 }
 
-/* The same, for option lines as text (an append, a control file's lines). */
-static int refuse_host_paths_text(struct bfs *fs, const struct handle *h, const char *text, size_t len,
-                                  bf_error *err)
+/* An append to opts: the lines of text, parsed here once, checked and kept. */
+static int append_text(struct bfs *fs, struct handle *h, const char *text, size_t len, bf_error *err)
 {
-        if (h->host_paths_allowed)
-                return 0;
+        struct container *c = h->node->c;
         struct optline **lines = NULL;
         size_t n = 0;
         int r = optline_parse_text(text, len, &lines, &n, err);
         if (r == 0)
                 r = refuse_host_paths(fs, h, lines, n, err);
+        if (r < 0)
+                container_refuse(c, err);
+        else
+                r = container_append(fs, c, lines, n, NULL, err);
         optline_free_all(lines, n);
         return r;
 }
@@ -995,10 +998,8 @@ static int write_append(struct bfs *fs, struct handle *h, const char *data, size
                 return r;
         }
         int r = text.oom ? bf_error_set(err, ENOMEM, "out of memory") : 0;
-        if (r == 0 && keep && (r = refuse_host_paths_text(fs, h, text.p, keep, err)) < 0)
-                container_refuse(c, err);
-        else if (r == 0 && keep)
-                r = container_append(fs, c, text.p, keep, NULL, err);
+        if (r == 0 && keep)
+                r = append_text(fs, h, text.p, keep, err);
         /* A refused write takes the start of its line (held from an earlier
          * piece of the same write) with it: close must not keep a torn line. */
         h->partial.len = 0;
@@ -1008,9 +1009,8 @@ static int write_append(struct bfs *fs, struct handle *h, const char *data, size
         return r;
 }
 
-/* A value written to a control file or to platform is text: a NUL byte would
- * cut it short where it becomes a C string, and invalid UTF-8 could not be
- * an option line. */
+/* A value written to platform is text: a NUL byte would cut it short where
+ * it becomes a C string, and a platform is UTF-8. */
 static int value_text_check(const char *data, size_t size, bf_error *err)
 {
         if (memchr(data, '\0', size))
@@ -1067,33 +1067,23 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                 buf value = { 0 };
                 buf_put(&value, h->value.p ? h->value.p : "", h->value.len);
                 buf_put(&value, data, size);
-                size_t len = value.len;
-                if (len && value.p[len - 1] == '\n')
-                        len--;
-                if (len && value.p[len - 1] == '\r')
-                        len--;      /* a CRLF line end */
-                buf lines = { 0 };
+                struct optline **lines = NULL;
+                size_t n = 0;
                 r = value.oom ? bf_error_set(&err, ENOMEM, "out of memory") :
-                                value_text_check(value.p, value.len, &err);
-                if (r == 0)
-                        r = control_parse(f, value.p, len, &lines, &err);
-                if (r == 0 && lines.oom)
-                        r = bf_error_set(&err, ENOMEM, "out of memory");
-                if (r == 0)
-                        r = refuse_host_paths_text(fs, h, lines.p, lines.len, &err);
-                if (r < 0) {
+                                ctl_parse(f->ctl, value.p, value.len, &lines, &n, &err);
+                if (r == 0 && (r = refuse_host_paths(fs, h, lines, n, &err)) < 0)
                         bf_error_prefix(&err, "%s", f->name);
+                if (r < 0)
                         container_refuse(c, &err);
-                } else {
-                        r = container_append(fs, c, lines.p, lines.len, &h->vs, &err);
-                }
+                else
+                        r = container_append(fs, c, lines, n, &h->vs, &err);
                 if (r == 0) {
                         buf_free(&h->value);
                         h->value = value;
                 } else {
                         buf_free(&value);
                 }
-                buf_free(&lines);
+                optline_free_all(lines, n);
                 break;
         }
         default:
@@ -1117,11 +1107,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         if (!h->replace && h->partial.len) {
                 /* the end of a write cut by the kernel, with no final newline */
                 bf_error err = { 0 };
-                r = refuse_host_paths_text(fs, h, h->partial.p, h->partial.len, &err);
-                if (r < 0)
-                        container_refuse(h->node->c, &err);
-                else
-                        r = container_append(fs, h->node->c, h->partial.p, h->partial.len, NULL, &err);
+                r = append_text(fs, h, h->partial.p, h->partial.len, &err);
                 h->partial.len = 0;
         }
         if (h->replace && h->dirty && !h->refused) {

@@ -108,10 +108,11 @@ static size_t count_lines(const char *s, size_t n)
         return lines + (n && s[n - 1] != '\n');
 }
 
-static void check_name(const char *what, const char *name)
+static void check_name(const char *what, struct span name)
 {
-        if (!name || strpbrk(name, ":\n"))
-                FAIL("%s: name \"%s\" is missing or holds ':' or a newline", what, name ? name : "(null)");
+        if (!name.p || memchr(name.p, ':', name.len) || memchr(name.p, '\n', name.len))
+                FAIL("%s: name \"%.*s\" is missing or holds ':' or a newline", what, (int) name.len,
+                     name.p ? name.p : "(null)");
 }
 
 static void check_parsers(const char *passwd, size_t np, const char *group, size_t ng)
@@ -138,10 +139,11 @@ static void check_parsers(const char *passwd, size_t np, const char *group, size
                 for (size_t i = 0; i < groups.len; i++) {
                         check_name("group_parse", groups.v[i].name);
                         for (size_t j = 0; j < groups.v[i].members.len; j++) {
-                                const char *m = groups.v[i].members.v[j];
-                                if (!m || strpbrk(m, ",:\n"))
-                                        FAIL("group_parse: member \"%s\" is missing or holds ',', ':' or a newline",
-                                             m ? m : "(null)");
+                                struct span m = groups.v[i].members.v[j];
+                                if (!m.p || memchr(m.p, ',', m.len) || memchr(m.p, ':', m.len) ||
+                                    memchr(m.p, '\n', m.len))
+                                        FAIL("group_parse: member \"%.*s\" is missing or holds ',', ':' or a newline",
+                                             (int) m.len, m.p ? m.p : "(null)");
                         }
                 }
         }

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Seed corpora and dictionaries for the fuzz targets, from the repository.
 
-Usage: fuzz/seeds.py OUTDIR
+Usage: fuzz/seeds.py OUTDIR       (fuzz/meson.build runs it at every build)
 
-Writes
+Writes (OUTDIR/seeds/ afresh)
   OUTDIR/seeds/optline/   one file per op line of tests/conformance/cases/*.json
                           (@FIXTURES@ replaced by the absolute fixtures path, so the
                           file-reading options read real fixtures), plus
@@ -12,18 +12,24 @@ Writes
                           WithSpecFromBytes op, fixtures/specs/*.json
   OUTDIR/seeds/users/     every user or group op line of the cases, with each
                           fixture rootfs's etc/passwd and etc/group
+  OUTDIR/seeds/specshow/  the model seeds as WithSpecFromBytes arguments and as
+                          spec files, the JSON arguments of the cases' WithMounts
+                          and WithLinuxDevices ops (fuzz_specshow.c's first byte
+                          picks which)
   OUTDIR/seeds/<target>/  also the committed seeds of fuzz/corpus/<target>/
   OUTDIR/optline.dict     option names (core/options.c) and common tokens
   OUTDIR/model.dict       the spec's JSON keys (core/spec_types.c)
-  OUTDIR/ctlfile.dict     control file names (fs/ctlfiles.c) and their keywords
+  OUTDIR/specshow.dict    the same
+  OUTDIR/ctlfile.dict     control file names (core/ctl.c) and their keywords
   OUTDIR/users.dict       the user options and passwd/group tokens
-Files are named by the SHA-1 of their content, so re-running adds nothing twice.
+Files are named by the SHA-1 of their content.
 """
 import glob
 import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,10 +65,14 @@ def main():
     out = sys.argv[1]
     conf = conformance_dir()
     fixtures = os.path.join(conf, "fixtures")
+    shutil.rmtree(os.path.join(out, "seeds"), ignore_errors=True)
     optline_dir = os.path.join(out, "seeds", "optline")
     model_dir = os.path.join(out, "seeds", "model")
     n_lines = n_specs = 0
 
+    # specshow: a mode byte (fuzz_specshow.c), then JSON
+    specshow_dir = os.path.join(out, "seeds", "specshow")
+    json_ops = {"WithMounts ": b"\x01", "WithLinuxDevices ": b"\x02"}
     for path in sorted(glob.glob(os.path.join(conf, "cases", "*.json"))):
         with open(path) as f:
             case = json.load(f)
@@ -73,6 +83,9 @@ def main():
             if op.startswith("WithSpecFromBytes "):
                 put(model_dir, op[len("WithSpecFromBytes "):].strip())
                 n_specs += 1
+            for name, mode in json_ops.items():
+                if op.startswith(name):
+                    put(specshow_dir, mode + op[len(name):].strip().encode())
         if isinstance(case.get("expect"), dict):
             put(model_dir, json.dumps(case["expect"], separators=(",", ":")))
             n_specs += 1
@@ -104,10 +117,17 @@ def main():
                 n_users += 1
 
     # The committed seeds (regressions and hand-written edge cases).
-    for target in ("optline", "model", "ctlfile", "users"):
+    for target in ("optline", "model", "ctlfile", "users", "specshow"):
         for path in sorted(glob.glob(os.path.join(REPO, "fuzz", "corpus", target, "*"))):
             with open(path, "rb") as f:
                 put(os.path.join(out, "seeds", target), f.read())
+
+    # every spec of model's seeds (the committed ones too), both ways
+    for path in sorted(glob.glob(os.path.join(model_dir, "*"))):
+        with open(path, "rb") as f:
+            spec = f.read()
+        put(specshow_dir, b"\x00" + spec)     # WithSpecFromBytes
+        put(specshow_dir, b"\x03" + spec)     # WithSpecFromFile
 
     list12 = os.path.join(REPO, "bench", "list12.opts")
     if os.path.exists(list12):
@@ -130,15 +150,16 @@ def main():
 
     with open(os.path.join(REPO, "core", "spec_types.c")) as f:
         keys = sorted(set(re.findall(r'FIELD(?:_OMIT)?\([^,]+,\s*\w+,\s*"([^"]+)"', f.read())))
-    with open(os.path.join(out, "model.dict"), "w") as f:
-        for k in keys:
-            f.write(dict_entry('"%s":' % k) + "\n")
-        for t in ["null", "true", "false", "{}", "[]", "-0", "1e400", "0.5", "18446744073709551616", "\\u0000",
-                  "\\ud800"]:
-            f.write(dict_entry(t) + "\n")
+    for target in ("model", "specshow"):
+        with open(os.path.join(out, target + ".dict"), "w") as f:
+            for k in keys:
+                f.write(dict_entry('"%s":' % k) + "\n")
+            for t in ["null", "true", "false", "{}", "[]", "[null]", "-0", "1e400", "0.5", "18446744073709551616",
+                      "\\u0000", "\\ud800"]:
+                f.write(dict_entry(t) + "\n")
 
-    with open(os.path.join(REPO, "fs", "ctlfiles.c")) as f:
-        controls = sorted(set(re.findall(r'CONTROL\("([^"]+)"', f.read())))
+    with open(os.path.join(REPO, "core", "ctl.c")) as f:
+        controls = sorted(set(re.findall(r'^        \{ "([a-z.]+)", "With', f.read(), re.M)))
     with open(os.path.join(out, "ctlfile.dict"), "w") as f:
         for c in controls:
             f.write(dict_entry(c + "\n") + "\n")
@@ -152,8 +173,10 @@ def main():
                                                          "4294967295", "4294967296", "9223372036854775808", "-1"]:
             f.write(dict_entry(t) + "\n")
 
-    print("seeds: %d op lines, %d specs, %d user files from %s; dictionaries: %d option names, %d spec keys, "
-          "%d control files" % (n_lines, n_specs, n_users, conf, len(names), len(keys), len(controls)))
+    n_specshow = len(os.listdir(specshow_dir))
+    print("seeds: %d op lines, %d specs, %d user files, %d JSON inputs of specshow from %s; dictionaries: %d option "
+          "names, %d spec keys, %d control files" % (n_lines, n_specs, n_users, n_specshow, conf, len(names),
+                                                     len(keys), len(controls)))
 
 
 main()

@@ -1,5 +1,4 @@
 /* bundlefs: mount the bundle tree. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -78,9 +76,8 @@ static void usage(void)
                DEFAULT_STATE, BFS_CACHE_SIZE_DEFAULT);
 }
 
-/* Is a FUSE filesystem mounted right on path? *ret_minor gets its device's
- * minor number, which names its connection in fusectl. */
-static bool fuse_mounted_on(const char *path, unsigned *ret_minor)
+/* Is a FUSE filesystem mounted right on path? */
+static bool fuse_mounted_on(const char *path)
 {
         /* realpath of the directory, then the name: a look-up of path itself
          * would wait forever on a mount whose daemon is dying. */
@@ -112,103 +109,18 @@ static bool fuse_mounted_on(const char *path, unsigned *ret_minor)
         while (!found && getline(&line, &cap, f) > 0) {
                 /* id parent major:minor root mountpoint options ... - fstype ... */
                 char mp[PATH_MAX], *dash = strstr(line, " - ");
-                unsigned major, minor;
-                if (!dash || sscanf(line, "%*s %*s %u:%u %*s %4095s", &major, &minor, mp) != 3)
+                if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
                         continue;
                 found = streq(mp, real) && strncmp(dash + 3, "fuse", 4) == 0;
-                if (found && ret_minor)
-                        *ret_minor = minor;
         }
         free(line);
         fclose(f);
         return found;
 }
 
-/* Is process pid being killed (SIGKILL pending in one of its threads, or
- * its threads exiting)? */
-static bool process_dying(pid_t pid)
-{
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
-        DIR *d = opendir(path);
-        if (!d)
-                return false;
-        bool dying = false;
-        struct dirent *de;
-        while (!dying && (de = readdir(d))) {
-                if (de->d_name[0] == '.')
-                        continue;
-                char status[320];
-                snprintf(status, sizeof(status), "/proc/%d/task/%s/status", (int) pid, de->d_name);
-                FILE *f = fopen(status, "re");
-                if (!f)
-                        continue;
-                char line[256];
-                while (fgets(line, sizeof(line), f)) {
-                        unsigned long long mask;
-                        if ((sscanf(line, "SigPnd: %llx", &mask) == 1 || sscanf(line, "ShdPnd: %llx", &mask) == 1) &&
-                            (mask & (1ULL << (SIGKILL - 1))))
-                                dying = true;
-                        if (strncmp(line, "State:", 6) == 0 && strpbrk(line + 6, "ZX"))
-                                dying = true;
-                }
-                fclose(f);
-        }
-        closedir(d);
-        return dying;
-}
-
-/* A bundlefs killed (SIGKILL) while one of its threads waited for its own
- * tree can never exit: the request is with its dead threads, and the FUSE
- * connection closes only when the last thread exits. Everything that looks
- * at the tree then waits too, this daemon's statfs below included. If the
- * daemon holding this state directory is such a dying one and its tree is
- * on mountpoint, abort its connection (fusectl), so it can exit. */
-static void abort_dying_daemon(const char *state, const char *mountpoint)
-{
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/lock", state);
-        FILE *f = fopen(path, "re");
-        int pid = 0;
-        if (f) {
-                if (fscanf(f, "%d", &pid) != 1)
-                        pid = 0;
-                fclose(f);
-        }
-        unsigned minor;
-        if (pid <= 0 || pid == getpid() || !process_dying(pid) || !fuse_mounted_on(mountpoint, &minor))
-                return;
-        snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort", minor);
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT &&
-            mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, NULL) == 0)
-                fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "1", 1) != 1) {
-                logf_msg(LOG_WARNING, "aborting the connection of dying bundlefs %d: %s", pid, strerror(errno));
-                if (fd >= 0)
-                        close(fd);
-                return;
-        }
-        close(fd);
-        logf_msg(LOG_NOTICE, "aborted the FUSE connection of bundlefs %d, killed while it waited on its own tree",
-                 pid);
-        /* Give it the moment it needs to exit and let go of the state lock. */
-        snprintf(path, sizeof(path), "%s/lock", state);
-        int lockfd = open(path, O_RDONLY | O_CLOEXEC);
-        for (int i = 0; lockfd >= 0 && i < 500; i++) {
-                if (flock(lockfd, LOCK_EX | LOCK_NB) == 0) {
-                        flock(lockfd, LOCK_UN);
-                        break;
-                }
-                usleep(10 * 1000);
-        }
-        if (lockfd >= 0)
-                close(lockfd);
-}
-
 static int clean_stale_mount(const char *mountpoint)
 {
-        while (fuse_mounted_on(mountpoint, NULL)) {
+        while (fuse_mounted_on(mountpoint)) {
                 struct statfs st;
                 if (statfs(mountpoint, &st) == 0) {
                         logf_msg(LOG_ERR, "%s is already mounted by a running filesystem", mountpoint);
@@ -310,7 +222,6 @@ int main(int argc, char **argv)
                 goto out_args;
         }
         const char *state = conf.state ? conf.state : DEFAULT_STATE;
-        abort_dying_daemon(state, opts.mountpoint);
         if (clean_stale_mount(opts.mountpoint) < 0)
                 goto out_args;
 
@@ -362,13 +273,16 @@ int main(int argc, char **argv)
         sigaddset(&sctx.set, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &sctx.set, NULL);
         signal(SIGPIPE, SIG_IGN);
+        /* First, while this is the only thread: bfs_start forks the mount
+         * helper. */
+        if (bfs_start(fs, &err) < 0) {
+                log_msg(LOG_ERR, err.msg);
+                goto out_unmount;
+        }
         pthread_t sigthr;
         if (pthread_create(&sigthr, NULL, signal_thread, &sctx) != 0)
                 goto out_unmount;
-
-        if (bfs_start(fs, &err) < 0) {
-                log_msg(LOG_ERR, err.msg);
-        } else {
+        {
                 logf_msg(LOG_INFO, "serving %s from %s", opts.mountpoint, state);
                 struct fuse_loop_config *lc = fuse_loop_cfg_create();
                 fuse_loop_cfg_set_clone_fd(lc, opts.clone_fd);

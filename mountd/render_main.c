@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "identifiers.h"
 #include "optline.h"
 #include "platform.h"
 #include "render.h"
@@ -51,6 +52,13 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
         }
+        /* containerd refuses a namespace that is not an identifier before it
+         * looks at any option. */
+        bf_error err = { 0 };
+        if (namespace_required(ns, &err) < 0) {
+                fprintf(stderr, "bundlefs-render: %s\n", err.msg);
+                return 1;
+        }
 
         _cleanup_free_ char *rootfs = NULL;
         if (bundle && asprintf(&rootfs, "%s/rootfs", bundle) < 0)
@@ -69,11 +77,12 @@ int main(int argc, char **argv)
                 free(text);
                 return 1;
         }
+        /* Messages number the lines of stdin, blank and comment lines counted. */
         struct optline **lines = NULL;
+        _cleanup_free_ size_t *numbers = NULL;
         size_t n = 0;
-        bf_error err = { 0 };
         int status = 0;
-        if (optline_parse_text(text, text_len, &lines, &n, &err) < 0) {
+        if (optline_parse_numbered(text, text_len, &lines, &numbers, &n, &err) < 0) {
                 fprintf(stderr, "bundlefs-render: %s\n", err.msg);
                 free(text);
                 return 1;
@@ -87,6 +96,7 @@ int main(int argc, char **argv)
                 .bundle_rootfs = rootfs,
                 .lines = lines,
                 .nlines = n,
+                .line_numbers = numbers,
         };
         buf out = { 0 };
         if (spec_render(&in, &out, &err) < 0) {

@@ -484,3 +484,31 @@ def test_kill_9_during_rm_rf_removes_each_container_wholly_or_not_at_all(crash_d
             cdir.mkdir()
             assert_container_whole(cdir, [])
     assert_serves_normally(d.mountpoint, list(tree))
+
+
+# --- the daemon always exits ---------------------------------------------------------------
+
+
+def test_kill_9_while_rootfs_mounts_are_being_made_always_lets_the_daemon_exit(crash_daemon):
+    """Every start bind-mounts each container's rootfs, a walk through the
+    tree itself. SIGKILL landing at any moment of that must let the daemon
+    (and its mount helper) exit at once, with nobody aborting its connection
+    (kill9 fails otherwise)."""
+    from support.mount import mounts_under
+
+    d = crash_daemon
+    (d.mountpoint / "many").mkdir()
+    for i in range(150):
+        (d.mountpoint / "many" / f"c{i}").mkdir()
+    busy = 0
+    rng = random.Random(7)
+    for _ in range(30):
+        d.kill9()
+        d.start()
+        time.sleep(rng.uniform(0, 0.03))
+        mounted = len(mounts_under(d.mountpoint)) - 1
+        busy += 0 < mounted < 150
+        d.kill9()
+    assert busy >= 5, f"the kill landed while mounts were being made in only {busy} of 30 starts"
+    d.start()
+    assert len(os.listdir(d.mountpoint / "many")) == 150

@@ -294,7 +294,11 @@ def test_without_f_it_runs_in_the_background(bundlefs_bin, tmp_path):
         assert r.returncode == 0, r.stderr
         assert len(fuse_mounts_at(mnt)) == 1, "the mount is not in place when the command returns"
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, str(state))]
-        assert len(pids) == 1, f"expected one daemon process in the background, found {pids}"
+        daemon = [p for p in pids if _stat_field(p, "comm") == "bundlefs"]
+        assert len(daemon) == 1, f"expected one daemon process in the background, found {pids}"
+        others = [p for p in pids if p not in daemon]
+        assert [_stat_field(p, "comm") for p in others] == ["bundlefs-mount"], "only its mount helper runs beside it"
+        assert _stat_field(others[0], "ppid") == str(daemon[0])
         make_container(mnt, "default", "c1")
         assert read_text(mnt / "default" / "c1" / "platform") == "linux/amd64\n"
     finally:
@@ -313,6 +317,16 @@ def _cmdline_has(pid, text):
         return text in open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
     except OSError:
         return False
+
+
+def _stat_field(pid, name):
+    """A field of /proc/<pid>/stat: "comm" or "ppid"."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    comm_end = stat.rindex(")")
+    if name == "comm":
+        return stat[stat.index("(") + 1:comm_end]
+    return stat[comm_end + 2:].split()[1]
 
 
 def _alive(pid):

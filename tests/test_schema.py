@@ -4,6 +4,9 @@ Every `expect` conformance case for a linux platform, plus a few option lists
 that together exercise most linux options, is rendered with bundlefs-render
 and checked against config-schema.json (../shared/runtime-spec-schema when it
 exists, else tests/schema), with its $refs resolved to the files beside it.
+Where containerd's own recorded output breaks the schema (case 161: a
+namespace whose type is ""), the rendering must break it in the same places
+and no others.
 """
 import pytest
 
@@ -17,6 +20,7 @@ from support import (
     render_case_cli,
     render_cli,
     schema_errors,
+    with_placeholder,
 )
 
 LINUX_CASES = [c for c in all_cases() if not c.is_error and c.os == "linux"]
@@ -131,7 +135,15 @@ def assert_valid(validator, config, what):
 def test_linux_case_renders_a_valid_spec(case, render_bin, fixtures_copy, tmp_path, validator):
     bundle = make_bundle(case, fixtures_copy, tmp_path)
     result = render_case_cli(render_bin, case, case_ops(case, fixtures_copy), bundle)
-    assert_valid(validator, assert_rendered(result, case.file_name), case.file_name)
+    config = assert_rendered(result, case.file_name)
+    recorded = schema_errors(validator, case.expect)
+    if not recorded:
+        assert_valid(validator, config, case.file_name)
+        return
+    # containerd itself rendered a spec the schema refuses (a namespace of
+    # type "", say): bundlefs breaks it in exactly the same places, no more.
+    assert schema_errors(validator, with_placeholder(config, fixtures_copy)) == recorded, \
+        f"{case.file_name} breaks the schema otherwise than containerd's own output does"
 
 
 @pytest.mark.parametrize("name", sorted(EXTRA_OPTION_LISTS))

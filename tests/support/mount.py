@@ -12,6 +12,9 @@ from .sanitizers import assert_no_sanitizer_report
 
 MNT_DETACH = 2
 
+# Mount points of the Daemons running now (the tests' time limit aborts them).
+RUNNING = set()
+
 
 def real_path(path) -> str:
     """realpath(3) of path's directory, then its name: never a look-up on
@@ -50,13 +53,55 @@ def mounts_under(path) -> list:
     return out
 
 
+FUSECTL = "/sys/fs/fuse/connections"
+
+
+def ensure_fusectl():
+    """Mount fusectl on /sys/fs/fuse/connections where it is not (a fresh
+    machine may not have it). Returns True if it was mounted here."""
+    with open("/proc/self/mountinfo") as f:
+        if any(line.split()[4] == FUSECTL for line in f):
+            return False
+    subprocess.run(["mount", "-t", "fusectl", "none", FUSECTL], check=True, capture_output=True)
+    return True
+
+
+def abort_connection(minor):
+    """Abort FUSE connection `minor` (fusectl): every request waiting on it
+    fails with ENOTCONN, so whatever waits on a hung tree wakes up."""
+    ensure_fusectl()
+    try:
+        with open(f"{FUSECTL}/{minor}/abort", "w") as a:
+            a.write("1")
+    except FileNotFoundError:
+        pass  # the connection is gone already
+
+
 def abort_fuse_connection(path):
-    """Abort the FUSE connection mounted on path (fusectl): every request
-    waiting on it fails with ENOTCONN."""
+    """Abort the FUSE connection mounted on path, if any."""
     minor = fuse_connection_of(path)
     if minor is not None:
-        with open(f"/sys/fs/fuse/connections/{minor}/abort", "w") as a:
-            a.write("1")
+        abort_connection(minor)
+
+
+def bundlefs_mounts() -> dict:
+    """Every bundlefs tree mounted now: mount point -> connection number."""
+    out = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[sep + 1] == "fuse.bundlefs":
+                out[fields[4]] = fields[2].split(":")[1]
+    return out
+
+
+def _zombie(pid) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
 
 
 def lazy_unmount(path):
@@ -95,6 +140,7 @@ class Daemon:
             [*self.wrap, str(self.binary), "-f", "--state", str(self.state), *self.extra_args, str(self.mountpoint)],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
+        RUNNING.add(real_path(self.mountpoint))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -120,38 +166,54 @@ class Daemon:
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
         self.proc.send_signal(sig)
+        self.proc.send_signal(signal.SIGCONT)  # a test may have stopped it
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill9()
             raise AssertionError(f"bundlefs did not stop on {sig!r}: {self.log()}")
 
+    def helpers(self) -> list:
+        """The daemon's child processes (its mount helper)."""
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+                return [int(p) for p in f.read().split()]
+        except OSError:
+            return []
+
     def kill9(self):
-        """SIGKILL the daemon. It may not be able to exit at once: a thread
-        that waits for an answer from its own tree (the rootfs mounter) waits
-        for threads that are dead, and the connection only closes when the
-        last thread exits, so everything using the tree waits too. A daemon
-        started on the same state and mount point aborts that connection
-        itself (bundlefs(8)); here, where processes of the test wait on the
-        tree before any restart, it is aborted as an administrator would."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(2)
-            except subprocess.TimeoutExpired:
-                abort_fuse_connection(self.mountpoint)
-                self.proc.wait(10)
+        """SIGKILL the daemon: it and its mount helper must be gone within
+        seconds, with nobody's help (no thread of the daemon ever waits on
+        its own tree). If not, abort its connection so that the run goes on,
+        and fail."""
+        if not self.proc or self.proc.poll() is not None:
+            return
+        helpers = self.helpers()
+        self.proc.kill()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            abort_fuse_connection(self.mountpoint)
+            self.proc.wait(10)
+            raise AssertionError(f"bundlefs {self.pid} did not exit within 10 s of SIGKILL")
+        deadline = time.monotonic() + 10
+        while any(os.path.exists(f"/proc/{p}") and not _zombie(p) for p in helpers):
+            assert time.monotonic() < deadline, f"the mount helper of bundlefs {self.pid} outlived it"
+            time.sleep(0.01)
 
     def cleanup(self):
         """Whatever happened, leave no process and no mount behind; then fail
         if a sanitizer reported an error in any run of this daemon."""
-        if self.proc and self.proc.poll() is None:
-            try:
-                self.stop()
-            except AssertionError:
-                pass
-        self.kill9()
-        lazy_unmount(self.mountpoint)
+        try:
+            if self.proc and self.proc.poll() is None:
+                try:
+                    self.stop()
+                except AssertionError:
+                    pass
+            self.kill9()
+        finally:
+            lazy_unmount(self.mountpoint)
+            RUNNING.discard(real_path(self.mountpoint))
         assert_no_sanitizer_report(self.log(), f"bundlefs serving {self.mountpoint}")
 
 

@@ -8,6 +8,8 @@
 #include "model.h"
 #include "model_macros.h"
 #include "spec.h"
+#include "utf8.h"
+#include "util.h"
 
 /* An arena per test, and helpers that decode into it. */
 struct fixture {
@@ -223,6 +225,41 @@ TEST(null_leaves_scalars_and_structs_alone)
         /* a top-level null changes nothing */
         CHECK(decode_into(&f, &type_spec, &s, "null") == 0);
         CHECK_STREQ(s.oci_version, "1");
+        arena_done(&f.a);
+}
+
+/* json.Unmarshal of null into a string leaves its zero value "": an element
+ * of a fresh slice, or a new map value, is "" and never NULL. */
+TEST(null_in_a_string_slice_or_map_is_the_empty_string)
+{
+        struct fixture f;
+        fixture_init(&f);
+        struct spec s = { 0 };
+        CHECK(decode_into(&f, &type_spec, &s,
+                          "{\"process\":{\"args\":[null,\"a\",null],\"env\":[null],"
+                          "\"capabilities\":{\"bounding\":[null],\"ambient\":[\"C\",null]}},"
+                          "\"mounts\":[{\"destination\":null,\"options\":[null]}],\"annotations\":{\"k\":null},"
+                          "\"linux\":{\"namespaces\":[{\"type\":null}],\"maskedPaths\":[null]}}") == 0);
+        const str_slice *lists[] = { &s.process->args, &s.process->env, &s.process->capabilities->bounding,
+                                     &s.process->capabilities->ambient, &s.mounts.v[0].options,
+                                     &s.linux_->masked_paths };
+        for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+                for (size_t k = 0; k < lists[i]->len; k++)
+                        CHECK(lists[i]->v[k] != NULL);
+        CHECK_STREQ(s.process->args.v[0], "");
+        CHECK_STREQ(s.process->args.v[1], "a");
+        CHECK_STREQ(s.mounts.v[0].destination, "");
+        CHECK_STREQ(s.linux_->namespaces.v[0].type, "");
+        CHECK_STREQ(s.annotations.v[0].value, "");
+        CHECK_STREQ(encode(&f, &type_spec, &s),
+                    "{\"ociVersion\":\"\",\"process\":{\"user\":{\"uid\":0,\"gid\":0},\"args\":[\"\",\"a\",\"\"],"
+                    "\"env\":[\"\"],\"cwd\":\"\",\"capabilities\":{\"bounding\":[\"\"],\"ambient\":[\"C\",\"\"]}},"
+                    "\"mounts\":[{\"destination\":\"\",\"options\":[\"\"]}],\"annotations\":{\"k\":\"\"},"
+                    "\"linux\":{\"namespaces\":[{\"type\":\"\"}],\"maskedPaths\":[\"\"]}}");
+        /* null into a string that has a value leaves it */
+        CHECK(decode_into(&f, &type_spec, &s, "{\"process\":{\"cwd\":\"/c\"}}") == 0);
+        CHECK(decode_into(&f, &type_spec, &s, "{\"process\":{\"cwd\":null}}") == 0);
+        CHECK_STREQ(s.process->cwd, "/c");
         arena_done(&f.a);
 }
 
@@ -540,6 +577,37 @@ TEST(interface_values_are_printed_verbatim_in_the_spec)
         SPEC_ROUND("{\"windows\":{\"credentialSpec\":\"\"}}",
                    "{\"ociVersion\":\"\",\"windows\":{\"layerFolders\":null,\"credentialSpec\":\"\"}}");
         SPEC_ROUND("{\"windows\":{\"credentialSpec\":null}}", "{\"ociVersion\":\"\",\"windows\":{\"layerFolders\":null}}");
+}
+
+TEST(interface_numbers_past_float64_are_refused_as_go_does)
+{
+        /* strconv.ParseFloat refuses what rounds past the largest float64, at
+         * any depth of the value, and reads what is too small as 0. */
+        DECODE_ERR(&type_spec, "{\"windows\":{\"credentialSpec\":1e400}}",
+                   "json: cannot unmarshal number 1e400 into Go struct field Windows.windows.credentialSpec of type "
+                   "float64");
+        DECODE_ERR(&type_spec, "{\"windows\":{\"credentialSpec\":{\"a\":[1,-1.8e308]}}}",
+                   "json: cannot unmarshal number -1.8e308 into Go struct field Windows.windows.credentialSpec of "
+                   "type float64");
+        SPEC_ROUND("{\"windows\":{\"credentialSpec\":[1e-400,-1e-400]}}",
+                   "{\"ociVersion\":\"\",\"windows\":{\"layerFolders\":null,\"credentialSpec\":[0,-0]}}");
+}
+
+TEST(strings_carry_escaped_nul_bytes_to_the_json_output)
+{
+        /* utf8.h: C0 80 stands for NUL and C0 C0 for a byte C0. */
+        buf b = { 0 };
+        json_put_string(&b, "A=x\xc0\x80y and \xc0\xc0 and \xc0z");
+        CHECK_STREQ(b.p, "\"A=x\\u0000y and \xef\xbf\xbd and \xef\xbf\xbdz\"");
+        buf_free(&b);
+        buf e = { 0 };
+        nul_escape(&e, "a\0b\xc0\x80", 5);
+        CHECK_MEMEQ(e.p, e.len, "a\xc0\x80" "b\xc0\xc0\x80", 7);
+        buf u = { 0 };
+        nul_unescape(&u, e.p, e.len);
+        CHECK_MEMEQ(u.p, u.len, "a\0b\xc0\x80", 5);
+        buf_free(&e);
+        buf_free(&u);
 }
 
 TEST(go_float_formatting_matches_strconv_shortest)

@@ -663,6 +663,37 @@ TEST(lines_naming_host_paths_are_told_apart)
         CHECK(!uses_host_paths("WithHostname box"));
 }
 
+TEST(options_that_replace_the_spec_or_apply_an_image_are_flagged)
+{
+        static const char *const replaces[] = { "WithDefaultSpec", "WithDefaultSpecForPlatform", "WithSpecFromBytes",
+                                                "WithSpecFromFile" };
+        static const char *const image[] = { "WithImageConfig", "WithImageConfigArgs" };
+        size_t n = 0;
+        const struct option *all = option_list(&n);
+        size_t nreplaces = 0, nimage = 0;
+        for (size_t i = 0; i < n; i++) {
+                bool want_replaces = false, want_image = false;
+                for (size_t j = 0; j < sizeof(replaces) / sizeof(replaces[0]); j++)
+                        want_replaces = want_replaces || strcmp(all[i].name, replaces[j]) == 0;
+                for (size_t j = 0; j < sizeof(image) / sizeof(image[0]); j++)
+                        want_image = want_image || strcmp(all[i].name, image[j]) == 0;
+                if (!CHECK(!!(all[i].flags & OPTION_REPLACES_SPEC) == want_replaces) ||
+                    !CHECK(!!(all[i].flags & OPTION_APPLIES_IMAGE) == want_image))
+                        fprintf(stderr, "    option %s\n", all[i].name);
+                nreplaces += want_replaces;
+                nimage += want_image;
+        }
+        CHECK_UINTEQ(nreplaces, 4);
+        CHECK_UINTEQ(nimage, 2);
+        struct optline *l = PARSE_OK("WithImageConfigArgs /img.json a");
+        if (l) {
+                CHECK(optline_has_flags(l, OPTION_APPLIES_IMAGE));
+                CHECK(optline_has_flags(l, OPTION_APPLIES_IMAGE | OPTION_READS_HOST_FILES));
+                CHECK(!optline_has_flags(l, OPTION_REPLACES_SPEC));
+        }
+        optline_unref(l);
+}
+
 TEST(device_permissions_are_a_subset_of_rwm)
 {
         static const char *const good[] = { "rwm", "r", "w", "m", "mwr", "rw", "wm", "\"\"" };
@@ -866,4 +897,174 @@ TEST(references_keep_a_line_alive)
         optline_unref(l);
         CHECK(optline_ref(NULL) == NULL);
         optline_unref(NULL);
+}
+
+/* ---- lines built from typed arguments ------------------------------------- */
+
+/* optline_build(name, args) succeeds with canonical text `want`, which
+ * parses back to the same text. */
+#define BUILD(name, want, ...) build_check(__FILE__, __LINE__, (name), (want), (const char *const[]){ __VA_ARGS__ }, \
+                                           sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
+
+static struct optline *build_check(const char *file, int line, const char *name, const char *want,
+                                   const char *const *args, size_t nargs)
+{
+        struct optline *l = NULL;
+        bf_error err = { 0 };
+        if (!CHECK_INTEQ_AT(file, line, optline_build(name, args, nargs, &l, &err), 0)) {
+                fprintf(stderr, "    error: %s\n", err.msg);
+                return NULL;
+        }
+        CHECK_STREQ_AT(file, line, l->text, want);
+        CHECK_UINTEQ_AT(file, line, l->nargs, nargs);
+        struct optline *again = parse(l->text, &err);
+        if (CHECK_AT(file, line, again != NULL))
+                CHECK_STREQ_AT(file, line, again->text, l->text);
+        optline_unref(again);
+        return l;
+}
+
+/* optline_build refuses with code and, unless NULL, message. */
+#define BUILD_ERR(name, code, msg, ...) \
+        build_err(__FILE__, __LINE__, (name), (code), (msg), (const char *const[]){ __VA_ARGS__ }, \
+                  sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
+
+static void build_err(const char *file, int line, const char *name, int code, const char *msg,
+                      const char *const *args, size_t nargs)
+{
+        struct optline *l = NULL;
+        bf_error err = { 0 };
+        CHECK_INTEQ_AT(file, line, optline_build(name, args, nargs, &l, &err), -code);
+        CHECK_AT(file, line, l == NULL);
+        CHECK_INTEQ_AT(file, line, err.code, code);
+        if (msg)
+                CHECK_STREQ_AT(file, line, err.msg, msg);
+        optline_unref(l);
+}
+
+TEST(a_built_line_converts_its_arguments_as_a_parsed_one)
+{
+        struct optline *l = BUILD("WithMemoryLimit", "WithMemoryLimit 536870912", "536870912");
+        if (l)
+                CHECK_UINTEQ(l->args[0].u, 536870912);
+        optline_unref(l);
+        l = BUILD("WithCPUCFS", "WithCPUCFS -1 100000", "-1", "100000");
+        if (l) {
+                CHECK_INTEQ(l->args[0].i, -1);
+                CHECK_UINTEQ(l->args[1].u, 100000);
+        }
+        optline_unref(l);
+        l = BUILD("WithDevices", "WithDevices /dev/null \"\" rw", "/dev/null", "", "rw");
+        if (l)
+                CHECK_STREQ(l->args[1].str, "");
+        optline_unref(l);
+        /* no arguments */
+        l = NULL;
+        bf_error err = { 0 };
+        CHECK_INTEQ(optline_build("WithPrivileged", NULL, 0, &l, &err), 0);
+        if (l)
+                CHECK_STREQ(l->text, "WithPrivileged");
+        optline_unref(l);
+}
+
+TEST(a_built_line_takes_strings_as_they_are)
+{
+        /* never decoded or split: what would be JSON or several tokens in a line */
+        struct optline *l = BUILD("WithProcessArgs", "WithProcessArgs \"echo hi\" \"\\\"q\\\"\" \"[1]\" \"{}\" a\\b",
+                                  "echo hi", "\"q\"", "[1]", "{}", "a\\b");
+        if (l && CHECK_UINTEQ(l->nargs, 5)) {
+                CHECK_STREQ(l->args[0].str, "echo hi");
+                CHECK_STREQ(l->args[1].str, "\"q\"");
+                CHECK_STREQ(l->args[2].str, "[1]");
+                CHECK_STREQ(l->args[3].str, "{}");
+                CHECK_STREQ(l->args[4].str, "a\\b");
+        }
+        optline_unref(l);
+        l = BUILD("WithHostname", "WithHostname \"tab\\there\\r\"", "tab\there\r");
+        optline_unref(l);
+        l = BUILD("WithEnv", "WithEnv A=1 \"B=x y\" C", "A=1", "B=x y", "C");
+        optline_unref(l);
+}
+
+TEST(a_built_line_decodes_json_text_for_json_arguments)
+{
+        struct optline *l = BUILD("WithMounts", "WithMounts [{\"destination\":\"/data\",\"options\":[\"ro\"]}]",
+                                  "[ {\"destination\": \"/data\",\n \"options\": [\"ro\"]} ]  ");
+        if (l) {
+                const mount_slice *m = l->args[0].value;
+                CHECK(l->args[0].str == NULL);
+                if (CHECK_UINTEQ(m->len, 1)) {
+                        CHECK_STREQ(m->v[0].destination, "/data");
+                        CHECK_UINTEQ(m->v[0].options.len, 1);
+                }
+        }
+        optline_unref(l);
+        l = BUILD("WithSpecFromBytes", "WithSpecFromBytes {\"ociVersion\":\"1.0.0\"}", "{\"ociVersion\": \"1.0.0\"}");
+        if (l)
+                CHECK_STREQ(((const struct spec *) l->args[0].value)->oci_version, "1.0.0");
+        optline_unref(l);
+}
+
+TEST(a_built_line_is_checked_as_a_parsed_one)
+{
+        BUILD_ERR("WithPidsLimit", EINVAL,
+                  "invalid option line: WithPidsLimit: argument 1: number 9223372036854775808 out of range (int64)",
+                  "9223372036854775808");
+        BUILD_ERR("WithMemoryLimit", EINVAL, "invalid option line: WithMemoryLimit: argument 1: invalid number \"-1\"",
+                  "-1");
+        BUILD_ERR("WithMemoryLimit", EINVAL, "invalid option line: WithMemoryLimit: argument 1: invalid number \" 1\"",
+                  " 1");
+        BUILD_ERR("WithImageConfig", EINVAL,
+                  "invalid option line: WithImageConfig: argument 1: host path \"image.json\" is not absolute",
+                  "image.json");
+        BUILD_ERR("WithDevices", EINVAL,
+                  "invalid option line: WithDevices: argument 3: invalid device permissions \"rwx\" (a subset of rwm)",
+                  "/dev/null", "", "rwx");
+        BUILD_ERR("WithAnnotations", EINVAL, "invalid option line: WithAnnotations: argument 1: expected key=value, "
+                  "got \"novalue\"", "novalue");
+        BUILD_ERR("WithHostname", EINVAL, "invalid option line: WithHostname: wrong number of arguments (2)", "a", "b");
+        BUILD_ERR("WithBogus", EINVAL, "invalid option line: unknown option \"WithBogus\"", "x");
+        BUILD_ERR("WithHostname", EINVAL, "invalid option line: WithHostname: argument 1: string is not valid UTF-8",
+                  "\xff");
+}
+
+TEST(json_text_for_a_built_line_is_one_value_of_the_right_shape)
+{
+        BUILD_ERR("WithMounts", EINVAL, "invalid option line: WithMounts: argument 1: expected a JSON array", "x");
+        BUILD_ERR("WithMounts", EINVAL, "invalid option line: WithMounts: argument 1: expected a JSON array", "");
+        BUILD_ERR("WithMounts", EINVAL, "invalid option line: WithMounts: argument 1: expected a JSON array",
+                  " []");
+        BUILD_ERR("WithMounts", EINVAL, "invalid option line: WithMounts: argument 1: expected a JSON array", "{}");
+        BUILD_ERR("WithSpecFromBytes", EINVAL, "invalid option line: WithSpecFromBytes: argument 1: expected a JSON "
+                  "object", "[]");
+        /* one value: nothing but blanks after it */
+        BUILD_ERR("WithMounts", EINVAL, NULL, "[] []");
+        BUILD_ERR("WithMounts", EINVAL, NULL, "[]]");
+        BUILD_ERR("WithMounts", EINVAL, NULL, "[{");
+        BUILD_ERR("WithMounts", EINVAL,
+                  "invalid option line: WithMounts: argument 1: json: cannot unmarshal number into Go struct field "
+                  "Mount.destination of type string", "[{\"destination\":5}]");
+}
+
+TEST(a_built_line_has_the_limits_of_a_parsed_one)
+{
+        size_t n = OPTLINE_ARGS_MAX + 1;
+        const char **args = malloc(n * sizeof(*args));
+        for (size_t i = 0; i < n; i++)
+                args[i] = "a";
+        struct optline *l = NULL;
+        bf_error err = { 0 };
+        CHECK_INTEQ(optline_build("WithProcessArgs", args, n, &l, &err), -EFBIG);
+        CHECK_INTEQ(optline_build("WithProcessArgs", args, n - 1, &l, &err), 0);
+        optline_unref(l);
+        free(args);
+        /* quoting can take the text past the limit its arguments are within */
+        char *s = malloc(OPTLINE_MAX / 2 + 1);
+        memset(s, ' ', OPTLINE_MAX / 2);
+        s[OPTLINE_MAX / 2] = '\0';
+        const char *two[] = { s, s };
+        l = NULL;
+        CHECK_INTEQ(optline_build("WithProcessArgs", two, 2, &l, &err), -EFBIG);
+        CHECK(l == NULL);
+        free(s);
 }

@@ -162,16 +162,20 @@ struct rootfs {
         char etc[96];
 };
 
-static void write_file(const char *dir, const char *name, const char *data)
+static void write_bytes(const char *dir, const char *name, const char *data, size_t n)
 {
         char path[256];
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (!CHECK(fd >= 0))
                 return;
-        size_t n = strlen(data);
         CHECK(write(fd, data, n) == (ssize_t) n);
         close(fd);
+}
+
+static void write_file(const char *dir, const char *name, const char *data)
+{
+        write_bytes(dir, name, data, strlen(data));
 }
 
 static bool rootfs_make(struct rootfs *r, const char *passwd, const char *group)
@@ -280,6 +284,30 @@ TEST(env_unsetting_every_entry_leaves_no_env)
         CHECK_OK(r);
         CHECK_AT_PATH(r, "process.env", "<absent>");
         result_free(&r);
+}
+
+TEST(env_file_nul_bytes_are_data_as_in_containerd)
+{
+        struct rootfs fs;
+        if (!rootfs_make(&fs, NULL, NULL))
+                return;
+        /* A NUL is part of the key or value; a key holding one is another key.
+         * Invalid UTF-8 (the escape byte C0 among it) prints as U+FFFD. */
+        static const char env[] = "A\0=2\nA=x\0y\nC=\xc0\xc0\x80\n";
+        write_bytes(fs.etc, "env", env, sizeof(env) - 1);
+        char line[256];
+        snprintf(line, sizeof(line), "WithEnvFile %s/env", fs.etc);
+        struct result r = RENDER_LINUX("WithEnv A=1", line);
+        CHECK_OK(r);
+        CHECK_CONTAINS(r.text, "\"env\":[\"A=x\\u0000y\",\"A\\u0000=2\",\"C=\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"]");
+        result_free(&r);
+        /* Later options compare the bytes: A= replaces the NUL-holding value, not A\0. */
+        r = RENDER_LINUX("WithEnv A=1", line, "WithEnv A=3 A");
+        CHECK_OK(r);
+        CHECK_CONTAINS(r.text, "\"env\":[\"A\\u0000=2\",\"C=\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"]");
+        result_free(&r);
+        unlink(line + strlen("WithEnvFile "));
+        rootfs_remove(&fs);
 }
 
 TEST(default_path_env_replaces_path_and_keeps_the_rest)
@@ -514,6 +542,37 @@ TEST(user_id_without_a_passwd_entry_gets_gid_zero)
         rootfs_remove(&fs);
 }
 
+TEST(user_names_holding_nul_bytes_match_only_the_same_bytes)
+{
+        static const char passwd[] = "alice:x:1000:1000::/:/bin/sh\nbo\0b:x:1001:1001::/:/bin/sh\n"
+                                     "bo:x:1002:1002::/:/bin/sh\n";
+        static const char group[] = "wheel:x:10:alice,bo\0b\nstaff:x:50:bo\n";
+        struct rootfs fs;
+        if (!rootfs_make(&fs, NULL, NULL))
+                return;
+        write_bytes(fs.etc, "passwd", passwd, sizeof(passwd) - 1);
+        write_bytes(fs.etc, "group", group, sizeof(group) - 1);
+        struct result r = RENDER("linux/amd64", fs.dir, "WithUserID 1001");
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.user", "{\"uid\":1001,\"gid\":1001,\"additionalGids\":[1001]}");
+        result_free(&r);
+        r = RENDER("linux/amd64", fs.dir, "WithUsername bo");
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.user", "{\"uid\":1002,\"gid\":1002,\"additionalGids\":[1002]}");
+        result_free(&r);
+        /* "bo" is not the member "bo\0b" of wheel ... */
+        r = RENDER("linux/amd64", fs.dir, "WithUser alice", "WithAdditionalGIDs bo");
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.user.additionalGids", "[1000,50]");
+        result_free(&r);
+        /* ... but the user of uid 1001 is */
+        r = RENDER("linux/amd64", fs.dir, "WithUser alice", "WithAdditionalGIDs 1001");
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.user.additionalGids", "[1000,10]");
+        result_free(&r);
+        rootfs_remove(&fs);
+}
+
 TEST(user_with_an_empty_part_names_nothing_and_needs_no_lookup)
 {
         /* No rootfs at all: a look-up would fail with "rootfs absolute path is required". */
@@ -607,6 +666,125 @@ TEST(a_refused_platform_is_reported_before_any_line)
         CHECK_UINTEQ(r.failed_line, 1);
         CHECK_CONTAINS(r.err.msg, "cannot parse platform specifier");
         result_free(&r);
+}
+
+/* spec_build of one parsed line for a namespace, with line numbers or not. */
+static int build_one(const char *ns, const char *line, const size_t *numbers, size_t *ret_failed, bf_error *err)
+{
+        struct optline *l = NULL;
+        bf_error perr = { 0 };
+        if (!CHECK_INTEQ(optline_parse(line, strlen(line), &l, &perr), 0))
+                return -EINVAL;
+        struct render_input in = {
+                .platform = "darwin/amd64", .namespace_ = ns, .id = "c1", .lines = &l, .nlines = 1,
+                .line_numbers = numbers,
+        };
+        arena a;
+        arena_init(&a, RENDER_ARENA_LIMIT);
+        struct spec s;
+        int rc = spec_build(&a, &in, &s, ret_failed, err);
+        arena_done(&a);
+        optline_unref(l);
+        return rc;
+}
+
+TEST(a_namespace_that_is_not_an_identifier_is_refused_before_any_line)
+{
+        static const char *const bad[] = { "", "a/b", "a..b", "-a",
+                                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                bf_error err = { 0 };
+                size_t failed = 99;
+                CHECK_INTEQ(build_one(bad[i], "WithHostname h", NULL, &failed, &err), -EINVAL);
+                CHECK_UINTEQ(failed, 1);
+                CHECK_CONTAINS(err.msg, i == 0 ? "namespace is required" : "namespace validation: identifier");
+        }
+        bf_error err = { 0 };
+        CHECK_INTEQ(build_one("k8s.io", "WithHostname h", NULL, NULL, &err), 0);
+}
+
+TEST(refusals_number_lines_by_their_place_or_by_the_numbers_given)
+{
+        bf_error err = { 0 };
+        CHECK_INTEQ(build_one("default", "WithMemorySwap 1", NULL, NULL, &err), -EINVAL);
+        CHECK(strncmp(err.msg, "line 1: WithMemorySwap: ", 24) == 0);
+        static const size_t numbers[] = { 7 };
+        err = (bf_error){ 0 };
+        CHECK_INTEQ(build_one("default", "WithMemorySwap 1", numbers, NULL, &err), -EINVAL);
+        CHECK(strncmp(err.msg, "line 7: WithMemorySwap: ", 24) == 0);
+}
+
+/* ---- null strings in JSON input ------------------------------------------------- */
+
+/* Go reads null into a string as "": a spec whose string arrays hold nulls
+ * renders through every option that walks those arrays. */
+static const char null_spec[] =
+        "WithSpecFromBytes {\"process\":{\"args\":[null],\"env\":[null,\"A=1\"],\"capabilities\":{\"bounding\":[null,\"CAP_KILL\"],\"effective\":[null],\"permitted\":[null],\"ambient\":[null]}},\"mounts\":[{\"destination\":null,\"type\":null,\"options\":[null]},{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\",\"options\":[null,\"size=1k\"]},{\"destination\":\"/sys\",\"type\":\"sysfs\",\"options\":[null,\"ro\"]}],\"annotations\":{\"k\":null},\"linux\":{\"namespaces\":[{\"type\":null}]}}";
+
+TEST(null_strings_in_a_spec_render_through_every_option_that_walks_them)
+{
+        struct result r = RENDER_LINUX(null_spec, "WithMounts [{\"destination\":\"/x\",\"options\":[null]}]",
+                                       "WithEnv B=2", "WithDefaultPathEnv", "WithTTY", "WithAddedCapabilities CAP_CHOWN",
+                                       "WithDroppedCapabilities CAP_KILL", "WithDevShmSize 64", "WithWriteableSysfs",
+                                       "WithWriteableCgroupfs", "WithoutMounts /x", "WithoutRunMount",
+                                       "WithHostNamespace pid", "WithLinuxNamespace \"\" /p", "WithAnnotations k2=v");
+        CHECK_OK(r);
+        /* replaceOrAppendEnvValues drops "" entries */
+        CHECK_AT_PATH(r, "process.env",
+                      "[\"A=1\",\"B=2\",\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\","
+                      "\"TERM=xterm\"]");
+        CHECK_AT_PATH(r, "process.args", "[\"\"]");
+        CHECK_AT_PATH(r, "process.capabilities",
+                      "{\"bounding\":[\"\",\"CAP_CHOWN\"],\"effective\":[\"\",\"CAP_CHOWN\"],"
+                      "\"permitted\":[\"\",\"CAP_CHOWN\"],\"ambient\":[\"\"]}");
+        CHECK_AT_PATH(r, "mounts",
+                      "[{\"destination\":\"\",\"options\":[\"\"]},"
+                      "{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\",\"options\":[\"\",\"size=64k\"]},"
+                      "{\"destination\":\"/sys\",\"type\":\"sysfs\",\"options\":[\"\",\"rw\"]}]");
+        CHECK_AT_PATH(r, "annotations", "{\"k\":\"\",\"k2\":\"v\"}");
+        CHECK_AT_PATH(r, "linux.namespaces", "[{\"type\":\"\",\"path\":\"/p\"}]");
+        result_free(&r);
+        /* the lists replaced or emptied by an option, and the capability sets */
+        r = RENDER_LINUX(null_spec, "WithCapabilities CAP_KILL", "WithAmbientCapabilities", "WithProcessArgs a",
+                         "WithMaskedPaths", "WithReadonlyPaths /r", "WithAllKnownCapabilities",
+                         "WithDroppedCapabilities CAP_KILL");
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.args", "[\"a\"]");
+        CHECK_AT_PATH(r, "process.capabilities.ambient", "<absent>");
+        CHECK_AT_PATH(r, "linux.readonlyPaths", "[\"/r\"]");
+        result_free(&r);
+}
+
+TEST(null_strings_in_an_image_config_render)
+{
+        struct rootfs fs;
+        if (!rootfs_make(&fs, "root:x:0:0:root:/root:/bin/sh\n", "wheel:x:10:root\n"))
+                return;
+        write_file(fs.etc, "image.json",
+                   "{\"config\":{\"User\":null,\"WorkingDir\":null,\"Env\":[null,\"X=1\"],"
+                   "\"Entrypoint\":[null,\"e\"],\"Cmd\":[null]}}");
+        char line[256], args_line[256];
+        snprintf(line, sizeof(line), "WithImageConfig %s/image.json", fs.etc);
+        snprintf(args_line, sizeof(args_line), "WithImageConfigArgs %s/image.json x", fs.etc);
+        struct result r = RENDER("linux/amd64", fs.dir, "WithEnv A=1", line);
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.env", "[\"X=1\",\"A=1\"]");
+        CHECK_AT_PATH(r, "process.args", "[\"\",\"e\",\"\"]");
+        CHECK_AT_PATH(r, "process.cwd", "\"/\"");
+        CHECK_AT_PATH(r, "process.user", "{\"uid\":0,\"gid\":0,\"additionalGids\":[0,10]}");
+        result_free(&r);
+        r = RENDER("linux/amd64", fs.dir, args_line);
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.args", "[\"\",\"e\",\"x\"]");
+        result_free(&r);
+        r = RENDER("windows/amd64", fs.dir, line);
+        CHECK_OK(r);
+        CHECK_AT_PATH(r, "process.args", "[\"\",\"e\",\"\"]");
+        result_free(&r);
+        char path[256];
+        snprintf(path, sizeof(path), "%s/image.json", fs.etc);
+        unlink(path);
+        rootfs_remove(&fs);
 }
 
 /* ---- privileged ------------------------------------------------------------------- */

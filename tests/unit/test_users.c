@@ -27,15 +27,18 @@ static int parse_group(struct users_fixture *f, const char *data, size_t n)
 #define PASSWD(f, lit) parse_passwd((f), (lit), sizeof(lit) - 1)
 #define GROUP(f, lit) parse_group((f), (lit), sizeof(lit) - 1)
 
+/* A span holds exactly these bytes. */
+#define CHECK_SPANEQ(s, lit) CHECK_MEMEQ((s).p, (s).len, (lit), strlen(lit))
+
 #define USER_IS(u, name_, uid_, gid_)                   \
         do {                                            \
-                CHECK_STREQ((u).name, name_);           \
+                CHECK_SPANEQ((u).name, name_);          \
                 CHECK_INTEQ((u).uid, uid_);             \
                 CHECK_INTEQ((u).gid, gid_);             \
         } while (0)
 
 /* members as one comma-joined string, "<nil>" for a nil list, "<empty>" for [] */
-static const char *members(arena *a, const str_slice *m)
+static const char *members(arena *a, const span_slice *m)
 {
         if (!m->v)
                 return "<nil>";
@@ -45,7 +48,7 @@ static const char *members(arena *a, const str_slice *m)
         for (size_t i = 0; i < m->len; i++) {
                 if (i)
                         buf_putc(&b, '|');
-                buf_puts(&b, m->v[i]);
+                buf_put(&b, m->v[i].p, m->v[i].len);
         }
         const char *s = arena_strndup(a, b.p, b.len);
         buf_free(&b);
@@ -54,7 +57,7 @@ static const char *members(arena *a, const str_slice *m)
 
 #define GROUP_IS(f, g, name_, gid_, members_)                           \
         do {                                                            \
-                CHECK_STREQ((g).name, name_);                           \
+                CHECK_SPANEQ((g).name, name_);                          \
                 CHECK_INTEQ((g).gid, gid_);                             \
                 CHECK_STREQ(members(&(f)->a, &(g).members), members_);  \
         } while (0)
@@ -225,10 +228,10 @@ TEST(passwd_line_just_under_64_kib_is_accepted)
         char *d = long_line_file(65535, "\nbob:x:1:1\n", &n);
         CHECK(parse_passwd(&f, d, n) == 0);
         if (CHECK_UINTEQ(f.users.len, 3)) {
-                CHECK_STREQ(f.users.v[1].name, "long");
+                CHECK_SPANEQ(f.users.v[1].name, "long");
                 CHECK_INTEQ(f.users.v[1].uid, 7);
-                CHECK_UINTEQ(strlen(f.users.v[1].name), 4);
-                CHECK_STREQ(f.users.v[2].name, "bob");
+                CHECK_UINTEQ(f.users.v[1].name.len, 4);
+                CHECK_SPANEQ(f.users.v[2].name, "bob");
         }
         arena_done(&f.a);
         free(d);
@@ -326,16 +329,51 @@ TEST(group_lines_longer_than_64_kib_are_accepted)
         CHECK(b.len > 128 * 1024);
         CHECK(parse_group(&f, b.p, b.len) == 0);
         if (CHECK_UINTEQ(f.groups.len, 3)) {
-                CHECK_STREQ(f.groups.v[1].name, "big");
+                CHECK_SPANEQ(f.groups.v[1].name, "big");
                 CHECK_INTEQ(f.groups.v[1].gid, 77);
                 if (CHECK_UINTEQ(f.groups.v[1].members.len, nmembers)) {
-                        CHECK_STREQ(f.groups.v[1].members.v[0], "u0");
-                        CHECK_STREQ(f.groups.v[1].members.v[nmembers - 1], "u29999");
+                        CHECK_SPANEQ(f.groups.v[1].members.v[0], "u0");
+                        CHECK_SPANEQ(f.groups.v[1].members.v[nmembers - 1], "u29999");
                 }
                 GROUP_IS(&f, f.groups.v[2], "after", 78, "z");
         }
         arena_done(&f.a);
         buf_free(&b);
+}
+
+TEST(passwd_nul_bytes_are_part_of_the_fields)
+{
+        /* bufio.Scanner and strings.Split keep NUL bytes: a name holding one is
+         * all of its bytes, and a number holding one does not parse (0). */
+        struct users_fixture f;
+        static const char data[] = "bo\0b:x:1001:1001::/:/bin/sh\nbo:x:1002:10\0\n";
+        CHECK(parse_passwd(&f, data, sizeof(data) - 1) == 0);
+        if (CHECK_UINTEQ(f.users.len, 2)) {
+                CHECK_MEMEQ(f.users.v[0].name.p, f.users.v[0].name.len, "bo\0b", 4);
+                CHECK_INTEQ(f.users.v[0].uid, 1001);
+                CHECK_INTEQ(f.users.v[0].gid, 1001);
+                CHECK(!span_is(f.users.v[0].name, "bo"));
+                USER_IS(f.users.v[1], "bo", 1002, 0);
+        }
+        arena_done(&f.a);
+}
+
+TEST(group_nul_bytes_are_part_of_names_and_members)
+{
+        struct users_fixture f;
+        static const char data[] = "wh\0eel:x:10:alice,bo\0b,\0\nstaff:x:50:bo\n";
+        CHECK(parse_group(&f, data, sizeof(data) - 1) == 0);
+        if (CHECK_UINTEQ(f.groups.len, 2)) {
+                CHECK_MEMEQ(f.groups.v[0].name.p, f.groups.v[0].name.len, "wh\0eel", 6);
+                CHECK_INTEQ(f.groups.v[0].gid, 10);
+                if (CHECK_UINTEQ(f.groups.v[0].members.len, 3)) {
+                        CHECK_SPANEQ(f.groups.v[0].members.v[0], "alice");
+                        CHECK_MEMEQ(f.groups.v[0].members.v[1].p, f.groups.v[0].members.v[1].len, "bo\0b", 4);
+                        CHECK_MEMEQ(f.groups.v[0].members.v[2].p, f.groups.v[0].members.v[2].len, "\0", 1);
+                }
+                GROUP_IS(&f, f.groups.v[1], "staff", 50, "bo");
+        }
+        arena_done(&f.a);
 }
 
 /* The rootfs-quirky fixture, inline. */
