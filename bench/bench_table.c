@@ -14,7 +14,10 @@
  * 3. control-file write throughput with 1, 2, 4 and 8 writer threads, on one
  *    container and on separate containers, beside as many threads doing
  *    durable appends to one file or to separate files;
- * 4. with a fresh state directory, N containers (10,000): creating them, the
+ * 4. unpacking an image of about 100 MiB (unpack_bench --tsv, beside this
+ *    program) against tar -x of the same layers and the digest check,
+ *    durable and not, and umoci unpack when it is installed;
+ * 5. with a fresh state directory, N containers (10,000): creating them, the
  *    daemon stopped with SIGTERM and started again (until the tree answers,
  *    until every rootfs is bind-mounted), ls of the namespace, every
  *    config.json read once, and the daemon's VmRSS.
@@ -146,7 +149,7 @@ struct bench {
         bool quick, verbose;
         long containers;
         const char *parent;
-        char *bundlefs_path, *noop_path, *render_path;
+        char *bundlefs_path, *noop_path, *render_path, *unpack_path;
         long nofile;                    /* the open-file limit the daemons start with */
         char *nofile_note;              /* why it is lower than wanted, or NULL */
 
@@ -579,6 +582,42 @@ static void stage_render(struct bench *b)
                 bench_die("%s --tsv did not give both reference cases (exit status %d)", b->render_path, st);
 }
 
+static void stage_unpack(struct bench *b)
+{
+        printf("unpack: %s --tsv ...\n", b->unpack_path);
+        fflush(stdout);
+        char *cmd = bench_asprintf("'%s' --tsv --dir '%s'%s", b->unpack_path, b->parent, b->quick ? " --quick" : "");
+        FILE *p = popen(cmd, "re");
+        free(cmd);
+        if (!p)
+                bench_die("running %s: %s", b->unpack_path, strerror(errno));
+        char line[512];
+        int got = 0;
+        add_section("unpacking an image into an empty rootfs (median of the rounds)");
+        while (fgets(line, sizeof(line), p)) {
+                char label[128], floor_label[128];
+                double t, floor_t;
+                if (!strncmp(line, "info\t", 5)) {
+                        /* "info\t<what the image is>\t..." */
+                        line[strcspn(line + 5, "\t\n") + 5] = '\0';
+                        add_row(bench_asprintf("  the image"), bench_asprintf("%.60s", line + 5), bench_asprintf("-"), bench_asprintf("-"),
+                                NULL, INFO);
+                        continue;
+                }
+                if (sscanf(line, "%127[^\t]\t%lf\t%127[^\t]\t%lf", label, &t, floor_label, &floor_t) != 4)
+                        continue;
+                bool umoci = !strncmp(label, "umoci", 5);
+                char *ft = fmt_time(t), *fl = fmt_time(floor_t);
+                add_row(bench_asprintf("%s", label), ft, bench_asprintf("%s %s", floor_label, fl), fmt_ratio(t / floor_t),
+                        umoci ? NULL : "<= 1.2x floor", umoci ? INFO : at_most(t / floor_t, 1.2));
+                free(fl);
+                got++;
+        }
+        int st = pclose(p);
+        if (got < 2 || st != 0)
+                bench_die("%s --tsv failed (exit status %d)", b->unpack_path, st);
+}
+
 static void stage_latency(struct bench *b, int small_dir, int big_dir, int noop_small_dir, int noop_big_dir,
                           int noop_dur_dir, int plain_fd, size_t small_size, size_t big_size, size_t noop_small_size,
                           size_t noop_big_size)
@@ -952,6 +991,7 @@ static void usage(FILE *f)
                 "      --bundlefs PATH    the daemon (../mountd/bundlefs beside this program)\n"
                 "      --noop PATH        the floor filesystem (noop_fs beside this program)\n"
                 "      --render-bench PATH  (render_bench beside this program)\n"
+                "      --unpack-bench PATH  (unpack_bench beside this program)\n"
                 "  -v, --verbose          every latency measure's sample count and maximum\n"
                 "  -h, --help\n");
 }
@@ -967,6 +1007,7 @@ int main(int argc, char **argv)
                 { "bundlefs", required_argument, NULL, 'B' },
                 { "noop", required_argument, NULL, 'N' },
                 { "render-bench", required_argument, NULL, 'R' },
+                { "unpack-bench", required_argument, NULL, 'U' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
@@ -981,6 +1022,7 @@ int main(int argc, char **argv)
                 case 'B': b.bundlefs_path = bench_asprintf("%s", optarg); break;
                 case 'N': b.noop_path = bench_asprintf("%s", optarg); break;
                 case 'R': b.render_path = bench_asprintf("%s", optarg); break;
+                case 'U': b.unpack_path = bench_asprintf("%s", optarg); break;
                 case 'v': b.verbose = true; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
@@ -1017,13 +1059,15 @@ int main(int argc, char **argv)
                 b.noop_path = bench_asprintf("%s/noop_fs", here);
         if (!b.render_path)
                 b.render_path = bench_asprintf("%s/render_bench", here);
+        if (!b.unpack_path)
+                b.unpack_path = bench_asprintf("%s/unpack_bench", here);
         free(here);
         if (geteuid() != 0) {
                 fprintf(stderr, "bench_table: run as root (bundlefs bind-mounts every rootfs)\n");
                 return 1;
         }
-        const char *bins[] = { b.bundlefs_path, b.noop_path, b.render_path };
-        for (size_t i = 0; i < 3; i++)
+        const char *bins[] = { b.bundlefs_path, b.noop_path, b.render_path, b.unpack_path };
+        for (size_t i = 0; i < 4; i++)
                 if (access(bins[i], X_OK) < 0) {
                         fprintf(stderr, "bench_table: %s: %s (build the project first)\n", bins[i], strerror(errno));
                         return 1;
@@ -1114,6 +1158,9 @@ int main(int argc, char **argv)
 
         build_lists(&b);
         stage_render(&b);
+        if (bench_interrupted)
+                bench_die("interrupted");
+        stage_unpack(&b);
         if (bench_interrupted)
                 bench_die("interrupted");
 

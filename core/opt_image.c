@@ -1,9 +1,11 @@
-/* WithImageConfig and WithImageConfigArgs, from an image config file. */
+/* WithImageConfig and WithImageConfigArgs, from an image config file or
+ * from an image in an OCI image layout (oci.h). */
 #include <json-c/json.h>
 #include <stdio.h>
 
 #include "files.h"
 #include "image.h"
+#include "oci.h"
 #include "opt_common.h"
 #include "util.h"
 
@@ -11,8 +13,26 @@ static const char *const default_unix_env[] = {
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 };
 
+/* The config of the image ref names, for the container's platform (as the
+ * image containerd's WithImageConfig is given was resolved for one). */
+static int image_load_oci(struct render *r, const char *ref, struct image *ret)
+{
+        struct platform p;
+        int e = platform_parse(r->platform ? r->platform : platform_host(), &p, r->err);
+        if (e < 0)
+                return e;
+        struct oci_image *img;
+        if ((e = oci_image_open(r->a, ref, &p, r->deps, &img, r->err)) < 0)
+                return e;
+        *ret = *oci_image_config(img);
+        oci_image_close(img);
+        return 0;
+}
+
 static int image_load(struct render *r, const char *path, struct image *ret)
 {
+        if (oci_ref_is(path))
+                return image_load_oci(r, path, ret);
         _cleanup_free_ char *data = NULL;
         size_t n;
         int e = file_read_input(r, path, FILE_READ_MAX, &data, &n);

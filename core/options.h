@@ -13,6 +13,7 @@
 enum arg_kind {
         ARG_STRING,         /* any string */
         ARG_HOST_PATH,      /* an absolute path on the host */
+        ARG_IMAGE_REF,      /* an absolute path on the host, or oci:<dir>[:tag|@digest] (oci.h) */
         ARG_U16,
         ARG_U32,
         ARG_U64,

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "jsonparse.h"
 #include "model.h"
+#include "oci.h"
 #include "options.h"
 #include "spec.h"
 #include "utf8.h"
@@ -266,6 +267,18 @@ static int convert_arg(arena *a, const struct token *t, enum arg_kind k, struct 
         case ARG_STRING:
         case ARG_ENV:
                 return 0;
+        case ARG_IMAGE_REF:
+                if (oci_ref_is(s)) {
+                        /* checked once here; applying parses it again from the text */
+                        struct oci_ref ref;
+                        bf_error e2 = { 0 };
+                        if (oci_ref_parse(a, s, &ref, &e2) < 0)
+                                return e2.code == EINVAL ? invalid(err, "%s: argument %zu: %s", name, argn, e2.msg)
+                                                         : bf_error_set(err, e2.code, "%s", e2.msg);
+                        return 0;
+                }
+                /* a file on the host */
+                __attribute__((fallthrough));
         case ARG_HOST_PATH:
                 if (s[0] != '/')
                         return invalid(err, "%s: argument %zu: host path \"%s\" is not absolute", name, argn, s);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "goconv.h"
 #include "util.h"
 
 static const char *const known_os[] = {
@@ -211,4 +212,88 @@ enum spec_os platform_spec_os(const struct platform *p)
         if (streq(p->os, "darwin"))
                 return SPEC_OS_DARWIN;
         return SPEC_OS_UNIX;
+}
+
+void platform_normalize(struct platform *p)
+{
+        normalize_os(p->os);
+        normalize_arch(p->arch, p->variant);
+}
+
+/* strconv.Atoi(strings.TrimPrefix(variant, "v")) */
+static bool variant_number(const char *variant, int64_t *ret)
+{
+        const char *s = variant[0] == 'v' ? variant + 1 : variant;
+        bool ok;
+        *ret = go_atoi(s, strlen(s), &ok);
+        return ok;
+}
+
+/* Is variant "v" + strconv.Itoa(k) for some k, normalized (so "v1" of
+ * amd64 reads "")? Gives k. */
+static bool variant_is_level(const char *variant, int64_t *ret)
+{
+        if (variant[0] != 'v' || variant[1] < '1' || variant[1] > '9')
+                return false;
+        int64_t k = 0;
+        for (const char *s = variant + 1; *s; s++) {
+                if (*s < '0' || *s > '9' || k > (INT64_MAX - 9) / 10)
+                        return false;
+                k = k * 10 + (*s - '0');
+        }
+        *ret = k;
+        return true;
+}
+
+/* The place of arm/<c->variant> in the arm part of a vector that starts at
+ * arm/<top>: arm/top itself, then arm/vN-1 ... arm/v5 when top is vN, N > 5.
+ * -1 when it is not there. */
+static int64_t arm_rank(const char *top, const struct platform *c)
+{
+        if (!streq(c->arch, "arm"))
+                return -1;
+        /* the vector's entries go through NewMatcher, which normalizes them */
+        struct platform first = { .os = "", .arch = "arm" };
+        snprintf(first.variant, sizeof(first.variant), "%s", top);
+        normalize_arch(first.arch, first.variant);
+        if (streq(c->variant, first.variant))
+                return 0;
+        int64_t n, k;
+        if (!variant_number(top, &n) || n <= 5 || !variant_is_level(c->variant, &k))
+                return -1;
+        return k >= 5 && k < n ? n - k : -1;
+}
+
+int64_t platform_only_rank(const struct platform *p, const struct platform *cand)
+{
+        struct platform c = *cand;
+        platform_normalize(&c);
+        if (!streq(c.os, p->os))
+                return -1;
+        if (streq(c.arch, p->arch) && streq(c.variant, p->variant))
+                return 0;
+        int64_t n, k;
+        if (streq(p->arch, "amd64")) {
+                /* amd64/vN: then vN-1 ... v1 (v1 normalizes to ""), then 386 */
+                bool levels = variant_number(p->variant, &n) && n > 1;
+                if (!levels)
+                        n = 1;
+                if (streq(c.arch, "amd64")) {
+                        if (!levels)
+                                return -1;
+                        if (!c.variant[0])
+                                return n - 1;
+                        return variant_is_level(c.variant, &k) && k >= 2 && k < n ? n - k : -1;
+                }
+                return streq(c.arch, "386") && !c.variant[0] ? n : -1;
+        }
+        if (streq(p->arch, "arm")) {
+                int64_t r = arm_rank(p->variant, &c);
+                return r > 0 ? r : -1;
+        }
+        if (streq(p->arch, "arm64")) {
+                int64_t r = arm_rank(p->variant[0] ? p->variant : "v8", &c);
+                return r >= 0 ? r + 1 : -1;
+        }
+        return -1;
 }

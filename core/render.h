@@ -33,6 +33,7 @@ struct render {
         const char *namespace_;
         const char *id;
         const char *bundle_rootfs;
+        const char *platform;           /* the container's, which images are resolved for */
         struct deps *deps;              /* NULL: inputs are not recorded */
 };
 

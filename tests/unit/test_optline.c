@@ -624,7 +624,7 @@ TEST(every_option_with_a_host_path_argument_reads_host_files)
         for (size_t i = 0; i < n; i++) {
                 bool host_arg = false;
                 for (size_t a = 0; a < ARGS_MAX; a++)
-                        host_arg |= opts[i].args[a] == ARG_HOST_PATH;
+                        host_arg |= opts[i].args[a] == ARG_HOST_PATH || opts[i].args[a] == ARG_IMAGE_REF;
                 bool reads = opts[i].flags & OPTION_READS_HOST_FILES;
                 if (!CHECK(host_arg == reads))
                         fprintf(stderr, "    %s: host path argument %d, reads host files %d\n", opts[i].name,

@@ -250,3 +250,85 @@ TEST(the_default_spec_depends_on_the_os_only)
         SPEC_OS_CHECK("plan10/amd64", SPEC_OS_UNIX);
         SPEC_OS_CHECK("amd64", SPEC_OS_UNIX);
 }
+
+/* ---- platforms.Only(p): what an image index may give p, best first ---- */
+
+#define RANK(p, c, want) rank_is(__FILE__, __LINE__, (p), (c), (want))
+
+static void rank_is(const char *file, int line, const char *p, const char *c, int64_t want)
+{
+        struct platform pp, cp;
+        bf_error err = { 0 };
+        CHECK_INTEQ_AT(file, line, platform_parse(p, &pp, &err), 0);
+        platform_normalize(&pp);
+        /* candidates are taken as an image index writes them: os/arch/variant as given */
+        cp = (struct platform){ 0 };
+        char tmp[3 * PLATFORM_MAX];
+        snprintf(tmp, sizeof(tmp), "%s", c);
+        char *arch = strchr(tmp, '/'), *variant = arch ? strchr(arch + 1, '/') : NULL;
+        if (arch)
+                *arch++ = '\0';
+        if (variant)
+                *variant++ = '\0';
+        snprintf(cp.os, sizeof(cp.os), "%.200s", tmp);
+        snprintf(cp.arch, sizeof(cp.arch), "%.200s", arch ? arch : "");
+        snprintf(cp.variant, sizeof(cp.variant), "%.200s", variant ? variant : "");
+        if (!CHECK_INTEQ_AT(file, line, platform_only_rank(&pp, &cp), want))
+                fprintf(stderr, "    Only(%s) against %s\n", p, c);
+}
+
+TEST(only_matches_the_platform_itself_first)
+{
+        RANK("linux/amd64", "linux/amd64", 0);
+        RANK("linux/amd64", "Linux/x86_64", 0);
+        RANK("linux/arm64", "linux/aarch64/v8", 0);
+        RANK("linux/arm/v7", "linux/arm", 0);
+        RANK("linux/s390x", "linux/s390x", 0);
+        RANK("windows/amd64", "windows/amd64", 0);
+}
+
+TEST(only_amd64_then_its_lower_levels_then_386)
+{
+        RANK("linux/amd64", "linux/386", 1);
+        RANK("linux/amd64", "linux/i386", 1);
+        RANK("linux/amd64", "linux/amd64/v2", -1);
+        RANK("linux/amd64/v3", "linux/amd64/v2", 1);
+        RANK("linux/amd64/v3", "linux/amd64", 2);
+        RANK("linux/amd64/v3", "linux/amd64/v1", 2);
+        RANK("linux/amd64/v3", "linux/386", 3);
+        RANK("linux/amd64/v3", "linux/amd64/v4", -1);
+        RANK("linux/386", "linux/amd64", -1);
+}
+
+TEST(only_arm_falls_back_to_lower_variants_down_to_v5)
+{
+        RANK("linux/arm/v7", "linux/arm/v6", 1);
+        RANK("linux/arm/v7", "linux/armel", 1);
+        RANK("linux/arm/v7", "linux/arm/v5", 2);
+        RANK("linux/arm/v7", "linux/arm/v8", -1);
+        RANK("linux/arm/v6", "linux/arm/v7", -1);
+        RANK("linux/arm/v5", "linux/arm/v5", 0);
+        RANK("linux/arm/v5", "linux/arm/v4", -1);
+        RANK("linux/arm/v8", "linux/arm/v7", 1);
+}
+
+TEST(only_arm64_falls_back_to_arm_v8_then_lower)
+{
+        RANK("linux/arm64", "linux/arm/v8", 1);
+        RANK("linux/arm64", "linux/arm/v7", 2);
+        RANK("linux/arm64", "linux/armhf", 2);
+        RANK("linux/arm64", "linux/arm", 2);
+        RANK("linux/arm64", "linux/arm/v6", 3);
+        RANK("linux/arm64", "linux/arm/v5", 4);
+        RANK("linux/arm64/v8", "linux/arm/v7", 2);
+        RANK("linux/arm64", "linux/amd64", -1);
+}
+
+TEST(only_never_matches_another_os)
+{
+        RANK("linux/amd64", "windows/amd64", -1);
+        RANK("windows/amd64", "linux/amd64", -1);
+        RANK("linux/arm64", "darwin/arm64", -1);
+        RANK("linux/amd64", "MacOS/amd64", -1);
+        RANK("darwin/amd64", "MacOS/amd64", 0);
+}
