@@ -10,6 +10,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "cache.h"
 #include "files.h"
 #include "inodes.h"
@@ -23,6 +24,7 @@
 struct bfs {
         bfs_log_fn log;
         struct store *store;
+        struct budget *budget;
         struct cache *cache;
         struct inodes *inodes;
         struct mounts *mounts;
@@ -75,7 +77,8 @@ static void bfs_freep(struct bfs **fs)
         bfs_free(*fs);
 }
 
-int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struct bfs **ret, bf_error *err)
+int bfs_new(const char *state_dir, const char *mountpoint, size_t max_memory, bfs_log_fn log, struct bfs **ret,
+            bf_error *err)
 {
         _cleanup_(bfs_freep) struct bfs *fs = calloc(1, sizeof(*fs));
         if (!fs)
@@ -91,6 +94,9 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
         if (r < 0)
                 return r;
         r = store_open(state_dir, &fs->store, err);
+        if (r < 0)
+                return r;
+        r = budget_new(max_memory, &fs->budget, err);
         if (r < 0)
                 return r;
         r = cache_new(BFS_CACHE_SIZE_DEFAULT, &fs->cache, err);
@@ -110,6 +116,7 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
                 .cache = fs->cache,
                 .mounts = fs->mounts,
                 .inodes = fs->inodes,
+                .budget = fs->budget,
                 .uid = getuid(),
                 .gid = getgid(),
         };
@@ -135,6 +142,7 @@ void bfs_free(struct bfs *fs)
         mounts_free(fs->mounts);
         inodes_free(fs->inodes);
         cache_free(fs->cache);
+        budget_free(fs->budget);
         store_close(fs->store);
         free(fs);
 }

@@ -1,9 +1,11 @@
 /* A container's spec (bundle.h). */
 #include "bundle.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "cache.h"
 #include "content.h"
 #include "ctl.h"
@@ -23,6 +25,7 @@ struct frame {
         char *ns;
         char *id;
         char *rootfs;           /* the rootfs directory, for look-ups */
+        char *rootfs_shown;     /* how messages name it: "<ns>/<id>/rootfs", as the tree shows it */
         char *platform;
 };
 
@@ -39,6 +42,10 @@ struct live {
 struct bundle {
         struct store *store;
         struct cache_slot *slot;
+        struct budget *budget;
+        /* Not NULL: the list could not be loaded (why, for `error`); reads
+         * fail with EIO, writes are refused. Set once, at creation. */
+        char *broken;
 
         /* Writers hold write_lock for the whole check-and-keep, so the list
          * cannot change under a check. Readers never wait for it: an option
@@ -47,6 +54,7 @@ struct bundle {
         mutex write_lock;
         struct live *live GUARDED_BY(write_lock);
         struct store_log log GUARDED_BY(write_lock);
+        size_t held;            /* memory the list holds, taken from budget (written under write_lock, read atomically) */
 
         mutex lock;     /* everything below, held briefly */
         struct frame *frame GUARDED_BY(lock);
@@ -73,6 +81,7 @@ static void frame_unref(struct frame *f)
         free(f->ns);
         free(f->id);
         free(f->rootfs);
+        free(f->rootfs_shown);
         free(f->platform);
         free(f);
 }
@@ -98,7 +107,9 @@ static struct frame *frame_new(struct store *store, const char *ns, const char *
         f->id = strdup(id);
         f->platform = strdup(platform);
         f->rootfs = store_rootfs_path(store, ns, id);
-        if (!f->ns || !f->id || !f->platform || !f->rootfs)
+        if (asprintf(&f->rootfs_shown, "%s/%s/rootfs", ns, id) < 0)
+                f->rootfs_shown = NULL;
+        if (!f->ns || !f->id || !f->platform || !f->rootfs || !f->rootfs_shown)
                 return NULL;
         return TAKE_PTR(f);
 }
@@ -143,6 +154,7 @@ static struct render_input input_of(const struct frame *frame, struct optline *c
                 .namespace_ = frame->ns,
                 .id = frame->id,
                 .bundle_rootfs = frame->rootfs,
+                .bundle_rootfs_shown = frame->rootfs_shown,
                 .lines = lines,
                 .nlines = n,
                 .deps = deps,
@@ -182,27 +194,55 @@ static bool live_current(struct bundle *b, uint64_t version) REQUIRES(b->write_l
 
 /* ---- the bundle -------------------------------------------------------------- */
 
-int bundle_new(struct store *store, struct cache *cache, const char *ns, const char *id, const char *platform,
-               struct optline *const *lines, size_t n, const struct store_log *log, struct bundle **ret,
-               bf_error *err)
+static struct bundle *bundle_alloc(struct store *store, struct cache *cache, struct budget *budget, const char *ns,
+                                   const char *id, const char *platform, struct optline *const *lines, size_t n)
 {
         struct bundle *b = calloc(1, sizeof(*b));
         if (!b)
-                return bf_error_oom(err);
+                return NULL;
         b->store = store;
-        b->log = *log;
+        b->budget = budget;
+        b->log = (struct store_log){ .fd = -1 };
         mutex_init(&b->write_lock);
         mutex_init(&b->lock);
         b->frame = frame_new(store, ns, id, platform);
         b->list = optlist_new(lines, n);
         b->slot = cache_slot_new(cache, drop_kept, b);
+        clock_gettime(CLOCK_REALTIME, &b->mtime);
         if (!b->frame || !b->list || !b->slot) {
-                b->log.fd = -1;         /* still the caller's */
+                bundle_free(b);
+                return NULL;
+        }
+        return b;
+}
+
+int bundle_new(struct store *store, struct cache *cache, struct budget *budget, const char *ns, const char *id,
+               const char *platform, struct optline *const *lines, size_t n, size_t footprint,
+               const struct store_log *log, struct bundle **ret, bf_error *err)
+{
+        struct bundle *b = bundle_alloc(store, cache, budget, ns, id, platform, lines, n);
+        if (!b)
+                return bf_error_oom(err);
+        /* Taken from the budget by the caller; given back when freed. */
+        b->held = footprint;
+        b->log = *log;
+        store_log_release(store, &b->log);
+        *ret = b;
+        return 0;
+}
+
+int bundle_new_broken(struct store *store, struct cache *cache, const char *ns, const char *id, const char *platform,
+                      const char *reason, struct bundle **ret, bf_error *err) NO_LOCK_ANALYSIS
+{
+        struct bundle *b = bundle_alloc(store, cache, NULL, ns, id, platform, NULL, 0);
+        if (!b)
+                return bf_error_oom(err);
+        if (asprintf(&b->broken, "the option list could not be loaded: %s", reason) < 0) {
+                b->broken = NULL;
                 bundle_free(b);
                 return bf_error_oom(err);
         }
-        store_log_release(store, &b->log);
-        clock_gettime(CLOCK_REALTIME, &b->mtime);
+        b->error = strdup(b->broken);
         *ret = b;
         return 0;
 }
@@ -211,12 +251,15 @@ void bundle_free(struct bundle *b) NO_LOCK_ANALYSIS
 {
         if (!b)
                 return;
+        if (b->budget)
+                budget_give(b->budget, b->held);
         cache_slot_free(b->slot);
         store_log_close(b->store, &b->log);
         live_free(b->live);
         optlist_unref(b->list);
         frame_unref(b->frame);
         free(b->error);
+        free(b->broken);
         mutex_destroy(&b->write_lock);
         mutex_destroy(&b->lock);
         free(b);
@@ -252,21 +295,51 @@ static void snapshot_done(struct snapshot *s)
         *s = (struct snapshot){ 0 };
 }
 
-int bundle_rename(struct bundle *b, const char *ns, const char *id, bf_error *err)
+/* A new name is a new frame, with the platform the bundle has: the tree
+ * makes it and sets it holding the store's names alone, so no platform
+ * change is being kept meanwhile. */
+struct bundle_name {
+        struct frame *frame;
+};
+
+int bundle_name_new(struct bundle *b, const char *ns, const char *id, struct bundle_name **ret, bf_error *err)
+{
+        struct bundle_name *n = calloc(1, sizeof(*n));
+        if (!n)
+                return bf_error_oom(err);
+        mutex_lock(&b->lock);
+        n->frame = frame_new(b->store, ns, id, b->frame->platform);
+        mutex_unlock(&b->lock);
+        if (!n->frame) {
+                free(n);
+                return bf_error_oom(err);
+        }
+        *ret = n;
+        return 0;
+}
+
+void bundle_name_free(struct bundle_name *n)
+{
+        if (!n)
+                return;
+        frame_unref(n->frame);
+        free(n);
+}
+
+void bundle_rename(struct bundle *b, struct bundle_name *n)
 {
         mutex_lock(&b->lock);
-        struct frame *f = frame_new(b->store, ns, id, b->frame->platform);
-        if (f) {
-                frame_unref(b->frame);
-                b->frame = f;
-                touch(b);
-        }
+        frame_unref(b->frame);
+        b->frame = TAKE_PTR(n->frame);
+        touch(b);
         mutex_unlock(&b->lock);
-        return f ? 0 : bf_error_oom(err);
+        free(n);
 }
 
 static void error_set(struct bundle *b, const bf_error *err, bool from_read) REQUIRES(b->lock)
 {
+        if (b->broken)
+                return;         /* `error` keeps saying why it was not loaded */
         free(b->error);
         b->error = strdup(err->msg);
         b->error_from_read = from_read;
@@ -274,6 +347,8 @@ static void error_set(struct bundle *b, const bf_error *err, bool from_read) REQ
 
 static void error_clear(struct bundle *b) REQUIRES(b->lock)
 {
+        if (b->broken)
+                return;
         free(TAKE_PTR(b->error));
         b->error_from_read = false;
 }
@@ -342,32 +417,30 @@ static void live_keep(struct bundle *b, struct live *l, uint64_t version) REQUIR
         cache_kept(b->slot, live_bytes(l), version);
 }
 
-/* The record that makes the change durable. */
-static int change_store(struct bundle *b, const struct change *ch, const struct snapshot *s, size_t base,
-                        bool replace_own, struct store_log *ret_new_log, bf_error *err) REQUIRES(b->write_lock)
+/* The record that makes the change durable, in the log of the container
+ * named by frame (the bundle's current one, read under the store's names). */
+static int change_store(struct bundle *b, const struct change *ch, const struct frame *frame, size_t base,
+                        bool replace_own, struct store_log *ret_new_log, bf_error *err)
+        REQUIRES(b->write_lock) REQUIRES_SHARED(store_names(b->store))
 {
-        if (ch->kind == CHANGE_REPLACE) {
-                buf payload = { 0 };
+        _cleanup_(buf_free) buf payload = { 0 };
+        if (ch->kind != CHANGE_PLATFORM) {
                 optline_print_all(&payload, ch->lines, ch->n);
-                int r = payload.oom ? bf_error_oom(err) :
-                        store_replace(b->store, s->frame->ns, s->frame->id, s->frame->platform,
-                                      payload.p ? payload.p : "", payload.len, ret_new_log, err);
-                buf_free(&payload);
-                return r;
+                if (payload.oom)
+                        return bf_error_oom(err);
         }
-        int r = store_log_acquire(b->store, s->frame->ns, s->frame->id, &b->log, err);
+        if (ch->kind == CHANGE_REPLACE)
+                return store_replace(b->store, frame->ns, frame->id, frame->platform, payload.p ? payload.p : "",
+                                     payload.len, ret_new_log, err);
+        int r = store_log_acquire(b->store, frame->ns, frame->id, frame->platform, &b->log, err);
         if (r < 0)
                 return r;
-        if (ch->kind == CHANGE_PLATFORM) {
+        if (ch->kind == CHANGE_PLATFORM)
                 r = store_append_platform(b->store, &b->log, ch->platform, err);
-        } else {
-                buf payload = { 0 };
-                optline_print_all(&payload, ch->lines, ch->n);
-                r = payload.oom ? bf_error_oom(err) :
-                    replace_own ? store_truncate_append(b->store, &b->log, base, payload.p, payload.len, err) :
-                                  store_append_lines(b->store, &b->log, payload.p, payload.len, err);
-                buf_free(&payload);
-        }
+        else if (replace_own)
+                r = store_truncate_append(b->store, &b->log, base, payload.p, payload.len, err);
+        else
+                r = store_append_lines(b->store, &b->log, payload.p, payload.len, err);
         store_log_release(b->store, &b->log);
         return r;
 }
@@ -387,6 +460,57 @@ static int commit_refused(struct bundle *b, int r, const bf_error *err) REQUIRES
         mutex_unlock(&b->lock);
         cache_kept(b->slot, 0, now);
         return r;
+}
+
+static struct frame *frame_current(struct bundle *b) EXCLUDES(b->lock)
+{
+        mutex_lock(&b->lock);
+        struct frame *f = frame_ref(b->frame);
+        mutex_unlock(&b->lock);
+        return f;
+}
+
+/* Store ch and keep it, with the store's names held: the container is
+ * where its current name says, and stays there until the change is kept
+ * (a rename in between would otherwise see the old name come back with a
+ * platform change). */
+static int commit_keep(struct bundle *b, const struct change *ch, const struct snapshot *s, size_t base,
+                       bool replace_own, struct frame **frame, struct optlist **next, uint64_t *ret_now,
+                       bf_error *err) REQUIRES(b->write_lock) REQUIRES_SHARED(store_names(b->store))
+{
+        _cleanup_(frame_unrefp) struct frame *cur = frame_current(b);
+        if (*frame && (!streq(cur->ns, s->frame->ns) || !streq(cur->id, s->frame->id))) {
+                /* Renamed since the check: the new platform goes with the new name. */
+                struct frame *f = frame_new(b->store, cur->ns, cur->id, (*frame)->platform);
+                if (!f)
+                        return bf_error_oom(err);
+                frame_unref(*frame);
+                *frame = f;
+        }
+        struct store_log new_log = { .fd = -1 };
+        int r = change_store(b, ch, cur, base, replace_own, &new_log, err);
+        if (r < 0)
+                return r;
+        /* Durable: keep it. */
+        mutex_lock(&b->lock);
+        if (*next) {
+                optlist_unref(b->list);
+                b->list = TAKE_PTR(*next);
+        }
+        if (*frame) {
+                frame_unref(b->frame);
+                b->frame = TAKE_PTR(*frame);
+        }
+        touch(b);
+        error_clear(b);
+        *ret_now = b->version;
+        mutex_unlock(&b->lock);
+        if (ch->kind == CHANGE_REPLACE) {
+                store_log_close(b->store, &b->log);
+                b->log = new_log;
+                store_log_release(b->store, &b->log);
+        }
+        return 0;
 }
 
 /* Check, store and keep ch against s, the bundle as it is. */
@@ -419,30 +543,27 @@ static int commit_locked(struct bundle *b, const struct change *ch, const struct
             !(next = ch->kind == CHANGE_REPLACE ? optlist_new(ch->lines, ch->n) :
                                                   optlist_extend(s->list, base, ch->lines, ch->n)))
                 return commit_refused(b, bf_error_oom(err), err);
-        struct store_log new_log = { .fd = -1 };
-        r = change_store(b, ch, s, base, replace_own, &new_log, err);
-        if (r < 0)
+
+        /* The memory the list will hold: refused here when over a limit. */
+        size_t add = ch->kind == CHANGE_PLATFORM ? 0 : lines_footprint(ch->lines, ch->n);
+        size_t drop = ch->kind == CHANGE_REPLACE ? b->held :
+                      replace_own ? lines_footprint(optlist_lines(s->list) + base, len - base) : 0;
+        size_t list = b->held - drop + add;
+        if (add > drop && (r = budget_take(b->budget, list, add - drop, err)) < 0)
                 return commit_refused(b, r, err);
 
-        /* Durable: keep it. */
-        mutex_lock(&b->lock);
-        if (next) {
-                optlist_unref(b->list);
-                b->list = TAKE_PTR(next);
+        uint64_t now = 0;
+        rwlock_lock_shared(store_names(b->store));
+        r = commit_keep(b, ch, s, base, replace_own, &frame, &next, &now, err);
+        rwlock_unlock_shared(store_names(b->store));
+        if (r < 0) {
+                if (add > drop)
+                        budget_give(b->budget, add - drop);
+                return commit_refused(b, r, err);
         }
-        if (frame) {
-                frame_unref(b->frame);
-                b->frame = TAKE_PTR(frame);
-        }
-        touch(b);
-        error_clear(b);
-        uint64_t now = b->version;
-        mutex_unlock(&b->lock);
-        if (ch->kind == CHANGE_REPLACE) {
-                store_log_close(b->store, &b->log);
-                b->log = new_log;
-                store_log_release(b->store, &b->log);
-        }
+        if (drop > add)
+                budget_give(b->budget, drop - add);
+        __atomic_store_n(&b->held, list, __ATOMIC_RELAXED);
         if (vs)
                 *vs = (struct value_state){ .kept = true, .version = now, .start = base };
         if (now == s->version + 1)
@@ -454,6 +575,8 @@ static int commit_locked(struct bundle *b, const struct change *ch, const struct
 
 int bundle_commit(struct bundle *b, const struct change *ch, bf_error *err)
 {
+        if (b->broken)
+                return bf_error_set(err, EIO, "%s", b->broken);
         if (ch->kind != CHANGE_REPLACE && ch->kind != CHANGE_PLATFORM && ch->n == 0) {
                 /* only blank and comment lines: accepted, nothing to keep */
                 mutex_lock(&b->lock);
@@ -472,6 +595,13 @@ int bundle_commit(struct bundle *b, const struct change *ch, bf_error *err)
 int bundle_check(struct bundle *b, struct optline *const *base, size_t nbase, struct optline *const *more,
                  size_t nmore, bf_error *err)
 {
+        if (b->broken)
+                return bf_error_set(err, EIO, "%s", b->broken);
+        /* What the list would hold once kept; nothing is taken yet. */
+        size_t list = lines_footprint(base, nbase) + lines_footprint(more, nmore);
+        int r = budget_check(b->budget, list, __atomic_load_n(&b->held, __ATOMIC_RELAXED), err);
+        if (r < 0)
+                return r;
         _cleanup_(snapshot_done) struct snapshot s;
         snapshot_take(b, &s);
         _cleanup_(live_freep) struct live *l = NULL;
@@ -591,6 +721,8 @@ static int content_of(struct bundle *b, const struct file_def *f, struct content
 
 int bundle_read(struct bundle *b, const struct file_def *f, struct content **ret, bf_error *err)
 {
+        if (b->broken && f->kind != FILE_ERROR)
+                return bf_error_set(err, EIO, "%s", b->broken);
         int r = content_of(b, f, ret, err);
         if (f->kind != FILE_CONFIG && f->kind != FILE_CONTROL)
                 return r;
@@ -609,6 +741,8 @@ int bundle_read(struct bundle *b, const struct file_def *f, struct content **ret
 
 int bundle_size(struct bundle *b, const struct file_def *f, size_t *ret)
 {
+        if (b->broken && f->kind != FILE_ERROR)
+                return -EIO;
         if (f->kind == FILE_OPTS) {
                 struct optlist *l = bundle_list(b);
                 *ret = optlist_bytes(l);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "budget.h"
 #include "bundle.h"
 #include "files.h"
 #include "inodes.h"
@@ -173,7 +174,8 @@ static void container_free(struct container *c)
 {
         if (!c)
                 return;
-        passthrough_free(c->pt);
+        if (c->pt)
+                passthrough_free(c->pt);
         bundle_free(c->bundle);
         rootfs_unref(c->rootfs);
         if (c->inode.slot)
@@ -187,11 +189,15 @@ static void container_freep(struct container **c)
         container_free(*c);
 }
 
-/* A container's parts in memory: everything that can fail without memory
- * or descriptors, before anything is kept. */
-int container_new(struct tree *t, const char *ns, const char *id, const char *platform,
-                         struct optline *const *lines, size_t n, const struct store_log *log, struct container **ret,
-                         bf_error *err)
+void container_discard(struct container *c)
+{
+        container_free(c);
+}
+
+/* A container's parts but its bundle. Loading a broken container goes on
+ * without a rootfs it cannot open (it is shown all the same). */
+static int container_parts(struct tree *t, const char *ns, const char *id, bool rootfs_optional,
+                           struct container **ret, bf_error *err)
 {
         _cleanup_(container_freep) struct container *c = calloc(1, sizeof(*c));
         if (!c || !(c->id = strdup(id)))
@@ -205,12 +211,47 @@ int container_new(struct tree *t, const char *ns, const char *id, const char *pl
         if (r < 0)
                 return r;
         r = rootfs_new(t->parts.mounts, dir, ns, id, &c->rootfs, err);
+        if (r < 0 && !rootfs_optional)
+                return r;
+        if (r == 0 && (r = passthrough_new(t->parts.inodes, c->rootfs, c, &c->pt, err)) < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* A container's parts in memory: everything that can fail without memory
+ * or descriptors, before anything is kept. */
+int container_new(struct tree *t, const char *ns, const char *id, const char *platform,
+                  struct optline *const *lines, size_t n, size_t footprint, const struct store_log *log,
+                  struct container **ret, bf_error *err)
+{
+        _cleanup_(container_freep) struct container *c = NULL;
+        int r = container_parts(t, ns, id, false, &c, err);
         if (r < 0)
                 return r;
-        r = passthrough_new(t->parts.inodes, c->rootfs, c, &c->pt, err);
+        r = bundle_new(t->parts.store, t->parts.cache, t->parts.budget, ns, id, platform, lines, n, footprint, log,
+                       &c->bundle, err);
         if (r < 0)
                 return r;
-        r = bundle_new(t->parts.store, t->parts.cache, ns, id, platform, lines, n, log, &c->bundle, err);
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* A container whose list could not be loaded: shown, with `error` saying
+ * why; it can be renamed and removed. */
+static int container_new_broken(struct tree *t, const char *ns, const char *id, const char *reason,
+                                struct container **ret, bf_error *err)
+{
+        _cleanup_(container_freep) struct container *c = NULL;
+        bf_error rerr = { 0 };
+        int r = container_parts(t, ns, id, true, &c, &rerr);
+        if (r < 0)
+                return bf_error_set(err, -r, "%s", rerr.msg);
+        _cleanup_free_ char *why = NULL;
+        if (!c->rootfs && asprintf(&why, "%s; its rootfs could not be opened: %s", reason, strerror(rerr.code)) < 0)
+                return bf_error_oom(err);
+        r = bundle_new_broken(t->parts.store, t->parts.cache, ns, id, platform_host(), why ? why : reason, &c->bundle,
+                              err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);
@@ -220,7 +261,7 @@ int container_new(struct tree *t, const char *ns, const char *id, const char *pl
 /* Free what was removed once nobody holds it. */
 void container_maybe_free(struct tree *t, struct container *c) REQUIRES(t)
 {
-        if (!c->removed || c->nlookup || c->holders || passthrough_busy(c->pt))
+        if (!c->removed || c->nlookup || c->holders || (c->pt && passthrough_busy(c->pt)))
                 return;
         for (struct container **p = &t->removed; *p; p = &(*p)->next)
                 if (*p == c) {
@@ -313,11 +354,18 @@ struct loading {
         void *userdata;
 };
 
-static void load_warn(void *userdata, const char *msg)
+static void load_warn_store(void *userdata, const char *msg)
 {
         struct loading *l = userdata;
         if (l->warn)
                 l->warn(l->userdata, msg);
+}
+
+static void load_warn(struct loading *l, const char *ns, const char *id, const char *why)
+{
+        char msg[BF_ERROR_MAX + 256];
+        snprintf(msg, sizeof(msg), "%s/%s: its option list was not loaded (reads fail with EIO): %s", ns, id, why);
+        load_warn_store(l, msg);
 }
 
 static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYSIS
@@ -335,21 +383,40 @@ static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYS
         struct namespace *ns = ns_find(t, sc->ns);
         if (!ns)
                 return -ENOENT;
-        struct container *c;
-        int r = container_new(t, sc->ns, sc->id, sc->platform, sc->lines, sc->nlines, &sc->log, &c, &err);
-        if (r < 0)
-                return r;       /* EMFILE, say: the reason is logged */
-        sc->log.fd = -1;        /* the bundle's now */
-        container_insert(ns, c);
-        free(TAKE_PTR(sc->platform));
+        struct container *c = NULL;
+        int r = sc->error ? -sc->error : 0;
+        /* Within the limits (the store checked them as it loaded). */
+        if (r == 0 && (r = budget_take(t->parts.budget, 0, sc->footprint, &err)) == 0) {
+                r = container_new(t, sc->ns, sc->id, sc->platform ? sc->platform : platform_host(), sc->lines,
+                                  sc->nlines, sc->footprint, &sc->log, &c, &err);
+                if (r < 0)
+                        budget_give(t->parts.budget, sc->footprint);
+        }
+        /* The bundle took references to the lines it keeps. */
         optline_free_all(TAKE_PTR(sc->lines), sc->nlines);
+        free(TAKE_PTR(sc->platform));
+        if (r < 0) {
+                /* Never hidden: it exists on disk, and its name is taken. */
+                const char *why = sc->error ? sc->reason : err.msg;
+                char msg[BF_ERROR_MAX];
+                snprintf(msg, sizeof(msg), "%s", why);
+                load_warn(l, sc->ns, sc->id, msg);
+                r = container_new_broken(t, sc->ns, sc->id, msg, &c, &err);
+                if (r < 0)
+                        return r;
+        }
+        container_insert(ns, c);
         return 0;
 }
 
 int tree_load(struct tree *t, void (*warn)(void *userdata, const char *msg), void *userdata, bf_error *err)
 {
         struct loading l = { .tree = t, .warn = warn, .userdata = userdata };
-        return store_load(t->parts.store, load_visit, &l, load_warn, err);
+        struct store_limits limits = {
+                .list_max = budget_list_max(t->parts.budget),
+                .total_max = budget_max(t->parts.budget),
+        };
+        return store_load(t->parts.store, &limits, load_visit, &l, load_warn_store, err);
 }
 
 void tree_mount_all(struct tree *t)
@@ -357,7 +424,8 @@ void tree_mount_all(struct tree *t)
         tree_lock(t);
         for (struct namespace *ns = t->namespaces; ns; ns = ns->next)
                 for (struct container *c = ns->containers; c; c = c->next)
-                        rootfs_queue(c->rootfs);
+                        if (c->rootfs)
+                                rootfs_queue(c->rootfs);
         tree_unlock(t);
 }
 
@@ -407,7 +475,8 @@ int tree_node(struct tree *t, uint64_t ino, struct node *ret)
                 node_of_ns((struct namespace *) o, ret);
                 return 0;
         case INODE_CONTAINER:
-                if (part != ROOTFS_PART && part > files_count())
+                if ((part != ROOTFS_PART && part > files_count()) ||
+                    (part == ROOTFS_PART && !((struct container *) o)->pt))
                         return -ESTALE;
                 node_of_container((struct container *) o, part, ret);
                 return 0;
@@ -453,6 +522,10 @@ int tree_lookup(struct tree *t, const struct node *parent, const char *name, str
         case NODE_CONTAINER: {
                 struct container *c = parent->c;
                 const struct file_def *f = streq(name, "rootfs") ? NULL : file_find(name);
+                if (!f && streq(name, "rootfs") && !c->pt) {
+                        r = -EIO;       /* loaded broken, without its rootfs */
+                        break;
+                }
                 if (!c->removed && (f || streq(name, "rootfs"))) {
                         c->nlookup++;
                         node_of_container(c, f ? (unsigned) file_index(f) + 1 : ROOTFS_PART, ret);
@@ -565,7 +638,7 @@ int tree_list(struct tree *t, const struct node *dir, tree_list_fn add, void *ct
         } else if (dir->kind == NODE_CONTAINER && !dir->c->removed) {
                 for (size_t i = 0; i < files_count() && r == 0; i++)
                         r = add(ctx, file_at(i)->name, inode_number(&dir->c->inode, (unsigned) i + 1), S_IFREG);
-                if (r == 0)
+                if (r == 0 && dir->c->pt)
                         r = add(ctx, "rootfs", inode_number(&dir->c->inode, ROOTFS_PART), S_IFDIR);
         }
         tree_unlock(t);

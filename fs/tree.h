@@ -14,6 +14,7 @@
 #include "lock.h"
 #include "passthrough.h"
 
+struct budget;
 struct bundle;
 struct cache;
 struct container;
@@ -32,13 +33,15 @@ struct tree_parts {
         struct cache *cache;
         struct mounts *mounts;
         struct inodes *inodes;
+        struct budget *budget;
         uid_t uid;              /* owner of everything shown */
         gid_t gid;
 };
 
 int tree_new(const struct tree_parts *parts, struct tree **ret, bf_error *err);
-/* Load every namespace and container from the store; a container that
- * cannot be loaded is reported through warn and left on disk. */
+/* Load every namespace and container from the store. A container whose
+ * list cannot be loaded is in the tree all the same: `error` says why, and
+ * reads of its other files fail with EIO (warn says so too). */
 int tree_load(struct tree *t, void (*warn)(void *userdata, const char *msg), void *userdata, bf_error *err);
 /* Bind-mount every container's rootfs (in the background). */
 void tree_mount_all(struct tree *t);
