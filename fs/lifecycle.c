@@ -101,6 +101,8 @@ static int rmdir_container(struct tree *t, struct namespace *ns, const char *nam
         struct container *c = ns->removed ? NULL : container_find(ns, name);
         if (!c)
                 return -ENOENT;
+        if (c->unpack)
+                return -EBUSY;
         /* Fails with ENOTEMPTY, changing nothing, unless the rootfs is
          * empty: rmdir never deletes data. */
         bf_error err = { 0 };
@@ -124,6 +126,8 @@ static int rmdir_rootfs(struct tree *t, struct container *c) REQUIRES(t)
 {
         if (c->removed)
                 return -ENOENT;
+        if (c->unpack)
+                return -EBUSY;
         bf_error err = { 0 };
         bool empty = false;
         int r = store_rootfs_empty(t->parts.store, c->ns->name, c->id, &empty, &err);
@@ -191,6 +195,9 @@ static int rename_namespace(struct tree *t, const char *name, const char *newnam
                 return 0;
         if (ns_find(t, newname))
                 return -EEXIST;
+        for (struct container *c = ns->containers; c; c = c->next)
+                if (c->unpack)
+                        return -EBUSY;
         _cleanup_free_ char *nn = strdup(newname);
         if (!nn)
                 return -ENOMEM;
@@ -220,6 +227,8 @@ static int rename_container(struct tree *t, struct namespace *from, const char *
                 return 0;
         if (container_find(to, newname))
                 return -EEXIST;
+        if (c->unpack)
+                return -EBUSY;
         _cleanup_free_ char *nid = strdup(newname);
         if (!nid)
                 return -ENOMEM;

@@ -269,6 +269,37 @@ struct rootfs *container_rootfs(const struct container *c)
         return c->rootfs;
 }
 
+int container_unpack_begin(struct container *c, struct image_unpack *job)
+{
+        struct tree *t = c->tree;
+        tree_lock(t);
+        int r = c->removed ? -ENOENT : c->unpack ? -EBUSY : 0;
+        if (r == 0)
+                c->unpack = job;
+        tree_unlock(t);
+        return r;
+}
+
+void container_unpack_end(struct container *c)
+{
+        struct tree *t = c->tree;
+        tree_lock(t);
+        c->unpack = NULL;
+        tree_unlock(t);
+}
+
+bool container_unpacking(struct container *c, void (*show)(const struct image_unpack *job, struct buf *out),
+                         struct buf *out)
+{
+        struct tree *t = c->tree;
+        tree_lock(t);
+        bool busy = c->unpack != NULL;
+        if (busy && show)
+                show(c->unpack, out);
+        tree_unlock(t);
+        return busy;
+}
+
 /* ---- the tree --------------------------------------------------------------------------- */
 
 int tree_new(const struct tree_parts *parts, struct tree **ret, bf_error *err)

@@ -14,10 +14,12 @@
 #include "lock.h"
 #include "passthrough.h"
 
+struct buf;
 struct bundle;
 struct cache;
 struct container;
 struct file_def;
+struct image_unpack;
 struct inodes;
 struct mounts;
 struct namespace;
@@ -96,3 +98,13 @@ void container_put(struct container *c);
 bool container_removed(struct container *c);
 struct bundle *container_bundle(const struct container *c);
 struct rootfs *container_rootfs(const struct container *c);
+
+/* An image being unpacked into c's rootfs (rootfs_image.h), one at a time:
+ * meanwhile rmdir and rename of c, or of its namespace, fail with EBUSY.
+ * -EBUSY when one is already, -ENOENT once c was removed. */
+int container_unpack_begin(struct container *c, struct image_unpack *job);
+void container_unpack_end(struct container *c);
+/* Is an image being unpacked into c's rootfs? If so and show is given,
+ * show(job, out) is called with the tree's lock held: it may take no lock. */
+bool container_unpacking(struct container *c, void (*show)(const struct image_unpack *job, struct buf *out),
+                         struct buf *out);

@@ -6,6 +6,7 @@
 #include "inodes.h"
 #include "tree.h"
 
+struct image_unpack;
 struct optline;
 struct store_log;
 
@@ -39,6 +40,7 @@ struct container {
         struct bundle *bundle;
         struct rootfs *rootfs;
         struct passthrough *pt;
+        struct image_unpack *unpack;    /* an image being unpacked into its rootfs, or NULL */
 };
 
 /* Everything here is guarded by the tree's lock, and nothing else is
