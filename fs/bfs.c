@@ -16,6 +16,7 @@
 #include "mounts.h"
 #include "openfile.h"
 #include "ops.h"
+#include "rootfs_image.h"
 #include "store.h"
 #include "tree.h"
 #include "util.h"
@@ -28,6 +29,7 @@ struct bfs {
         struct mounts *mounts;
         struct tree *tree;
         struct openfiles *files;
+        struct image_unpacks *unpacks;
         struct ops_ctx ops;
 };
 
@@ -105,6 +107,9 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
         r = openfiles_new(getuid(), &fs->files, err);
         if (r < 0)
                 return r;
+        r = image_unpacks_new(getuid(), &fs->unpacks, err);
+        if (r < 0)
+                return r;
         struct tree_parts parts = {
                 .store = fs->store,
                 .cache = fs->cache,
@@ -119,7 +124,8 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
         r = tree_load(fs->tree, log_warning, fs, err);
         if (r < 0)
                 return r;
-        fs->ops = (struct ops_ctx){ .tree = fs->tree, .files = fs->files, .mounts = fs->mounts, .store = fs->store };
+        fs->ops = (struct ops_ctx){ .tree = fs->tree, .files = fs->files, .mounts = fs->mounts, .store = fs->store,
+                                    .unpacks = fs->unpacks };
         *ret = TAKE_PTR(fs);
         return 0;
 }
@@ -128,6 +134,7 @@ void bfs_free(struct bfs *fs)
 {
         if (!fs)
                 return;
+        image_unpacks_free(fs->unpacks);        /* before the containers they hold */
         if (fs->mounts)
                 mounts_stop(fs->mounts);
         openfiles_free(fs->files);      /* those the kernel never released */
@@ -160,5 +167,8 @@ int bfs_start(struct bfs *fs, bf_error *err)
 
 void bfs_stop(struct bfs *fs)
 {
+        /* An unpack is cancelled (its rootfs left empty) and its write
+         * answered before the mounts go. */
+        image_unpacks_stop(fs->unpacks);
         mounts_stop(fs->mounts);
 }

@@ -13,6 +13,7 @@
 #include "mounts.h"
 #include "openfile.h"
 #include "passthrough.h"
+#include "rootfs_image.h"
 #include "store.h"
 #include "tree.h"
 #include "util.h"
@@ -507,6 +508,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                 pt_write(req, data, size, off, fi);
                 return;
         }
+        if (n.kind == NODE_FILE && n.file->kind == FILE_ROOTFS_IMAGE) {
+                /* Answered once the image is unpacked, from the thread unpacking it. */
+                rootfs_image_write(ctx_of(req)->unpacks, req, n.c, openfile_opener(openfile_of(fi)), data, size);
+                return;
+        }
         bf_error err = { 0 };
         int r = openfile_write(openfile_of(fi), data, size, &err);
         if (r < 0)
@@ -550,6 +556,14 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
                 fuse_reply_err(req, 0);     /* accepted writes are durable already */
 }
 
+/* The session ends: unpacks still running are cancelled and answered
+ * while it can still take their answers. */
+static void op_destroy(void *userdata)
+{
+        struct ops_ctx *ctx = userdata;
+        image_unpacks_stop(ctx->unpacks);
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
         (void) userdata;
@@ -562,6 +576,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 
 static const struct fuse_lowlevel_ops ops = {
         .init = op_init,
+        .destroy = op_destroy,
         .lookup = op_lookup,
         .forget = op_forget,
         .forget_multi = op_forget_multi,

@@ -13,6 +13,7 @@
 #include "optline.h"
 #include "platform.h"
 #include "identifiers.h"
+#include "rootfs_image.h"
 #include "store.h"
 #include "util.h"
 
@@ -351,6 +352,23 @@ static void load_warn(void *userdata, const char *msg)
                 l->warn(l->userdata, msg);
 }
 
+/* An unpack into the container's rootfs that a crash cut short is undone
+ * before anyone sees it (rootfs_image.h). */
+static void load_undo_unpack(struct loading *l, const char *ns, const char *id)
+{
+        _cleanup_free_ char *dir = store_rootfs_path(l->tree->parts.store, ns, id);
+        char ref[256], msg[BF_ERROR_MAX + 128];
+        bf_error err = { 0 };
+        int r = dir ? rootfs_image_recover(dir, ref, sizeof(ref), &err) : bf_error_oom(&err);
+        if (r > 0)
+                snprintf(msg, sizeof(msg), "%s/%s: the unpack of %s was cut short: its rootfs was emptied", ns, id,
+                         ref);
+        else if (r < 0)
+                snprintf(msg, sizeof(msg), "%s/%s: undoing an unpack cut short: %s", ns, id, err.msg);
+        if (r != 0)
+                load_warn(l, msg);
+}
+
 static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYSIS
 {
         struct loading *l = userdata;
@@ -372,6 +390,7 @@ static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYS
                 return r;       /* EMFILE, say: the reason is logged */
         sc->log.fd = -1;        /* the bundle's now */
         container_insert(ns, c);
+        load_undo_unpack(l, sc->ns, sc->id);
         free(TAKE_PTR(sc->platform));
         optline_free_all(TAKE_PTR(sc->lines), sc->nlines);
         return 0;
@@ -572,7 +591,8 @@ int tree_stat(struct tree *t, const struct node *n, struct stat *st, double *ret
                 *ret_timeout = 0;
                 /* Sizes are exact: the content is generated, as a read would. */
                 size_t size;
-                if (bundle_size(n->c->bundle, n->file, &size) == 0)
+                if ((n->file->kind == FILE_ROOTFS_IMAGE ? rootfs_image_size(n->c, &size) :
+                                                          bundle_size(n->c->bundle, n->file, &size)) == 0)
                         st->st_size = (off_t) size;
                 st->st_blocks = (st->st_size + 511) / 512;
                 if (n->file->kind == FILE_OPTS || n->file->kind == FILE_PLATFORM || n->file->kind == FILE_ERROR)
