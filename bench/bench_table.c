@@ -16,7 +16,8 @@
  *    durable appends to one file or to separate files;
  * 4. unpacking an image of about 100 MiB (unpack_bench --tsv, beside this
  *    program) against tar -x of the same layers and the digest check,
- *    durable and not, and umoci unpack when it is installed;
+ *    durable and not, umoci unpack when it is installed, and the same unpack
+ *    through a tree (`echo REF > rootfs.image`) against the durable one;
  * 5. with a fresh state directory, N containers (10,000): creating them, the
  *    daemon stopped with SIGTERM and started again (until the tree answers,
  *    until every rootfs is bind-mounted), ls of the namespace, every
@@ -586,7 +587,8 @@ static void stage_unpack(struct bench *b)
 {
         printf("unpack: %s --tsv ...\n", b->unpack_path);
         fflush(stdout);
-        char *cmd = bench_asprintf("'%s' --tsv --dir '%s'%s", b->unpack_path, b->parent, b->quick ? " --quick" : "");
+        char *cmd = bench_asprintf("'%s' --tsv --dir '%s' --bundlefs '%s'%s", b->unpack_path, b->parent,
+                                   b->bundlefs_path, b->quick ? " --quick" : "");
         FILE *p = popen(cmd, "re");
         free(cmd);
         if (!p)
