@@ -3,10 +3,12 @@
  * attributes, directories and their changes) or to an open file. */
 #include "ops.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "content.h"
 #include "files.h"
@@ -105,14 +107,58 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
         fuse_reply_none(req);
 }
 
+/* The attributes of a rootfs asked through FUSE (mounts.h): the kernel
+ * asks for them before it walks into the rootfs, holding nothing the
+ * mount's walk needs. While the mount is being made they wait for it;
+ * once it is there, and for a walk that passed the mount point just
+ * before it was made, the answer is ESTALE, and the kernel walks the path
+ * again, into the mount. */
+struct rootfs_attr_wait {
+        fuse_req_t req;
+        struct rootfs *rootfs;
+        int tid;
+        struct pt_at pt;
+};
+
+static void rootfs_attr_after_mount(void *arg, bool mounted)
+{
+        struct rootfs_attr_wait *w = arg;
+        if (mounted && rootfs_walk_again(w->rootfs, w->tid))
+                fuse_reply_err(w->req, ESTALE);
+        else
+                pt_getattr(w->req, &w->pt, NULL);
+        free(w);
+}
+
+/* True if the request was answered or is waiting for the mount. */
+static bool rootfs_attr_wait(fuse_req_t req, const struct node *n)
+{
+        struct rootfs *r = container_rootfs(n->c);
+        int tid = (int) fuse_req_ctx(req)->pid;
+        rootfs_want(r);
+        if (rootfs_walk_again(r, tid)) {
+                fuse_reply_err(req, ESTALE);
+                return true;
+        }
+        struct rootfs_attr_wait *w = malloc(sizeof(*w));
+        if (!w)
+                return false;
+        *w = (struct rootfs_attr_wait){ .req = req, .rootfs = r, .tid = tid, .pt = n->pt };
+        if (rootfs_after_mount(r, rootfs_attr_after_mount, w))
+                return true;
+        free(w);
+        return false;
+}
+
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-        (void) fi;
         struct node n;
         if (!node_get(req, ino, &n))
                 return;
+        if (n.kind == NODE_ROOTFS && rootfs_attr_wait(req, &n))
+                return;
         if (passthrough(&n))
-                pt_getattr(req, &n.pt);
+                pt_getattr(req, &n.pt, fi);
         else
                 reply_attr(req, &n);
 }
@@ -448,6 +494,40 @@ static struct openfile *openfile_of(const struct fuse_file_info *fi)
         return (struct openfile *) (uintptr_t) fi->fh;
 }
 
+/* An open of config.json whose container's rootfs mount is being made:
+ * a runtime reads config.json before it takes the rootfs, so the open is
+ * answered once the mount is there (mounts.h). */
+struct config_open_wait {
+        fuse_req_t req;
+        struct fuse_file_info fi;
+};
+
+static void config_open_after_mount(void *arg, bool mounted)
+{
+        (void) mounted;
+        struct config_open_wait *w = arg;
+        if (fuse_reply_open(w->req, &w->fi) != 0)
+                openfile_release(openfile_of(&w->fi));
+        free(w);
+}
+
+/* True if the reply waits for the mount (and is sent later). */
+static bool config_open_wait(fuse_req_t req, const struct node *n, const struct fuse_file_info *fi)
+{
+        struct rootfs *r = n->file->kind == FILE_CONFIG ? container_rootfs(n->c) : NULL;
+        if (!r)
+                return false;
+        rootfs_want(r);
+        struct config_open_wait *w = malloc(sizeof(*w));
+        if (!w)
+                return false;
+        *w = (struct config_open_wait){ .req = req, .fi = *fi };
+        if (rootfs_after_mount(r, config_open_after_mount, w))
+                return true;
+        free(w);
+        return false;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct node n;
@@ -473,6 +553,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fi->keep_cache = 0;
         fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;     /* nothing to do at close */
         fi->fh = (uint64_t) (uintptr_t) of;
+        if (config_open_wait(req, &n, fi))
+                return;
         if (fuse_reply_open(req, fi) != 0)
                 openfile_release(of);
 }
