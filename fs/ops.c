@@ -346,20 +346,26 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 }
 
 /* umount(8) looks at the tree with statfs(2) right before unmounting it,
- * and the kernel refuses to unmount a tree with mounts below it: take the
- * rootfs bind mounts off first. (If the unmount then fails anyway, they
- * come back once the rootfs is used again.) fusermount3 -u asks nothing
+ * and the kernel refuses to unmount a tree with mounts below it: for
+ * umount run by root, take the rootfs bind mounts off first. (If the
+ * unmount then fails anyway, they come back at the next use.) Only root
+ * may unmount the tree, and only what the kernel says is trusted: the
+ * caller's uid, and the program it runs (/proc/<pid>/exe); a process's
+ * name is its own to choose (PR_SET_NAME). fusermount3 -u asks nothing
  * first; fusermount3 -u -z and stopping the daemon work. */
-static bool caller_is_umount(fuse_req_t req)
+static bool caller_is_root_umount(fuse_req_t req)
 {
-        char path[64], comm[32] = { 0 };
-        snprintf(path, sizeof(path), "/proc/%d/comm", (int) fuse_req_ctx(req)->pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
+        const struct fuse_ctx *ctx = fuse_req_ctx(req);
+        if (ctx->uid != 0)
                 return false;
-        bool is = fgets(comm, sizeof(comm), f) && streq(comm, "umount\n");
-        fclose(f);
-        return is;
+        char path[64], exe[PATH_MAX];
+        snprintf(path, sizeof(path), "/proc/%d/exe", (int) ctx->pid);
+        ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+        if (n <= 0)
+                return false;
+        exe[n] = '\0';
+        const char *base = strrchr(exe, '/');
+        return streq(base ? base + 1 : exe, "umount");
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -367,7 +373,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
         struct node n;
         if (!node_get(req, ino, &n))
                 return;
-        if (ino == FUSE_ROOT_ID && caller_is_umount(req))
+        if (ino == FUSE_ROOT_ID && caller_is_root_umount(req))
                 mounts_detach_all(ctx_of(req)->mounts);
         if (passthrough(&n)) {
                 pt_statfs(req, &n.pt);

@@ -1,8 +1,9 @@
 """The rootfs bind mounts, and a rootfs served through FUSE (docs/bundlefs.md
 section 1, "rootfs", and section 6): a start mounts nothing and each rootfs
-is mounted at its first use, before anything walks into it; and what the
-daemon keeps for a rootfs is bounded, in descriptors and in what other users
-can make it keep."""
+is mounted at its first use, before anything walks into it; nothing a user
+other than root does takes a mount off; and what the daemon keeps for a
+rootfs is bounded, in descriptors and in what other users can make it keep."""
+import ctypes
 import errno
 import os
 import pathlib
@@ -16,6 +17,7 @@ from support.mount import Daemon, make_container, mounts_under
 from support.treeops import errno_as, mounts_at, rootfs_state_path, run_as, same_file
 
 NOBODY = 65534
+PR_SET_NAME = 15
 PT_NODES_PER_UID = 16384        # fs/passthrough.h
 
 
@@ -109,6 +111,36 @@ def test_rm_rf_right_after_a_start_removes_a_container_with_data(start_daemon):
         assert not (d.mountpoint / "default" / cid).exists()
         assert not rootfs_state_path(d.state, "default", cid).exists()
     assert bind_mounts(d.mountpoint) == []
+
+
+# --- umount(8) ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("uid", [NOBODY, 0], ids=["nobody", "root-not-running-umount"])
+def test_a_process_only_named_umount_takes_no_mount_off(start_daemon, public_dir, uid):
+    """The daemon takes the bind mounts off for umount(8) run by root, which
+    asks statfs of the tree first (tests/test_fs_daemon.py has it unmount a
+    tree with containers). A process that merely calls itself umount
+    (PR_SET_NAME) gets its statfs and nothing else, however often it asks."""
+    d = start_daemon(public_dir / "mnt")
+    cdir = make_container(d.mountpoint, "default", "c1")
+    mnt = str(d.mountpoint)
+
+    def statfs_named_umount():
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.prctl(PR_SET_NAME, b"umount", 0, 0, 0) == 0
+        for _ in range(3):
+            os.statvfs(mnt)
+            fd = os.open(mnt, os.O_PATH)    # what umount(8) does
+            try:
+                os.fstatvfs(fd)
+            finally:
+                os.close(fd)
+        with open("/proc/self/comm") as f:
+            return f.read()
+
+    assert run_as(uid, uid, statfs_named_umount) == "umount\n"
+    assert mounts_at(cdir / "rootfs"), "a statfs took the rootfs bind mount off"
 
 
 # --- descriptors ------------------------------------------------------------------------------
