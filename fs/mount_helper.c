@@ -186,7 +186,16 @@ static int do_unmount(dev_t dev, ino_t ino, const char *target)
 struct job {
         struct helper_request req;
         int fd;
+        struct job *next;
 };
+
+/* Requests are served by a pool of threads that wait for them: one that
+ * is free takes the next, and one more is started when none is (a walk
+ * may wait long, and an unmount must never wait for it). */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_work = PTHREAD_COND_INITIALIZER;
+static struct job *pool_jobs, **pool_tail = &pool_jobs;    /* pool_lock */
+static unsigned pool_idle;                                  /* pool_lock */
 
 static void *serve(void *arg)
 {
@@ -201,6 +210,55 @@ static void *serve(void *arg)
         free(j);
         (void) send(answer_sock, &a, sizeof(a), MSG_NOSIGNAL);    /* one message: atomic */
         return NULL;
+}
+
+static void *pool_thread(void *arg)
+{
+        (void) arg;
+        for (;;) {
+                pthread_mutex_lock(&pool_lock);
+                pool_idle++;
+                while (!pool_jobs)
+                        pthread_cond_wait(&pool_work, &pool_lock);
+                pool_idle--;
+                struct job *j = pool_jobs;
+                pool_jobs = j->next;
+                if (!pool_jobs)
+                        pool_tail = &pool_jobs;
+                pthread_mutex_unlock(&pool_lock);
+                serve(j);
+        }
+        return NULL;
+}
+
+/* Hand j to a free thread of the pool, or to a new one. */
+static void pool_give(struct job *j, const pthread_attr_t *attr)
+{
+        j->next = NULL;
+        pthread_mutex_lock(&pool_lock);
+        *pool_tail = j;
+        pool_tail = &j->next;
+        bool idle = pool_idle > 0;
+        if (idle)
+                pthread_cond_signal(&pool_work);
+        pthread_mutex_unlock(&pool_lock);
+        pthread_t t;
+        if (!idle && pthread_create(&t, attr, pool_thread, NULL) != 0) {
+                /* No thread: served here, if it is still waiting. */
+                pthread_mutex_lock(&pool_lock);
+                struct job *mine = NULL;
+                for (struct job **p = &pool_jobs; *p; p = &(*p)->next)
+                        if (*p == j) {
+                                mine = j;
+                                *p = j->next;
+                                if (!*p)
+                                        pool_tail = p;
+                                break;
+                        }
+                pthread_mutex_unlock(&pool_lock);
+                if (mine)
+                        serve(mine);
+        }
 }
 
 /* One request with its descriptor; false at the end of the conversation. */
@@ -259,9 +317,7 @@ static _Noreturn void helper_main(int sock)
                         free(j);
                         break;
                 }
-                pthread_t t;
-                if (pthread_create(&t, &attr, serve, j) != 0)
-                        serve(j);
+                pool_give(j, &attr);
         }
         /* The daemon has gone: its mounts stay (a running container may use
          * them; the next daemon cleans up). */
