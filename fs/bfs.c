@@ -7,15 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "cache.h"
 #include "files.h"
+#include "handles.h"
 #include "inodes.h"
 #include "mounts.h"
 #include "openfile.h"
 #include "ops.h"
+#include "passthrough.h"
 #include "rootfs_image.h"
 #include "store.h"
 #include "tree.h"
@@ -26,7 +29,9 @@ struct bfs {
         struct store *store;
         struct cache *cache;
         struct inodes *inodes;
+        struct handles *handles;
         struct mounts *mounts;
+        struct passthroughs *passthroughs;
         struct tree *tree;
         struct openfiles *files;
         struct image_unpacks *unpacks;
@@ -101,7 +106,15 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
         r = inodes_new(&fs->inodes, err);
         if (r < 0)
                 return r;
-        r = mounts_new(mnt, log_error, fs, &fs->mounts, err);
+        r = handles_new(&fs->handles, err);
+        if (r < 0)
+                return r;
+        r = mounts_new(mnt, fs->handles, log_error, fs, &fs->mounts, err);
+        if (r < 0)
+                return r;
+        struct rlimit nofile = { 0 };
+        (void) getrlimit(RLIMIT_NOFILE, &nofile);
+        r = passthroughs_new(fs->handles, getuid(), (unsigned long) nofile.rlim_cur, &fs->passthroughs, err);
         if (r < 0)
                 return r;
         r = openfiles_new(getuid(), &fs->files, err);
@@ -114,6 +127,7 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
                 .store = fs->store,
                 .cache = fs->cache,
                 .mounts = fs->mounts,
+                .passthroughs = fs->passthroughs,
                 .inodes = fs->inodes,
                 .uid = getuid(),
                 .gid = getgid(),
@@ -140,6 +154,8 @@ void bfs_free(struct bfs *fs)
         openfiles_free(fs->files);      /* those the kernel never released */
         tree_free(fs->tree);
         mounts_free(fs->mounts);
+        passthroughs_free(fs->passthroughs);
+        handles_free(fs->handles);
         inodes_free(fs->inodes);
         cache_free(fs->cache);
         store_close(fs->store);
@@ -158,11 +174,7 @@ struct fuse_session *bfs_session_new(struct bfs *fs, struct fuse_args *args)
 
 int bfs_start(struct bfs *fs, bf_error *err)
 {
-        int r = mounts_start(fs->mounts, err);
-        if (r < 0)
-                return r;
-        tree_mount_all(fs->tree);
-        return 0;
+        return mounts_start(fs->mounts, err);
 }
 
 void bfs_stop(struct bfs *fs)

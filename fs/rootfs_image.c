@@ -116,15 +116,13 @@ static void mark_clear(int dirfd)
 
 /* ---- the rootfs ------------------------------------------------------------------ */
 
-/* A descriptor to read and write the rootfs directory itself (the one the
- * rootfs keeps is O_PATH). */
-static int rootfs_open(struct container *c, bf_error *err)
+/* A descriptor to read and write the rootfs directory itself. Its
+ * container was looked up to reach rootfs.image, which made the rootfs. */
+static int rootfs_dir_open(struct container *c, bf_error *err)
 {
-        int base = rootfs_fd(container_rootfs(c));
-        if (base < 0)
-                return bf_error_set(err, -base, "opening the rootfs: %s", strerror(-base));
-        int fd = openat(base, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        return fd < 0 ? bf_error_set(err, errno, "opening the rootfs: %s", strerror(errno)) : fd;
+        struct rootfs *r = container_rootfs(c);
+        int fd = r ? rootfs_open(r, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -ENOENT;
+        return fd < 0 ? bf_error_set(err, -fd, "opening the rootfs: %s", strerror(-fd)) : fd;
 }
 
 /* Refused early, without waiting for a thread (the unpack checks again). */
@@ -209,7 +207,7 @@ static int show(struct container *c, buf *out, bf_error *err)
 {
         if (container_unpacking(c, job_show, out))
                 return out->oom ? bf_error_oom(err) : 0;
-        _cleanup_close_ int fd = rootfs_open(c, err);
+        _cleanup_close_ int fd = rootfs_dir_open(c, err);
         if (fd < 0)
                 return fd;
         char value[MARK_MAX];
@@ -281,7 +279,7 @@ static int job_run(struct image_unpack *j, bf_error *err)
         int r = platform_parse(j->platform, &p, err);
         if (r < 0)
                 return r;
-        _cleanup_close_ int root = rootfs_open(j->c, err);
+        _cleanup_close_ int root = rootfs_dir_open(j->c, err);
         if (root < 0)
                 return root;
         arena a;
@@ -444,7 +442,7 @@ static int job_start(struct image_unpacks *u, fuse_req_t req, struct container *
         else if (r < 0)
                 bf_error_set(err, -r, "the container was removed");
         if (r == 0) {
-                int fd = rootfs_open(c, err);
+                int fd = rootfs_dir_open(c, err);
                 r = fd < 0 ? fd : rootfs_check_empty(fd, err);
                 if (fd >= 0)
                         close(fd);
