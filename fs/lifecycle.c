@@ -43,7 +43,7 @@ static int mkdir_container(struct tree *t, struct namespace *ns, const char *nam
                 return -EEXIST;
         bf_error err = { 0 };
         struct store *store = t->parts.store;
-        /* The directories, then what memory needs (its rootfs open, say),
+        /* The directories, then what memory needs (its inode, its bundle),
          * then one sync of the namespace: nothing stays of a mkdir that
          * failed. No log yet: the first write makes it. */
         int r = store_container_create(store, ns->name, name, &err);
@@ -65,9 +65,12 @@ static int mkdir_container(struct tree *t, struct namespace *ns, const char *nam
         container_insert(ns, c);
         c->nlookup++;
         node_of_container(c, 0, ret);
-        /* Queued before the reply, so the mount comes as soon as the kernel
-         * knows the directory. */
-        rootfs_queue(c->rootfs);
+        /* A new container is about to be filled: its mount is asked for
+         * before the reply, so that it comes as soon as the kernel knows
+         * the directory. */
+        struct rootfs *rootfs;
+        if (container_use_rootfs(t, c, &rootfs) == 0)
+                rootfs_want(rootfs);
         return 0;
 }
 
@@ -108,6 +111,8 @@ static int rmdir_container(struct tree *t, struct namespace *ns, const char *nam
         struct container *c = ns->removed ? NULL : container_find(ns, name);
         if (!c)
                 return -ENOENT;
+        if (c->unpack)
+                return -EBUSY;
         /* Fails with ENOTEMPTY, changing nothing, unless the rootfs is
          * empty: rmdir never deletes data. */
         bf_error err = { 0 };
@@ -134,6 +139,8 @@ static int rmdir_rootfs(struct tree *t, struct container *c) REQUIRES(t)
 {
         if (c->removed)
                 return -ENOENT;
+        if (c->unpack)
+                return -EBUSY;
         bf_error err = { 0 };
         bool empty = false;
         int r = store_rootfs_empty(t->parts.store, c->ns->name, c->id, &empty, &err);
@@ -163,8 +170,8 @@ int tree_rmdir(struct tree *t, const struct node *parent, const char *name)
         }
         tree_unlock(t);
         if (gone) {
-                if (gone->rootfs)
-                        rootfs_gone(gone->rootfs);
+                if (container_rootfs(gone))
+                        rootfs_gone(container_rootfs(gone));
                 container_put(gone);
         }
         return r;
@@ -182,9 +189,13 @@ int tree_unlink(struct tree *t, const struct node *parent, const char *name)
                         return -EISDIR;
                 if (!file_find(name))
                         return -ENOENT;
+                tree_lock(t);
+                struct rootfs *rootfs = NULL;
+                int r = container_use_rootfs(t, parent->c, &rootfs);
+                tree_unlock(t);
                 bf_error err = { 0 };
-                if (parent->c->rootfs)
-                        (void) rootfs_detach(parent->c->rootfs, &err);
+                if (r == 0)
+                        (void) rootfs_detach(rootfs, &err);
                 return 0;
         }
         tree_lock(t);
@@ -231,6 +242,9 @@ static int rename_namespace(struct tree *t, const char *name, const char *newnam
                 return 0;
         if (ns_find(t, newname))
                 return -EEXIST;
+        for (struct container *c = ns->containers; c; c = c->next)
+                if (c->unpack)
+                        return -EBUSY;
         _cleanup_free_ char *nn = strdup(newname);
         if (!nn)
                 return -ENOMEM;
@@ -272,6 +286,8 @@ static int rename_container(struct tree *t, struct namespace *from, const char *
                 return 0;
         if (container_find(to, newname))
                 return -EEXIST;
+        if (c->unpack)
+                return -EBUSY;
         _cleanup_free_ char *nid = strdup(newname);
         if (!nid)
                 return -ENOMEM;
@@ -287,12 +303,14 @@ static int rename_container(struct tree *t, struct namespace *from, const char *
                 bundle_name_free(bn);
                 return r;
         }
+        if (c->rootfs && rootfs_rename(c->rootfs, to->name, newname, &err) < 0) {
+                /* Back as it was on disk; the bundle was not renamed yet. */
+                (void) store_container_rename(store, to->name, newname, from->name, name, &err);
+                rwlock_unlock(store_names(store));
+                bundle_name_free(bn);
+                return -ENOMEM;
+        }
         bundle_rename(c->bundle, bn);
-        /* Only the place of its bind mount (which sits on the rootfs dentry
-         * and moves with it): should this fail, the rootfs is served
-         * through FUSE. */
-        if (c->rootfs)
-                (void) rootfs_rename(c->rootfs, to->name, newname, &err);
         rwlock_unlock(store_names(store));
         container_unlink(from, c);
         free(c->id);

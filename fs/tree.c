@@ -14,6 +14,7 @@
 #include "optline.h"
 #include "platform.h"
 #include "identifiers.h"
+#include "rootfs_image.h"
 #include "store.h"
 #include "util.h"
 
@@ -194,26 +195,16 @@ void container_discard(struct container *c)
         container_free(c);
 }
 
-/* A container's parts but its bundle. Loading a broken container goes on
- * without a rootfs it cannot open (it is shown all the same). */
-static int container_parts(struct tree *t, const char *ns, const char *id, bool rootfs_optional,
-                           struct container **ret, bf_error *err)
+/* A container's parts but its bundle. Its rootfs comes at its first use. */
+static int container_parts(struct tree *t, const char *id, struct container **ret, bf_error *err)
 {
         _cleanup_(container_freep) struct container *c = calloc(1, sizeof(*c));
         if (!c || !(c->id = strdup(id)))
                 return bf_error_oom(err);
         c->tree = t;
         c->inode.kind = INODE_CONTAINER;
-        _cleanup_free_ char *dir = store_rootfs_path(t->parts.store, ns, id);
-        if (!dir)
-                return bf_error_oom(err);
         int r = inodes_add(t->parts.inodes, &c->inode, err);
         if (r < 0)
-                return r;
-        r = rootfs_new(t->parts.mounts, dir, ns, id, &c->rootfs, err);
-        if (r < 0 && !rootfs_optional)
-                return r;
-        if (r == 0 && (r = passthrough_new(t->parts.inodes, c->rootfs, c, &c->pt, err)) < 0)
                 return r;
         *ret = TAKE_PTR(c);
         return 0;
@@ -226,7 +217,7 @@ int container_new(struct tree *t, const char *ns, const char *id, const char *pl
                   struct container **ret, bf_error *err)
 {
         _cleanup_(container_freep) struct container *c = NULL;
-        int r = container_parts(t, ns, id, false, &c, err);
+        int r = container_parts(t, id, &c, err);
         if (r < 0)
                 return r;
         r = bundle_new(t->parts.store, t->parts.cache, t->parts.budget, ns, id, platform, lines, n, footprint, log,
@@ -243,15 +234,10 @@ static int container_new_broken(struct tree *t, const char *ns, const char *id, 
                                 struct container **ret, bf_error *err)
 {
         _cleanup_(container_freep) struct container *c = NULL;
-        bf_error rerr = { 0 };
-        int r = container_parts(t, ns, id, true, &c, &rerr);
+        int r = container_parts(t, id, &c, err);
         if (r < 0)
-                return bf_error_set(err, -r, "%s", rerr.msg);
-        _cleanup_free_ char *why = NULL;
-        if (!c->rootfs && asprintf(&why, "%s; its rootfs could not be opened: %s", reason, strerror(rerr.code)) < 0)
-                return bf_error_oom(err);
-        r = bundle_new_broken(t->parts.store, t->parts.cache, ns, id, platform_host(), why ? why : reason, &c->bundle,
-                              err);
+                return r;
+        r = bundle_new_broken(t->parts.store, t->parts.cache, ns, id, platform_host(), reason, &c->bundle, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);
@@ -307,7 +293,68 @@ struct bundle *container_bundle(const struct container *c)
 
 struct rootfs *container_rootfs(const struct container *c)
 {
-        return c->rootfs;
+        return __atomic_load_n(&c->rootfs, __ATOMIC_ACQUIRE);
+}
+
+int container_use_rootfs(struct tree *t, struct container *c, struct rootfs **ret) REQUIRES(t)
+{
+        if (c->rootfs) {
+                *ret = c->rootfs;
+                return 0;
+        }
+        if (c->removed)
+                return -ENOENT;
+        bf_error err = { 0 };
+        _cleanup_free_ char *dir = store_rootfs_path(t->parts.store, c->ns->name, c->id);
+        if (!dir)
+                return -ENOMEM;
+        struct rootfs *r;
+        int e = rootfs_new(t->parts.mounts, dir, c->ns->name, c->id, &r, &err);
+        if (e < 0)
+                return e;
+        struct passthrough *pt;
+        e = passthrough_new(t->parts.passthroughs, t->parts.inodes, r, c, &pt, &err);
+        if (e < 0) {
+                rootfs_unref(r);
+                return e;
+        }
+        /* tree_node reads them without the lock, for requests on a rootfs
+         * the kernel could only name once this look-up answered. */
+        __atomic_store_n(&c->pt, pt, __ATOMIC_RELEASE);
+        __atomic_store_n(&c->rootfs, r, __ATOMIC_RELEASE);
+        *ret = r;
+        return 0;
+}
+
+int container_unpack_begin(struct container *c, struct image_unpack *job)
+{
+        struct tree *t = c->tree;
+        tree_lock(t);
+        int r = c->removed ? -ENOENT : c->unpack ? -EBUSY : 0;
+        if (r == 0)
+                c->unpack = job;
+        tree_unlock(t);
+        return r;
+}
+
+void container_unpack_end(struct container *c)
+{
+        struct tree *t = c->tree;
+        tree_lock(t);
+        c->unpack = NULL;
+        tree_unlock(t);
+}
+
+bool container_unpacking(struct container *c, void (*show)(const struct image_unpack *job, struct buf *out),
+                         struct buf *out)
+{
+        struct tree *t = c->tree;
+        tree_lock(t);
+        bool busy = c->unpack != NULL;
+        if (busy && show)
+                show(c->unpack, out);
+        tree_unlock(t);
+        return busy;
 }
 
 /* ---- the tree --------------------------------------------------------------------------- */
@@ -368,6 +415,23 @@ static void load_warn(struct loading *l, const char *ns, const char *id, const c
         load_warn_store(l, msg);
 }
 
+/* An unpack into the container's rootfs that a crash cut short is undone
+ * before anyone sees it (rootfs_image.h). */
+static void load_undo_unpack(struct loading *l, const char *ns, const char *id)
+{
+        _cleanup_free_ char *dir = store_rootfs_path(l->tree->parts.store, ns, id);
+        char ref[256], msg[BF_ERROR_MAX + 128];
+        bf_error err = { 0 };
+        int r = dir ? rootfs_image_recover(dir, ref, sizeof(ref), &err) : bf_error_oom(&err);
+        if (r > 0)
+                snprintf(msg, sizeof(msg), "%s/%s: the unpack of %s was cut short: its rootfs was emptied", ns, id,
+                         ref);
+        else if (r < 0)
+                snprintf(msg, sizeof(msg), "%s/%s: undoing an unpack cut short: %s", ns, id, err.msg);
+        if (r != 0)
+                load_warn_store(l, msg);
+}
+
 static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYSIS
 {
         struct loading *l = userdata;
@@ -406,6 +470,7 @@ static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYS
                         return r;
         }
         container_insert(ns, c);
+        load_undo_unpack(l, sc->ns, sc->id);
         return 0;
 }
 
@@ -417,16 +482,6 @@ int tree_load(struct tree *t, void (*warn)(void *userdata, const char *msg), voi
                 .total_max = budget_max(t->parts.budget),
         };
         return store_load(t->parts.store, &limits, load_visit, &l, load_warn_store, err);
-}
-
-void tree_mount_all(struct tree *t)
-{
-        tree_lock(t);
-        for (struct namespace *ns = t->namespaces; ns; ns = ns->next)
-                for (struct container *c = ns->containers; c; c = c->next)
-                        if (c->rootfs)
-                                rootfs_queue(c->rootfs);
-        tree_unlock(t);
 }
 
 /* ---- nodes -------------------------------------------------------------------------------- */
@@ -441,7 +496,7 @@ void node_of_container(struct container *c, unsigned part, struct node *ret)
         };
         if (part == ROOTFS_PART) {
                 ret->kind = NODE_ROOTFS;
-                ret->pt = (struct pt_at){ .p = c->pt, .node = NULL, .ino = ret->ino };
+                ret->pt = (struct pt_at){ .p = __atomic_load_n(&c->pt, __ATOMIC_ACQUIRE), .node = NULL, .ino = ret->ino };
         } else if (part) {
                 ret->kind = NODE_FILE;
                 ret->file = file_at(part - 1);
@@ -479,6 +534,8 @@ int tree_node(struct tree *t, uint64_t ino, struct node *ret)
                     (part == ROOTFS_PART && !((struct container *) o)->pt))
                         return -ESTALE;
                 node_of_container((struct container *) o, part, ret);
+                if (part == ROOTFS_PART && !ret->pt.p)
+                        return -ESTALE;         /* never looked up */
                 return 0;
         case INODE_PASSTHROUGH: {
                 struct pt_node *n = (struct pt_node *) o;
@@ -513,6 +570,13 @@ int tree_lookup(struct tree *t, const struct node *parent, const char *name, str
         case NODE_NAMESPACE: {
                 struct container *c = parent->ns->removed ? NULL : container_find(parent->ns, name);
                 if (c) {
+                        /* About to be used: its mount is started now, since
+                         * nothing that walks into it can wait for it. (If
+                         * the rootfs cannot be had, the look-up of rootfs
+                         * says why.) */
+                        struct rootfs *rootfs;
+                        if (container_use_rootfs(t, c, &rootfs) == 0)
+                                rootfs_want(rootfs);
                         c->nlookup++;
                         node_of_container(c, 0, ret);
                         r = 0;
@@ -521,16 +585,20 @@ int tree_lookup(struct tree *t, const struct node *parent, const char *name, str
         }
         case NODE_CONTAINER: {
                 struct container *c = parent->c;
-                const struct file_def *f = streq(name, "rootfs") ? NULL : file_find(name);
-                if (!f && streq(name, "rootfs") && !c->pt) {
-                        r = -EIO;       /* loaded broken, without its rootfs */
+                bool rootfs = streq(name, "rootfs");
+                const struct file_def *f = rootfs ? NULL : file_find(name);
+                if (c->removed || (!f && !rootfs))
                         break;
+                if (rootfs) {
+                        struct rootfs *rf;
+                        r = container_use_rootfs(t, c, &rf);
+                        if (r < 0)
+                                break;
+                        rootfs_want(rf);
                 }
-                if (!c->removed && (f || streq(name, "rootfs"))) {
-                        c->nlookup++;
-                        node_of_container(c, f ? (unsigned) file_index(f) + 1 : ROOTFS_PART, ret);
-                        r = 0;
-                }
+                c->nlookup++;
+                node_of_container(c, f ? (unsigned) file_index(f) + 1 : ROOTFS_PART, ret);
+                r = 0;
                 break;
         }
         default:
@@ -614,7 +682,8 @@ int tree_stat(struct tree *t, const struct node *n, struct stat *st, double *ret
                 *ret_timeout = 0;
                 /* Sizes are exact: the content is generated, as a read would. */
                 size_t size;
-                if (bundle_size(n->c->bundle, n->file, &size) == 0)
+                if ((n->file->kind == FILE_ROOTFS_IMAGE ? rootfs_image_size(n->c, &size) :
+                                                          bundle_size(n->c->bundle, n->file, &size)) == 0)
                         st->st_size = (off_t) size;
                 st->st_blocks = (st->st_size + 511) / 512;
                 if (n->file->kind == FILE_OPTS || n->file->kind == FILE_PLATFORM || n->file->kind == FILE_ERROR)
