@@ -29,6 +29,7 @@ static int mkdir_namespace(struct tree *t, const char *name, struct node *ret) R
                 ns_free(t, ns);
                 return r;
         }
+        ns->persistent = persistent_id(t, name, NULL, NULL);
         ns_insert(t, ns);
         ns->nlookup++;
         node_of_ns(ns, ret);

@@ -126,20 +126,16 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
                 pt_setattr(req, &n.pt, attr, to_set, fi);
                 return;
         }
-        if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-                fuse_reply_err(req, EPERM);
-                return;
-        }
-        if ((to_set & FUSE_SET_ATTR_SIZE) && n.kind == NODE_FILE) {
+        int r = tree_setattr(ctx_of(req)->tree, &n, attr, to_set);
+        if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE) && n.kind == NODE_FILE) {
                 bf_error err = { 0 };
                 struct openfile *of = fi ? (struct openfile *) (uintptr_t) fi->fh : NULL;
-                int r = openfile_truncate(n.c, n.file, of, attr->st_size, &err);
-                if (r < 0) {
-                        fuse_reply_err(req, -r);
-                        return;
-                }
+                r = openfile_truncate(n.c, n.file, of, attr->st_size, &err);
         }
-        reply_attr(req, &n);
+        if (r < 0)
+                fuse_reply_err(req, -r);
+        else
+                reply_attr(req, &n);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -396,7 +392,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         }
         ref_init(&b->refs);
         b->req = req;
-        int r = dirbuf_add(b, ".", ino, S_IFDIR);
+        struct stat self;
+        double timeout;
+        int r = tree_stat(ctx_of(req)->tree, &n, &self, &timeout);
+        if (r == 0)
+                r = dirbuf_add(b, ".", self.st_ino, S_IFDIR);
         if (r == 0)
                 r = dirbuf_add(b, "..", FUSE_ROOT_ID, S_IFDIR);
         if (r == 0)

@@ -33,6 +33,7 @@ struct pt_node {
 
 struct passthrough {
         struct inodes *inodes;
+        dev_t state_dev;        /* files there show numbers from their own (inodes.h) */
         struct rootfs *rootfs;
         void *owner;
         mutex lock;
@@ -41,17 +42,18 @@ struct passthrough {
 
 struct pt_dir {
         DIR *dir;
+        bool stable;            /* on the state directory's file system: entries show stable numbers */
         off_t offset;
         struct dirent *entry;
 };
 
-int passthrough_new(struct inodes *inodes, struct rootfs *rootfs, void *owner, struct passthrough **ret,
-                    bf_error *err)
+int passthrough_new(struct inodes *inodes, dev_t state_dev, struct rootfs *rootfs, void *owner,
+                    struct passthrough **ret, bf_error *err)
 {
         struct passthrough *p = calloc(1, sizeof(*p));
         if (!p)
                 return bf_error_oom(err);
-        *p = (struct passthrough){ .inodes = inodes, .rootfs = rootfs, .owner = owner };
+        *p = (struct passthrough){ .inodes = inodes, .state_dev = state_dev, .rootfs = rootfs, .owner = owner };
         mutex_init(&p->lock);
         *ret = p;
         return 0;
@@ -122,11 +124,19 @@ static void proc_path(char *out, size_t size, int fd)
         snprintf(out, size, "/proc/self/fd/%d", fd);
 }
 
+/* The number a real file shows through the tree: from its own inode
+ * number when it lives on the state directory's file system, so that it
+ * stays the same across restarts (inodes.h). */
+static ino_t shown_number(const struct passthrough *p, const struct stat *st, fuse_ino_t node)
+{
+        return inode_shown(st->st_dev == p->state_dev ? st->st_ino : 0, 0, node);
+}
+
 int pt_stat(const struct pt_at *at, struct stat *st)
 {
         if (fstatat(at_fd(at), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
-        st->st_ino = at->ino;
+        st->st_ino = shown_number(at->p, st, at->ino);
         return 0;
 }
 
@@ -162,9 +172,9 @@ static int pt_find(const struct pt_at *parent, const char *name, struct fuse_ent
         }
         n->nlookup++;
         mutex_unlock(&p->lock);
-        st.st_ino = inode_number(&n->inode, 0);
+        e->ino = inode_number(&n->inode, 0);
+        st.st_ino = shown_number(p, &st, e->ino);
         e->attr = st;
-        e->ino = st.st_ino;
         e->generation = n->inode.generation;
         e->attr_timeout = PT_TIMEOUT;
         e->entry_timeout = PT_TIMEOUT;
@@ -411,6 +421,8 @@ void pt_opendir(fuse_req_t req, const struct pt_at *at, struct fuse_file_info *f
                 fuse_reply_err(req, e);
                 return;
         }
+        struct stat st;
+        d->stable = fstat(fd, &st) == 0 && st.st_dev == at->p->state_dev;
         d->dir = fdopendir(fd);
         if (!d->dir) {
                 int e = errno;
@@ -447,7 +459,9 @@ void pt_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *f
                         if (!d->entry)
                                 break;
                 }
-                struct stat st = { .st_ino = d->entry->d_ino, .st_mode = (mode_t) d->entry->d_type << 12 };
+                /* A mount point below shows the number of what it covers, as anywhere. */
+                ino_t ino = d->stable ? inode_shown(d->entry->d_ino, 0, 0) : d->entry->d_ino;
+                struct stat st = { .st_ino = ino, .st_mode = (mode_t) d->entry->d_type << 12 };
                 off_t next = telldir(d->dir);
                 size_t l = fuse_add_direntry(req, out + used, size - used, d->entry->d_name, &st, next);
                 if (l > size - used)

@@ -17,8 +17,10 @@ struct passthrough;     /* one container's rootfs: the nodes the kernel holds be
 struct pt_node;
 struct rootfs;
 
-int passthrough_new(struct inodes *inodes, struct rootfs *rootfs, void *owner, struct passthrough **ret,
-                    bf_error *err);
+/* Files on state_dev (the state directory's file system) show stable
+ * inode numbers (inodes.h). */
+int passthrough_new(struct inodes *inodes, dev_t state_dev, struct rootfs *rootfs, void *owner,
+                    struct passthrough **ret, bf_error *err);
 /* Frees every node too (the kernel forgot them, or the daemon stops). */
 void passthrough_free(struct passthrough *p);
 /* Does the kernel hold any node below the rootfs? */

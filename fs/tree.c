@@ -16,6 +16,20 @@
 #include "store.h"
 #include "util.h"
 
+uint64_t persistent_id(struct tree *t, const char *ns, const char *id, struct timespec *ret_born)
+{
+        struct stat st;
+        struct timespec born;
+        if (store_dir_stat(t->parts.store, ns, id, &st, &born) < 0) {
+                if (ret_born)
+                        clock_gettime(CLOCK_REALTIME, ret_born);
+                return 0;
+        }
+        if (ret_born)
+                *ret_born = born.tv_sec ? born : st.st_ctim;
+        return st.st_dev == t->state_dev ? st.st_ino : 0;
+}
+
 /* ---- namespaces ------------------------------------------------------------ */
 
 struct namespace *ns_find(struct tree *t, const char *name) REQUIRES(t)
@@ -198,6 +212,7 @@ int container_new(struct tree *t, const char *ns, const char *id, const char *pl
                 return bf_error_oom(err);
         c->tree = t;
         c->inode.kind = INODE_CONTAINER;
+        c->persistent = persistent_id(t, ns, id, &c->born);
         _cleanup_free_ char *dir = store_rootfs_path(t->parts.store, ns, id);
         if (!dir)
                 return bf_error_oom(err);
@@ -207,7 +222,7 @@ int container_new(struct tree *t, const char *ns, const char *id, const char *pl
         r = rootfs_new(t->parts.mounts, dir, ns, id, &c->rootfs, err);
         if (r < 0)
                 return r;
-        r = passthrough_new(t->parts.inodes, c->rootfs, c, &c->pt, err);
+        r = passthrough_new(t->parts.inodes, t->state_dev, c->rootfs, c, &c->pt, err);
         if (r < 0)
                 return r;
         r = bundle_new(t->parts.store, t->parts.cache, ns, id, platform, lines, n, log, &c->bundle, err);
@@ -278,6 +293,9 @@ int tree_new(const struct tree_parts *parts, struct tree **ret, bf_error *err)
                 return bf_error_oom(err);
         mutex_init(&t->lock);
         t->parts = *parts;
+        struct stat st;
+        if (store_dir_stat(parts->store, NULL, NULL, &st, NULL) == 0)
+                t->state_dev = st.st_dev;
         *ret = t;
         return 0;
 }
@@ -328,8 +346,10 @@ static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYS
         if (!sc->id) {
                 struct namespace *ns;
                 int r = ns_new(t, sc->ns, &ns, &err);
-                if (r == 0)
+                if (r == 0) {
+                        ns->persistent = persistent_id(t, sc->ns, NULL, NULL);
                         ns_insert(t, ns);
+                }
                 return r;
         }
         struct namespace *ns = ns_find(t, sc->ns);
@@ -498,58 +518,117 @@ void tree_forget(struct tree *t, uint64_t ino, uint64_t count)
         tree_unlock(t);
 }
 
+/* ---- attributes ------------------------------------------------------------------------------ */
+
 #define DIR_ATTR_TIMEOUT 1.0
+
+/* The number stat shows for part `part` of container c (inodes.h). */
+static uint64_t container_shown(const struct container *c, unsigned part)
+{
+        return inode_shown(c->persistent, part, inode_number(&c->inode, part));
+}
+
+static uint64_t ns_shown(const struct namespace *ns)
+{
+        return inode_shown(ns->persistent, 0, inode_number(&ns->inode, 0));
+}
+
+/* What the rootfs of c shows (its real directory's number). */
+static uint64_t rootfs_shown(const struct container *c)
+{
+        struct stat st;
+        struct pt_at at = { .p = c->pt, .node = NULL, .ino = inode_number(&c->inode, ROOTFS_PART) };
+        return pt_stat(&at, &st) == 0 ? st.st_ino : inode_shown(0, 0, at.ino);
+}
+
+/* A directory of the state (the namespaces, or one namespace) stands for a
+ * directory of the tree: its entries change together, so do its times. */
+static void dir_times(struct tree *t, const char *ns, struct stat *st)
+{
+        struct stat real;
+        if (store_dir_stat(t->parts.store, ns, NULL, &real, NULL) == 0)
+                st->st_atim = st->st_mtim = st->st_ctim = real.st_mtim;
+}
 
 int tree_stat(struct tree *t, const struct node *n, struct stat *st, double *ret_timeout)
 {
         memset(st, 0, sizeof(*st));
-        st->st_ino = n->ino;
         st->st_uid = t->parts.uid;
         st->st_gid = t->parts.gid;
         st->st_nlink = 1;
         st->st_blksize = 4096;
         *ret_timeout = DIR_ATTR_TIMEOUT;
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        st->st_atim = st->st_mtim = st->st_ctim = now;
         switch (n->kind) {
         case NODE_ROOT:
         case NODE_NAMESPACE:
                 /* ".", "..", and each subdirectory's ".." */
                 st->st_mode = S_IFDIR | 0755;
+                st->st_ino = FUSE_ROOT_ID;
                 tree_lock(t);
                 st->st_nlink = 2;
-                if (n->kind == NODE_ROOT)
+                if (n->kind == NODE_ROOT) {
                         for (struct namespace *ns = t->namespaces; ns; ns = ns->next)
                                 st->st_nlink++;
-                else
+                        dir_times(t, NULL, st);
+                } else {
+                        st->st_ino = ns_shown(n->ns);
                         st->st_nlink += n->ns->removed ? 0 : n->ns->count;
+                        dir_times(t, n->ns->name, st);
+                }
                 tree_unlock(t);
                 return 0;
-        case NODE_CONTAINER:
+        case NODE_CONTAINER: {
                 st->st_mode = S_IFDIR | 0755;
                 st->st_nlink = 3;       /* and rootfs's ".." */
-                st->st_mtim = st->st_ctim = bundle_mtime(n->c->bundle);
+                st->st_ino = container_shown(n->c, 0);
+                /* When it was made: its entries do not change. (Not its
+                 * files' writes: the kernel keeps a directory's attributes
+                 * a while, and tar -c would see them change under it.) */
+                st->st_atim = st->st_mtim = st->st_ctim = n->c->born;
                 return 0;
+        }
         case NODE_ROOTFS:
         case NODE_PT:
-                /* the real directory's attributes, under this node's number */
+                /* the real directory's attributes, under its stable number */
                 *ret_timeout = 0;
                 return pt_stat(&n->pt, st);
         case NODE_FILE: {
                 st->st_mode = S_IFREG | n->file->mode;
+                st->st_ino = container_shown(n->c, (unsigned) file_index(n->file) + 1);
                 *ret_timeout = 0;
                 /* Sizes are exact: the content is generated, as a read would. */
-                size_t size;
-                if (bundle_size(n->c->bundle, n->file, &size) == 0)
-                        st->st_size = (off_t) size;
+                size_t size = 0;
+                struct timespec mtime = { 0 };
+                (void) bundle_stat(n->c->bundle, n->file, &size, &mtime);
+                st->st_size = (off_t) size;
                 st->st_blocks = (st->st_size + 511) / 512;
-                if (n->file->kind == FILE_OPTS || n->file->kind == FILE_PLATFORM || n->file->kind == FILE_ERROR)
-                        st->st_mtim = st->st_ctim = bundle_mtime(n->c->bundle);
+                st->st_atim = st->st_mtim = st->st_ctim = mtime;
                 return 0;
         }
         }
         return -EIO;
+}
+
+int tree_setattr(struct tree *t, const struct node *n, const struct stat *attr, int to_set)
+{
+        /* The tree's own mode and owner stay: setting them to what they are
+         * is no change (cp -p, tar -x and rsync -a restore them), anything
+         * else is refused. Times follow the content, and are left as they
+         * are. */
+        if (!(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
+                return 0;
+        struct stat st;
+        double timeout;
+        int r = tree_stat(t, n, &st, &timeout);
+        if (r < 0)
+                return r;
+        if ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != st.st_uid)
+                return -EPERM;
+        if ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != st.st_gid)
+                return -EPERM;
+        if ((to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07777) != (st.st_mode & 07777))
+                return -EPERM;
+        return 0;
 }
 
 int tree_list(struct tree *t, const struct node *dir, tree_list_fn add, void *ctx)
@@ -558,17 +637,17 @@ int tree_list(struct tree *t, const struct node *dir, tree_list_fn add, void *ct
         tree_lock(t);
         if (dir->kind == NODE_ROOT) {
                 for (struct namespace *ns = t->namespaces; ns && r == 0; ns = ns->next)
-                        r = add(ctx, ns->name, inode_number(&ns->inode, 0), S_IFDIR);
+                        r = add(ctx, ns->name, ns_shown(ns), S_IFDIR);
         } else if (dir->kind == NODE_NAMESPACE) {
                 for (struct container *c = dir->ns->containers; c && r == 0; c = c->next)
-                        r = add(ctx, c->id, inode_number(&c->inode, 0), S_IFDIR);
+                        r = add(ctx, c->id, container_shown(c, 0), S_IFDIR);
         } else if (dir->kind == NODE_CONTAINER && !dir->c->removed) {
+                struct container *c = dir->c;
                 for (size_t i = 0; i < files_count() && r == 0; i++)
-                        r = add(ctx, file_at(i)->name, inode_number(&dir->c->inode, (unsigned) i + 1), S_IFREG);
+                        r = add(ctx, file_at(i)->name, container_shown(c, (unsigned) i + 1), S_IFREG);
                 if (r == 0)
-                        r = add(ctx, "rootfs", inode_number(&dir->c->inode, ROOTFS_PART), S_IFDIR);
+                        r = add(ctx, "rootfs", rootfs_shown(c), S_IFDIR);
         }
         tree_unlock(t);
         return r;
 }
-

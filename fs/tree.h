@@ -72,8 +72,14 @@ int tree_lookup(struct tree *t, const struct node *parent, const char *name, str
 /* The kernel dropped count references to ino. */
 void tree_forget(struct tree *t, uint64_t ino, uint64_t count);
 /* Attributes, and how long the kernel may keep them. Changes nothing
- * anyone can see. */
+ * anyone can see. st_ino is the stable number (inodes.h); mtime and ctime
+ * are when the content last changed (atime too). */
 int tree_stat(struct tree *t, const struct node *n, struct stat *ret, double *ret_timeout);
+/* chmod, chown and utimes (FUSE_SET_ATTR_* bits of to_set): the tree's own
+ * files and directories keep theirs, so a mode or owner other than the
+ * current one is refused (EPERM) and times are accepted and left as they
+ * are (a size is the caller's: openfile_truncate). */
+int tree_setattr(struct tree *t, const struct node *n, const struct stat *attr, int to_set);
 /* Every entry of a directory (not "." and ".."), in order. */
 typedef int (*tree_list_fn)(void *ctx, const char *name, uint64_t ino, mode_t type);
 int tree_list(struct tree *t, const struct node *dir, tree_list_fn add, void *ctx);

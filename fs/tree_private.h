@@ -3,6 +3,8 @@
  * outside fs/tree*.c and fs/lifecycle.c includes this. */
 #pragma once
 
+#include <time.h>
+
 #include "inodes.h"
 #include "tree.h"
 
@@ -13,6 +15,7 @@ struct store_log;
 
 struct namespace {
         struct inode inode;             /* INODE_NAMESPACE */
+        uint64_t persistent;            /* its state directory's inode number (inodes.h), 0: none */
         char *name;
         struct namespace *next;         /* sorted by name */
         /* Its containers: a list sorted by id (for readdir) and a hash
@@ -39,6 +42,8 @@ struct container {
         struct bundle *bundle;
         struct rootfs *rootfs;
         struct passthrough *pt;
+        uint64_t persistent;            /* its state directory's inode number (inodes.h), 0: none */
+        struct timespec born;           /* its state directory's birth */
 };
 
 /* Everything here is guarded by the tree's lock, and nothing else is
@@ -47,6 +52,7 @@ struct container {
 struct CAPABILITY("mutex") tree {
         mutex lock;
         struct tree_parts parts;
+        dev_t state_dev;                /* inode numbers from there are persistent ids */
         struct namespace *namespaces;
         struct container *removed;      /* removed, still known to the kernel or open */
 };
@@ -83,3 +89,8 @@ void container_maybe_free(struct tree *t, struct container *c) REQUIRES(t);
  * ROOTFS_PART: its rootfs), and of a namespace. */
 void node_of_container(struct container *c, unsigned part, struct node *ret);
 void node_of_ns(struct namespace *ns, struct node *ret);
+
+/* The persistent id of the state directory of namespace ns or container
+ * ns/id (inodes.h): its inode number there, or 0; and (ret_born, if not
+ * NULL) when it was made (its ctime where the file system does not say). */
+uint64_t persistent_id(struct tree *t, const char *ns, const char *id, struct timespec *ret_born);
