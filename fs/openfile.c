@@ -490,6 +490,14 @@ int openfile_flush(struct openfile *of, bf_error *err)
 int openfile_truncate(struct container *c, const struct file_def *f, struct openfile *of, off_t size,
                       bf_error *err)
 {
+        if (size != 0 && of && f->kind == FILE_CONTROL) {
+                /* rsync --inplace cuts the file to what it wrote: the value
+                 * this open file was given is all there is. */
+                mutex_lock(&of->lock);
+                bool whole = (size_t) size == of->value.len;
+                mutex_unlock(&of->lock);
+                return whole ? 0 : -EINVAL;
+        }
         if (size != 0)
                 return -EINVAL;
         if (f->kind == FILE_CONFIG || f->kind == FILE_ERROR)
