@@ -110,6 +110,7 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
                 .cache = fs->cache,
                 .mounts = fs->mounts,
                 .inodes = fs->inodes,
+                .files = fs->files,
                 .uid = getuid(),
                 .gid = getgid(),
         };

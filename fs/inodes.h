@@ -28,6 +28,7 @@ enum inode_kind {
         INODE_NAMESPACE = 1,
         INODE_CONTAINER,
         INODE_PASSTHROUGH,
+        INODE_SCRATCH,
 };
 
 /* The first member of every object that holds a slot. */

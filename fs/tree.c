@@ -13,6 +13,7 @@
 #include "optline.h"
 #include "platform.h"
 #include "identifiers.h"
+#include "scratch.h"
 #include "store.h"
 #include "util.h"
 
@@ -189,6 +190,7 @@ static void container_free(struct container *c)
                 return;
         passthrough_free(c->pt);
         bundle_free(c->bundle);
+        free(c->anew);
         rootfs_unref(c->rootfs);
         if (c->inode.slot)
                 inodes_remove(c->tree->parts.inodes, &c->inode);
@@ -291,6 +293,11 @@ int tree_new(const struct tree_parts *parts, struct tree **ret, bf_error *err)
         struct tree *t = calloc(1, sizeof(*t));
         if (!t)
                 return bf_error_oom(err);
+        int r = scratch_pool_new(&t->pool, err);
+        if (r < 0) {
+                free(t);
+                return r;
+        }
         mutex_init(&t->lock);
         t->parts = *parts;
         struct stat st;
@@ -304,6 +311,19 @@ void tree_free(struct tree *t) NO_LOCK_ANALYSIS
 {
         if (!t)
                 return;
+        /* Scratch files first: they hold their containers. */
+        while (t->orphans) {
+                struct entry *e = t->orphans;
+                t->orphans = e->next;
+                entry_free(t, e);
+        }
+        for (struct namespace *ns = t->namespaces; ns; ns = ns->next)
+                for (struct container *c = ns->containers; c; c = c->next)
+                        while (c->entries) {
+                                struct entry *e = c->entries;
+                                c->entries = e->next;
+                                entry_free(t, e);
+                        }
         while (t->namespaces) {
                 struct namespace *ns = t->namespaces;
                 t->namespaces = ns->next;
@@ -321,6 +341,7 @@ void tree_free(struct tree *t) NO_LOCK_ANALYSIS
                 t->removed = c->next;
                 container_free(c);
         }
+        scratch_pool_free(t->pool);
         mutex_destroy(&t->lock);
         free(t);
 }
@@ -410,6 +431,18 @@ void node_of_ns(struct namespace *ns, struct node *ret)
         };
 }
 
+void node_of_entry(struct entry *e, struct node *ret)
+{
+        *ret = (struct node){
+                .kind = e->alias ? NODE_FILE : NODE_SCRATCH,
+                .ino = inode_number(&e->inode, 0),
+                .generation = e->inode.generation,
+                .c = e->c,
+                .file = e->alias,
+                .scratch = e->data,
+        };
+}
+
 int tree_node(struct tree *t, uint64_t ino, struct node *ret)
 {
         if (ino == FUSE_ROOT_ID) {
@@ -443,12 +476,50 @@ int tree_node(struct tree *t, uint64_t ino, struct node *ret)
                 };
                 return 0;
         }
+        case INODE_SCRATCH: {
+                if (part)
+                        return -ESTALE;
+                /* alias is set once, under the tree's lock */
+                tree_lock(t);
+                node_of_entry((struct entry *) o, ret);
+                tree_unlock(t);
+                return 0;
+        }
         }
         return -ESTALE;
 }
 
-int tree_lookup(struct tree *t, const struct node *parent, const char *name, struct node *ret)
+static int lookup_in_container(struct tree *t, struct container *c, const char *name, const struct caller *who,
+                               struct node *ret) EXCLUDES(t)
 {
+        const struct file_def *f = file_find(name);
+        if (f && may_make_anew(t, c, f, who->pid))
+                return -ENOENT;
+        int r = -ENOENT;
+        tree_lock(t);
+        if (c->removed) {
+                /* gone */
+        } else if (f || streq(name, "rootfs")) {
+                c->nlookup++;
+                node_of_container(c, f ? (unsigned) file_index(f) + 1 : ROOTFS_PART, ret);
+                r = 0;
+        } else {
+                struct entry *e = entry_find(t, c, name);
+                if (e) {
+                        e->nlookup++;
+                        node_of_entry(e, ret);
+                        r = 0;
+                }
+        }
+        tree_unlock(t);
+        return r;
+}
+
+int tree_lookup(struct tree *t, const struct node *parent, const char *name, const struct caller *who,
+                struct node *ret)
+{
+        if (parent->kind == NODE_CONTAINER)
+                return lookup_in_container(t, parent->c, name, who, ret);
         int r = -ENOENT;
         tree_lock(t);
         switch (parent->kind) {
@@ -466,16 +537,6 @@ int tree_lookup(struct tree *t, const struct node *parent, const char *name, str
                 if (c) {
                         c->nlookup++;
                         node_of_container(c, 0, ret);
-                        r = 0;
-                }
-                break;
-        }
-        case NODE_CONTAINER: {
-                struct container *c = parent->c;
-                const struct file_def *f = streq(name, "rootfs") ? NULL : file_find(name);
-                if (!c->removed && (f || streq(name, "rootfs"))) {
-                        c->nlookup++;
-                        node_of_container(c, f ? (unsigned) file_index(f) + 1 : ROOTFS_PART, ret);
                         r = 0;
                 }
                 break;
@@ -514,6 +575,12 @@ void tree_forget(struct tree *t, uint64_t ino, uint64_t count)
                 container_maybe_free(t, c);
                 break;
         }
+        case INODE_SCRATCH: {
+                struct entry *e = (struct entry *) o;
+                e->nlookup = e->nlookup > count ? e->nlookup - count : 0;
+                entry_maybe_free(t, e);
+                break;
+        }
         }
         tree_unlock(t);
 }
@@ -521,6 +588,11 @@ void tree_forget(struct tree *t, uint64_t ino, uint64_t count)
 /* ---- attributes ------------------------------------------------------------------------------ */
 
 #define DIR_ATTR_TIMEOUT 1.0
+
+static bool ts_after(struct timespec a, struct timespec b)
+{
+        return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
 
 /* The number stat shows for part `part` of container c (inodes.h). */
 static uint64_t container_shown(const struct container *c, unsigned part)
@@ -581,10 +653,14 @@ int tree_stat(struct tree *t, const struct node *n, struct stat *st, double *ret
                 st->st_mode = S_IFDIR | 0755;
                 st->st_nlink = 3;       /* and rootfs's ".." */
                 st->st_ino = container_shown(n->c, 0);
-                /* When it was made: its entries do not change. (Not its
-                 * files' writes: the kernel keeps a directory's attributes
-                 * a while, and tar -c would see them change under it.) */
-                st->st_atim = st->st_mtim = st->st_ctim = n->c->born;
+                /* Its entries' last change: when it was made, or a scratch
+                 * file since. (Not its files' writes: the kernel keeps a
+                 * directory's attributes a while, and tar -c would see them
+                 * change under it.) */
+                tree_lock(t);
+                struct timespec when = ts_after(n->c->entries_changed, n->c->born) ? n->c->entries_changed : n->c->born;
+                tree_unlock(t);
+                st->st_atim = st->st_mtim = st->st_ctim = when;
                 return 0;
         }
         case NODE_ROOTFS:
@@ -605,12 +681,19 @@ int tree_stat(struct tree *t, const struct node *n, struct stat *st, double *ret
                 st->st_atim = st->st_mtim = st->st_ctim = mtime;
                 return 0;
         }
+        case NODE_SCRATCH:
+                scratch_stat(n->scratch, st);
+                st->st_ino = inode_shown(0, 0, n->ino);
+                *ret_timeout = 0;
+                return 0;
         }
         return -EIO;
 }
 
-int tree_setattr(struct tree *t, const struct node *n, const struct stat *attr, int to_set)
+int tree_setattr(struct tree *t, const struct node *n, const struct stat *attr, int to_set, const struct caller *who)
 {
+        if (n->kind == NODE_SCRATCH)
+                return scratch_setattr(n->scratch, attr, to_set);
         /* The tree's own mode and owner stay: setting them to what they are
          * is no change (cp -p, tar -x and rsync -a restore them), anything
          * else is refused. Times follow the content, and are left as they
@@ -626,9 +709,13 @@ int tree_setattr(struct tree *t, const struct node *n, const struct stat *attr, 
                 return -EPERM;
         if ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != st.st_gid)
                 return -EPERM;
-        if ((to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07777) != (st.st_mode & 07777))
-                return -EPERM;
-        return 0;
+        mode_t mode = attr->st_mode & 07777, now = st.st_mode & 07777;
+        if (!(to_set & FUSE_SET_ATTR_MODE) || mode == now)
+                return 0;
+        /* no more than it has, while the process that made it anew sets it up */
+        if ((mode & ~now) == 0 && n->kind == NODE_FILE && made_anew_by(t, n->c, n->file, who))
+                return 0;
+        return -EPERM;
 }
 
 int tree_list(struct tree *t, const struct node *dir, tree_list_fn add, void *ctx)
@@ -647,6 +734,9 @@ int tree_list(struct tree *t, const struct node *dir, tree_list_fn add, void *ct
                         r = add(ctx, file_at(i)->name, container_shown(c, (unsigned) i + 1), S_IFREG);
                 if (r == 0)
                         r = add(ctx, "rootfs", rootfs_shown(c), S_IFDIR);
+                for (struct entry *e = c->entries; e && r == 0; e = e->next)
+                        r = add(ctx, e->name, inode_shown(0, 0, inode_number(&e->inode, 0)),
+                                scratch_link(e->data) ? S_IFLNK : S_IFREG);
         }
         tree_unlock(t);
         return r;
