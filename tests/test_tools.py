@@ -178,6 +178,19 @@ def test_inode_numbers_are_small_distinct_and_outlive_a_restart(daemon):
             assert after[path] == attrs, path
 
 
+def test_directory_link_counts_are_their_subdirectories_plus_two(daemon):
+    mnt = daemon.mountpoint
+    ctr = make_container(mnt, "default", "c1")
+    make_container(mnt, "default", "c2")
+    (mnt / "empty").mkdir()
+    assert os.stat(mnt).st_nlink == 2 + 2
+    assert os.stat(mnt / "default").st_nlink == 2 + 2
+    assert os.stat(mnt / "empty").st_nlink == 2
+    assert os.stat(ctr).st_nlink == 2 + 1  # rootfs
+    os.rmdir(mnt / "default" / "c2")
+    assert os.stat(mnt / "default").st_nlink == 2 + 1
+
+
 def test_a_container_made_again_under_a_name_is_a_new_one(daemon):
     mnt = daemon.mountpoint
     ctr = make_container(mnt, "default", "c1")
