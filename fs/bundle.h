@@ -65,6 +65,8 @@ int bundle_check(struct bundle *b, struct optline *const *base, size_t nbase, st
                  size_t nmore, bf_error *err);
 /* Say why a write was refused (one line in `error`). */
 void bundle_refuse(struct bundle *b, const bf_error *err);
+/* A write accepted without a commit (rootfs.image): `error` is cleared. */
+void bundle_accepted(struct bundle *b);
 
 /* What a read of file f shows now (a reference). A list that no longer
  * renders fails with EIO and says why in `error`. */
@@ -75,3 +77,5 @@ int bundle_read(struct bundle *b, const struct file_def *f, struct content **ret
 int bundle_stat(struct bundle *b, const struct file_def *f, size_t *ret_size, struct timespec *ret_mtime);
 /* The current list (a reference). */
 struct optlist *bundle_list(struct bundle *b);
+/* The platform (normalised), malloc'd; NULL without memory. */
+char *bundle_platform(struct bundle *b);

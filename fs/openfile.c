@@ -14,6 +14,7 @@
 #include "options.h"
 #include "optlist.h"
 #include "platform.h"
+#include "rootfs_image.h"
 #include "tree.h"
 #include "utf8.h"
 #include "util.h"
@@ -109,8 +110,10 @@ int openfile_open(struct openfiles *set, struct container *c, const struct file_
         };
         mutex_init(&of->lock);
         of->dirty = of->replace;
-        if (of->readable) {
-                int r = bundle_read(of->b, f, &of->content, err);
+        if (f->kind == FILE_ROOTFS_IMAGE || of->readable) {
+                int r = f->kind == FILE_ROOTFS_IMAGE ?
+                                rootfs_image_open(c, writing, of->readable ? &of->content : NULL, err) :
+                                bundle_read(of->b, f, &of->content, err);
                 if (r < 0) {
                         openfile_free(of);
                         return r;
@@ -128,6 +131,11 @@ int openfile_open(struct openfiles *set, struct container *c, const struct file_
         mutex_unlock(&set->lock);
         *ret = of;
         return 0;
+}
+
+uid_t openfile_opener(const struct openfile *of)
+{
+        return of->opener;
 }
 
 int openfile_read(struct openfile *of, off_t off, size_t size, struct content **ret, size_t *ret_start,
@@ -466,6 +474,7 @@ int openfile_write(struct openfile *of, const char *data, size_t size, bf_error 
                 break;
         case FILE_CONFIG:
         case FILE_ERROR:
+        case FILE_ROOTFS_IMAGE:         /* rootfs_image_write, answered later */
                 break;
         }
         mutex_unlock(&of->lock);

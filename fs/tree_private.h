@@ -9,6 +9,7 @@
 #include "inodes.h"
 #include "tree.h"
 
+struct image_unpack;
 struct optline;
 struct scratch;
 struct store_log;
@@ -62,10 +63,13 @@ struct container {
         uint64_t nlookup;               /* the kernel's references to its directory, files and rootfs */
         unsigned holders;               /* open files */
         struct bundle *bundle;
+        /* Made at the first use (container_use_rootfs) and then kept;
+         * set under the tree's lock, read atomically. */
         struct rootfs *rootfs;
         struct passthrough *pt;
         uint64_t persistent;            /* its state directory's inode number (inodes.h), 0: none */
         struct timespec born;           /* its state directory's birth */
+        struct image_unpack *unpack;    /* an image being unpacked into its rootfs, or NULL */
         struct entry *entries;          /* its scratch files, by name */
         unsigned nentries;
         struct timespec entries_changed;        /* a scratch file made, removed or renamed (0: none yet) */
@@ -130,6 +134,8 @@ int container_new(struct tree *t, const char *ns, const char *id, const char *pl
                   bf_error *err);
 /* Free a removed container once nobody holds it. */
 void container_maybe_free(struct tree *t, struct container *c) REQUIRES(t);
+/* Its rootfs and passthrough, made now if this is the first use. */
+int container_use_rootfs(struct tree *t, struct container *c, struct rootfs **ret) REQUIRES(t);
 
 /* The node of a container's part (0: its directory, 1 + i: file i,
  * ROOTFS_PART: its rootfs), of a namespace, and of a scratch file. */
