@@ -293,6 +293,14 @@ def test_renaming_onto_config_json_or_error_is_refused(ctr):
     assert read_text(ctr / "tmp") == "{}\n"
 
 
+def test_renaming_onto_rootfs_image_has_mv_copy(ctr):
+    """An unpack is a write answered once it is done: EXDEV, so mv copies."""
+    (ctr / "tmp").write_text("oci:/nonexistent\n")
+    assert errno_of(os.rename, ctr / "tmp", ctr / "rootfs.image") == errno.EXDEV
+    assert read_text(ctr / "rootfs.image") == ""
+    assert read_text(ctr / "tmp") == "oci:/nonexistent\n"
+
+
 def test_renaming_what_a_file_shows_already_changes_nothing(ctr):
     (ctr / "hostname").write_text("same")
     settle()
