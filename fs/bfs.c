@@ -129,6 +129,7 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
                 .mounts = fs->mounts,
                 .passthroughs = fs->passthroughs,
                 .inodes = fs->inodes,
+                .files = fs->files,
                 .uid = getuid(),
                 .gid = getgid(),
         };
