@@ -71,7 +71,9 @@
 #define STORE_JOURNAL_SIZE ((size_t) 8 << 20)
 
 struct optline;
+struct stat;
 struct statvfs;
+struct timespec;
 
 /* The state directory and its shared journal (private to store.c). */
 struct store;
@@ -155,6 +157,14 @@ int store_container_rename(struct store *s, const char *ns, const char *id, cons
                            bf_error *err) REQUIRES(store_names(s));
 /* Is <ns>/<id>/rootfs empty? */
 int store_rootfs_empty(struct store *s, const char *ns, const char *id, bool *ret, bf_error *err);
+/* When <ns>/<id>/log was last written (-ENOENT: no log yet). */
+int store_log_mtime(struct store *s, const char *ns, const char *id, struct timespec *ret);
+/* stat(2) of the directory that holds every namespace (ns NULL), of
+ * namespace ns's (id NULL) or of container ns/id's, and when it was made
+ * (ret_birth, if not NULL: zero where the file system does not say). Their
+ * inode numbers and birth times outlive renames and restarts; their mtimes
+ * are those of their entries. */
+int store_dir_stat(struct store *s, const char *ns, const char *id, struct stat *ret, struct timespec *ret_birth);
 /* "<state>/namespaces/<ns>/<id>/rootfs", malloc'd. */
 char *store_rootfs_path(const struct store *s, const char *ns, const char *id);
 

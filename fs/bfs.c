@@ -136,6 +136,7 @@ int bfs_new(const char *state_dir, const char *mountpoint, size_t max_memory, bf
                 .passthroughs = fs->passthroughs,
                 .inodes = fs->inodes,
                 .budget = fs->budget,
+                .files = fs->files,
                 .uid = getuid(),
                 .gid = getgid(),
         };

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct content;
 struct deps;
@@ -21,5 +22,8 @@ size_t content_len(const struct content *c);
 uint64_t content_version(const struct content *c);
 /* Is nothing the rendering read changed since? (true without deps) */
 bool content_current(const struct content *c);
+/* When the inputs the rendering read last changed (deps.h); zero without
+ * deps. */
+struct timespec content_inputs_changed(const struct content *c);
 /* Memory the content takes. */
 size_t content_footprint(const struct content *c);

@@ -50,6 +50,14 @@ int openfile_write(struct openfile *of, const char *data, size_t size, bf_error 
  * commits here. */
 int openfile_flush(struct openfile *of, bf_error *err);
 void openfile_release(struct openfile *of);
+/* A whole content given at once (a scratch file renamed onto f): one
+ * change, checked, kept and refused as writing it to f through a new open
+ * file would be, with the same errno and `error`: for opts the new list
+ * (as `cat saved > opts`; its size bounded by the content's, not by a
+ * write's), for a control file or platform one value. Acts with uid
+ * opener's rights. */
+int openfile_commit_whole(struct openfiles *set, struct container *c, const struct file_def *f, uid_t opener,
+                          const char *data, size_t len, bf_error *err);
 /* truncate(2) or ftruncate(2) (of NULL: by path) of file f of c. */
 int openfile_truncate(struct container *c, const struct file_def *f, struct openfile *of, off_t size,
                       bf_error *err);

@@ -58,6 +58,7 @@ struct pt_node {
 struct passthrough {
         struct passthroughs *pts;
         struct inodes *inodes;
+        dev_t state_dev;        /* files there show numbers from their own (inodes.h) */
         struct rootfs *rootfs;
         void *owner;
         mutex lock;
@@ -75,6 +76,7 @@ struct pt_file {
         int fd;
         uid_t charged;
         DIR *dir;               /* directories: fd is dirfd(dir) */
+        bool stable;            /* on the state directory's file system: entries show stable numbers */
         off_t offset;
         struct dirent *entry;
 };
@@ -192,13 +194,13 @@ static uid_t caller(fuse_req_t req)
 
 /* ---- passthroughs and their nodes --------------------------------------------- */
 
-int passthrough_new(struct passthroughs *pts, struct inodes *inodes, struct rootfs *rootfs, void *owner,
-                    struct passthrough **ret, bf_error *err)
+int passthrough_new(struct passthroughs *pts, struct inodes *inodes, dev_t state_dev, struct rootfs *rootfs,
+                    void *owner, struct passthrough **ret, bf_error *err)
 {
         struct passthrough *p = calloc(1, sizeof(*p));
         if (!p)
                 return bf_error_oom(err);
-        *p = (struct passthrough){ .pts = pts, .inodes = inodes, .rootfs = rootfs, .owner = owner };
+        *p = (struct passthrough){ .pts = pts, .inodes = inodes, .state_dev = state_dev, .rootfs = rootfs, .owner = owner };
         mutex_init(&p->lock);
         *ret = p;
         return 0;
@@ -394,6 +396,14 @@ static int at_reopen(const struct pt_at *at, int flags)
         return fd < 0 ? -errno : fd;
 }
 
+/* The number a real file shows through the tree: from its own inode
+ * number when it lives on the state directory's file system, so that it
+ * stays the same across restarts (inodes.h). */
+static ino_t shown_number(const struct passthrough *p, const struct stat *st, fuse_ino_t node)
+{
+        return inode_shown(st->st_dev == p->state_dev ? st->st_ino : 0, 0, node);
+}
+
 int pt_stat(const struct pt_at *at, struct stat *st)
 {
         _cleanup_close_ int fd = at_fd(at);
@@ -401,7 +411,7 @@ int pt_stat(const struct pt_at *at, struct stat *st)
                 return fd;
         if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
-        st->st_ino = at->ino;
+        st->st_ino = shown_number(at->p, st, at->ino);
         return 0;
 }
 
@@ -459,9 +469,9 @@ static int pt_find(const struct pt_at *parent, const char *name, uid_t uid, stru
                 if (r < 0)
                         return r;
         }
-        st.st_ino = inode_number(&n->inode, 0);
+        e->ino = inode_number(&n->inode, 0);
+        st.st_ino = shown_number(p, &st, e->ino);
         e->attr = st;
-        e->ino = st.st_ino;
         e->generation = n->inode.generation;
         e->attr_timeout = PT_TIMEOUT;
         e->entry_timeout = PT_TIMEOUT;
@@ -504,7 +514,7 @@ void pt_getattr(fuse_req_t req, const struct pt_at *at, struct fuse_file_info *f
         struct pt_file *f = file_of(fi);
         int r = 0;
         if (f && fstat(f->fd, &st) == 0)
-                st.st_ino = at->ino;    /* the open file itself, even unlinked */
+                st.st_ino = shown_number(at->p, &st, at->ino);  /* the open file itself, even unlinked */
         else
                 r = pt_stat(at, &st);
         if (r < 0)
@@ -815,6 +825,8 @@ void pt_opendir(fuse_req_t req, const struct pt_at *at, struct fuse_file_info *f
                 file_free(f);
                 return;
         }
+        struct stat st;
+        f->stable = fstat(fd, &st) == 0 && st.st_dev == at->p->state_dev;
         f->dir = fdopendir(fd);
         if (!f->dir) {
                 fuse_reply_err(req, errno);
@@ -849,7 +861,9 @@ void pt_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *f
                         if (!d->entry)
                                 break;
                 }
-                struct stat st = { .st_ino = d->entry->d_ino, .st_mode = (mode_t) d->entry->d_type << 12 };
+                /* A mount point below shows the number of what it covers, as anywhere. */
+                ino_t ino = d->stable ? inode_shown(d->entry->d_ino, 0, 0) : d->entry->d_ino;
+                struct stat st = { .st_ino = ino, .st_mode = (mode_t) d->entry->d_type << 12 };
                 off_t next = telldir(d->dir);
                 size_t l = fuse_add_direntry(req, out + used, size - used, d->entry->d_name, &st, next);
                 if (l > size - used)

@@ -2,6 +2,7 @@
  * by a first write, tree operations, and loading within limits. */
 #include "check.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -206,6 +207,28 @@ TEST(appends_survive_a_reload)
         CHECK_STREQ(f.c[1].platform, "linux/arm64");
         CHECK_STREQ(f.c[1].text, "WithHostname b\nWithTTY\n");
         CHECK(f.c[1].log.fd < 0);       /* loading keeps no descriptor */
+        state_remove(&st);
+}
+
+TEST(a_container_directory_keeps_its_inode_number_across_a_rename_and_a_reopen)
+{
+        struct state st;
+        state_new(&st);
+        make(&st, "c1");
+        struct stat before, after, ns;
+        struct timespec birth, birth_after;
+        CHECK_INTEQ(store_dir_stat(st.s, "ns", "c1", &before, &birth), 0);
+        CHECK(S_ISDIR(before.st_mode));
+        CHECK_INTEQ(store_dir_stat(st.s, "ns", NULL, &ns, NULL), 0);
+        CHECK(ns.st_ino != before.st_ino);
+        CHECK_INTEQ(rename_container(&st, "c1", "c2"), 0);
+        CHECK_INTEQ(store_dir_stat(st.s, "ns", "c1", &after, NULL), -ENOENT);
+        store_close(st.s);
+        state_open(&st);
+        CHECK_INTEQ(store_dir_stat(st.s, "ns", "c2", &after, &birth_after), 0);
+        CHECK_INTEQ(after.st_ino, before.st_ino);
+        CHECK_INTEQ(birth_after.tv_sec, birth.tv_sec);
+        CHECK_INTEQ(birth_after.tv_nsec, birth.tv_nsec);
         state_remove(&st);
 }
 
