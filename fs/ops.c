@@ -13,6 +13,7 @@
 
 #include "content.h"
 #include "files.h"
+#include "lock.h"
 #include "mounts.h"
 #include "openfile.h"
 #include "passthrough.h"
@@ -497,7 +498,54 @@ struct dirbuf {
         fuse_req_t req;         /* for fuse_add_direntry's sizes only */
         char *p;
         size_t len;
+        struct open_dirs *set;
+        struct dirbuf *prev, *next;     /* in set->head while the kernel holds it */
 };
+
+struct open_dirs {
+        mutex lock;
+        struct dirbuf *head GUARDED_BY(lock);
+};
+
+int open_dirs_new(struct open_dirs **ret)
+{
+        struct open_dirs *d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        mutex_init(&d->lock);
+        *ret = d;
+        return 0;
+}
+
+static void dirbuf_free(struct dirbuf *b)
+{
+        free(b->p);
+        free(b);
+}
+
+void open_dirs_free(struct open_dirs *d) NO_LOCK_ANALYSIS
+{
+        if (!d)
+                return;
+        while (d->head) {
+                struct dirbuf *b = d->head;
+                d->head = b->next;
+                dirbuf_free(b);
+        }
+        mutex_destroy(&d->lock);
+        free(d);
+}
+
+static void open_dirs_add(struct open_dirs *d, struct dirbuf *b)
+{
+        mutex_lock(&d->lock);
+        b->set = d;
+        b->next = d->head;
+        if (b->next)
+                b->next->prev = b;
+        d->head = b;
+        mutex_unlock(&d->lock);
+}
 
 static struct dirbuf *dirbuf_ref(struct dirbuf *b)
 {
@@ -509,8 +557,18 @@ static void dirbuf_unref(struct dirbuf *b)
 {
         if (!ref_put(&b->refs))
                 return;
-        free(b->p);
-        free(b);
+        struct open_dirs *d = b->set;
+        if (d) {
+                mutex_lock(&d->lock);
+                if (b->prev)
+                        b->prev->next = b->next;
+                else
+                        d->head = b->next;
+                if (b->next)
+                        b->next->prev = b->prev;
+                mutex_unlock(&d->lock);
+        }
+        dirbuf_free(b);
 }
 
 static int dirbuf_add(void *userdata, const char *name, uint64_t ino, mode_t type)
@@ -562,6 +620,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
                 fuse_reply_err(req, -r);
                 return;
         }
+        open_dirs_add(ctx_of(req)->dirs, b);
         fi->fh = (uint64_t) (uintptr_t) b;
         fi->cache_readdir = 0;
         if (fuse_reply_open(req, fi) != 0)

@@ -38,6 +38,9 @@ struct passthroughs {
         mutex lock;
         struct uid_use *uses GUARDED_BY(lock);  /* uids holding something, limited ones only */
         size_t files_all GUARDED_BY(lock);      /* files of limited uids */
+        /* Every open file: those the kernel never released (it may not,
+         * when the session ends first) are closed with the passthroughs. */
+        struct pt_file *open GUARDED_BY(lock);
 };
 
 #define NO_UID ((uid_t) -1)
@@ -79,6 +82,7 @@ struct pt_file {
         bool stable;            /* on the state directory's file system: entries show stable numbers */
         off_t offset;
         struct dirent *entry;
+        struct pt_file *prev, *next;    /* in pts->open */
 };
 
 /* ---- limits ------------------------------------------------------------------ */
@@ -98,10 +102,17 @@ int passthroughs_new(struct handles *handles, uid_t owner, unsigned long nofile,
         return 0;
 }
 
+static void file_close(struct pt_file *f);
+
 void passthroughs_free(struct passthroughs *pts) NO_LOCK_ANALYSIS
 {
         if (!pts)
                 return;
+        while (pts->open) {
+                struct pt_file *f = pts->open;
+                pts->open = f->next;
+                file_close(f);
+        }
         while (pts->uses) {
                 struct uid_use *u = pts->uses;
                 pts->uses = u->next;
@@ -685,12 +696,17 @@ static int file_new(fuse_req_t req, struct passthroughs *pts, struct pt_file **r
                 free(f);
                 return r;
         }
+        mutex_lock(&pts->lock);
+        f->next = pts->open;
+        if (f->next)
+                f->next->prev = f;
+        pts->open = f;
+        mutex_unlock(&pts->lock);
         *ret = f;
         return 0;
 }
 
-/* The uid it counts against is its opener's, whoever closes it. */
-static void file_free(struct pt_file *f)
+static void file_close(struct pt_file *f)
 {
         if (f->dir)
                 closedir(f->dir);
@@ -698,6 +714,20 @@ static void file_free(struct pt_file *f)
                 close(f->fd);
         uncharge(f->pts, f->charged, 0, 1);
         free(f);
+}
+
+static void file_free(struct pt_file *f)
+{
+        struct passthroughs *pts = f->pts;
+        mutex_lock(&pts->lock);
+        if (f->prev)
+                f->prev->next = f->next;
+        else
+                pts->open = f->next;
+        if (f->next)
+                f->next->prev = f->prev;
+        mutex_unlock(&pts->lock);
+        file_close(f);
 }
 
 /* Open files are answered with direct_io: the page cache belongs to the
