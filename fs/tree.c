@@ -190,8 +190,8 @@ static void container_freep(struct container **c)
 /* A container's parts in memory: everything that can fail without memory
  * or descriptors, before anything is kept. */
 int container_new(struct tree *t, const char *ns, const char *id, const char *platform,
-                         struct optline *const *lines, size_t n, const struct store_log *log, struct container **ret,
-                         bf_error *err)
+                  const struct store_container *loaded, const struct store_log *log, struct container **ret,
+                  bf_error *err)
 {
         _cleanup_(container_freep) struct container *c = calloc(1, sizeof(*c));
         if (!c || !(c->id = strdup(id)))
@@ -210,7 +210,7 @@ int container_new(struct tree *t, const char *ns, const char *id, const char *pl
         r = passthrough_new(t->parts.inodes, c->rootfs, c, &c->pt, err);
         if (r < 0)
                 return r;
-        r = bundle_new(t->parts.store, t->parts.cache, ns, id, platform, lines, n, log, &c->bundle, err);
+        r = bundle_new(t->parts.store, t->parts.cache, ns, id, platform, loaded, log, &c->bundle, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);
@@ -336,14 +336,12 @@ static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYS
         if (!ns)
                 return -ENOENT;
         struct container *c;
-        int r = container_new(t, sc->ns, sc->id, sc->platform, sc->lines, sc->nlines, &sc->log, &c, &err);
+        int r = container_new(t, sc->ns, sc->id, sc->platform, sc, &sc->log, &c, &err);
         if (r < 0)
                 return r;       /* EMFILE, say: the reason is logged */
         sc->log.fd = -1;        /* the bundle's now */
         container_insert(ns, c);
-        free(TAKE_PTR(sc->platform));
-        optline_free_all(TAKE_PTR(sc->lines), sc->nlines);
-        return 0;
+        return 0;      /* the store frees the lines, which the bundle holds now */
 }
 
 int tree_load(struct tree *t, void (*warn)(void *userdata, const char *msg), void *userdata, bf_error *err)

@@ -7,6 +7,7 @@
 #include "tree.h"
 
 struct optline;
+struct store_container;
 struct store_log;
 
 #define ROOTFS_PART (INO_PARTS - 1)
@@ -74,7 +75,7 @@ void container_insert(struct namespace *ns, struct container *c);
 void container_unlink(struct namespace *ns, struct container *c);
 /* A container's parts in memory (the log becomes its bundle's). */
 int container_new(struct tree *t, const char *ns, const char *id, const char *platform,
-                  struct optline *const *lines, size_t n, const struct store_log *log, struct container **ret,
+                  const struct store_container *loaded, const struct store_log *log, struct container **ret,
                   bf_error *err);
 /* Free a removed container once nobody holds it. */
 void container_maybe_free(struct tree *t, struct container *c) REQUIRES(t);
