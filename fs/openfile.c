@@ -200,6 +200,13 @@ static int hold(struct openfile *of, struct content *now, bf_error *err)
         return r;
 }
 
+/* Does now continue was (was's bytes are its start)? */
+static bool continues(const struct content *now, const struct content *was)
+{
+        size_t len = content_len(was);
+        return content_len(now) > len && memcmp(content_data(now), content_data(was), len) == 0;
+}
+
 int openfile_read(struct openfile *of, off_t off, size_t size, struct content **ret, size_t *ret_start,
                   size_t *ret_len, bf_error *err)
 {
@@ -211,19 +218,27 @@ int openfile_read(struct openfile *of, off_t off, size_t size, struct content **
         of->read_once = true;
         mutex_unlock(&of->read_lock);
         /* A read at offset 0 shows the current content, as procfs does, and
-         * so does one at the end once the list moved on (tail -f). The
-         * first read follows the open: only a new list version counts. */
-        if (off <= 0 || (size_t) off >= content_len(c)) {
-                bool check_inputs = off <= 0 && !first;
-                if (!bundle_shows(of->b, of->f, c, check_inputs)) {
-                        struct content *now;
-                        int r = bundle_read(of->b, of->f, &now, err);
-                        if (r == 0) {
-                                r = hold(of, now, err);
-                                content_unref(c);
-                                c = now;
-                        }
-                        if (r < 0) {
+         * so does one at the end once the list moved on by appending
+         * (tail -f): a reader reading on from its offset never mixes two
+         * contents. The first read follows the open: only a new list
+         * version counts. */
+        bool at_start = off <= 0;
+        if ((at_start || (size_t) off >= content_len(c)) &&
+            !bundle_shows(of->b, of->f, c, at_start && !first)) {
+                struct content *now = NULL;
+                int r = bundle_read(of->b, of->f, &now, err);
+                /* Past the end, only an append is shown (the end stays the
+                 * end otherwise), and a failure leaves the end as it was. */
+                if (r == 0 && (at_start || continues(now, c)))
+                        r = hold(of, now, err);
+                else if (r == 0)
+                        r = 1;
+                if (r == 0) {
+                        content_unref(c);
+                        c = now;
+                } else {
+                        content_unref(now);
+                        if (r < 0 && at_start) {
                                 content_unref(c);
                                 return r;
                         }

@@ -4,9 +4,9 @@
  * Reads: each open file holds the content its reads show, shared with
  * every open file showing the same bytes (content.h). A read at offset 0
  * shows the current content (procfs does the same), and so does a read at
- * or past the end of what the open file holds once the list has changed
- * (`tail -f opts` follows appends). What one uid's open files hold is
- * bounded (pins.h).
+ * or past the end of what the open file holds when the current content
+ * continues it (`tail -f opts` follows appends); a reader reading on never
+ * mixes two contents. What one uid's open files hold is bounded (pins.h).
  *
  * Writes:
  * - opts appended to (>>, any open without O_TRUNC): whole lines are
