@@ -350,9 +350,20 @@ def test_bad_opts_write_is_refused_and_changes_nothing(tree, box, data, want, fl
     assert_still_serving(box)
 
 
-@pytest.mark.parametrize("flags", [APPEND, REPLACE], ids=["append", "replace"])
-def test_bad_last_line_without_newline_is_refused(tree, box, flags):
-    refused(tree, box, "opts", b"WithHostname ok\nWithBogus", E, flags)
+def test_bad_last_line_without_newline_is_refused_with_its_list(tree, box):
+    refused(tree, box, "opts", b"WithHostname ok\nWithBogus", E, REPLACE)
+    assert_still_serving(box)
+
+
+def test_bad_unfinished_last_line_of_an_append_is_refused_at_the_close(tree, box):
+    """An append keeps each write's whole lines when the write returns; a
+    line the writes leave unfinished waits for the close, which refuses it
+    and keeps nothing of it."""
+    refused(tree, box, "opts", b"WithBogus", E, APPEND)
+    before = read_bytes(box / "opts")
+    assert write_errno(box / "opts", b"WithHostname ok\nWithBogus", APPEND) == E
+    assert read_bytes(box / "opts") == before + b"WithHostname ok\n"
+    assert_one_line_error(box, "an unfinished line refused at the close")
     assert_still_serving(box)
 
 
