@@ -11,7 +11,12 @@
  *     directory (gzip in a process of its own, as tar runs it), and the same
  *     followed by syncfs;
  *   - the digest check alone: SHA-256 of every blob (libcrypto);
- *   - umoci unpack, when umoci is installed.
+ *   - umoci unpack, when umoci is installed;
+ *   - with --bundlefs PATH: through a mounted tree, `echo REF > rootfs.image`
+ *     of a new container (open, write, close: the write returns once the
+ *     unpack is durable), beside the durable unpack above. The daemon runs
+ *     on a state directory in the work directory, in a private mount
+ *     namespace.
  * The file system is synced before each measure; the trees are removed at
  * the end (see measure()). Medians are reported; --tsv prints one line per row for
  * bench_table: label, seconds, floor label, floor seconds. */
@@ -20,11 +25,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -351,15 +358,16 @@ struct bench {
         char *layout, *ref;
         struct layer_out layers[NLAYERS];
         bool have_umoci;
+        struct bench_daemon bfs;        /* pid 0: no tree measured */
         int rounds;
         int seq;
 };
 
-enum measure { M_UNPACK, M_UNPACK_NOSYNC, M_TAR, M_TAR_SYNC, M_DIGEST, M_UMOCI, NMEASURES };
+enum measure { M_UNPACK, M_UNPACK_NOSYNC, M_TAR, M_TAR_SYNC, M_DIGEST, M_UMOCI, M_TREE, NMEASURES };
 
 static const char *const measure_names[NMEASURES] = {
         "unpack (durable: syncfs)", "unpack, no syncfs", "tar -x", "tar -x + syncfs", "digest check (sha256)",
-        "umoci unpack",
+        "umoci unpack", "rootfs.image (the tree)",
 };
 
 static double measure_unpack(struct bench *b, const char *dir, bool sync)
@@ -439,6 +447,48 @@ static double measure_umoci(struct bench *b, const char *dir)
         return t;
 }
 
+/* echo REF > <mnt>/bench/cN/rootfs.image: the write returns once the
+ * unpack into the new container's rootfs is durable. */
+static double measure_tree(struct bench *b)
+{
+        char *ctr = bench_asprintf("%s/bench/c%d", b->bfs.mnt, b->seq);
+        char *file = bench_asprintf("%s/rootfs.image", ctr);
+        char *value = bench_asprintf("%s\n", b->ref);
+        if (mkdir(ctr, 0755) < 0)
+                bench_die("mkdir %s: %s", ctr, strerror(errno));
+        double t0 = bench_now();
+        int fd = open(file, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (fd < 0 || bench_write_all(fd, value, strlen(value)) < 0 || close(fd) < 0)
+                bench_die("echo %s > %s: %s", b->ref, file, strerror(errno));
+        double t = bench_now() - t0;
+        free(ctr), free(file), free(value);
+        return t;
+}
+
+static void tree_start(struct bench *b, const char *bundlefs)
+{
+        /* Private mounts: the tree and its bind mounts are nobody else's,
+         * and go with the last process in the namespace. */
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                bench_die("a private mount namespace: %s", strerror(errno));
+        char *state = bench_asprintf("%s/state", b->work);
+        b->bfs = (struct bench_daemon){ .name = "bundlefs", .mnt = bench_asprintf("%s/mnt", b->work),
+                                        .log = bench_asprintf("%s/bundlefs.log", b->work) };
+        bench_make_dir(b->bfs.mnt);
+        char *argv[] = { (char *) bundlefs, "-f", "--state", state, b->bfs.mnt, NULL };
+        bench_daemon_start(&b->bfs, argv, NULL, 30);
+        char *ns = bench_asprintf("%s/bench", b->bfs.mnt);
+        if (mkdir(ns, 0755) < 0)
+                bench_die("mkdir %s: %s", ns, strerror(errno));
+        free(ns), free(state);
+}
+
+static void tree_stop(void *arg)
+{
+        struct bench *b = arg;
+        bench_daemon_stop(&b->bfs, 30);
+}
+
 static double measure(struct bench *b, enum measure m)
 {
         char *dir = bench_asprintf("%s/out-%d", b->work, b->seq++);
@@ -450,6 +500,7 @@ static double measure(struct bench *b, enum measure m)
         case M_TAR_SYNC: t = measure_tar(b, dir, true); break;
         case M_DIGEST: t = measure_digest(b); break;
         case M_UMOCI: t = measure_umoci(b, dir); break;
+        case M_TREE: t = measure_tree(b); break;
         default: break;
         }
         /* Trees are removed only at the end: ext4 scans past recently deleted
@@ -462,11 +513,12 @@ static double measure(struct bench *b, enum measure m)
 
 static void usage(FILE *f)
 {
-        fputs("Usage: unpack_bench [--dir DIR] [--rounds N] [--scale X] [--quick] [--tsv]\n"
+        fputs("Usage: unpack_bench [--dir DIR] [--rounds N] [--scale X] [--quick] [--tsv] [--bundlefs PATH]\n"
               "  --dir DIR    work directory's parent (default /var/tmp: a disk, as the state directory)\n"
               "  --rounds N   rounds of every measure (default 5; --quick: 2)\n"
               "  --scale X    image size factor (default 1: about 100 MiB of tar)\n"
               "  --tsv        machine-readable rows for bench_table\n"
+              "  --bundlefs PATH  also unpack through a tree this bundlefs serves (rootfs.image)\n"
               "  --write-layout DIR  only write the image as a layout at DIR (--scale before it), then exit\n",
               f);
 }
@@ -477,9 +529,10 @@ int main(int argc, char **argv)
                 { "dir", required_argument, NULL, 'd' }, { "rounds", required_argument, NULL, 'r' },
                 { "scale", required_argument, NULL, 's' }, { "quick", no_argument, NULL, 'q' },
                 { "tsv", no_argument, NULL, 't' }, { "write-layout", required_argument, NULL, 'w' },
+                { "bundlefs", required_argument, NULL, 'b' },
                 { "help", no_argument, NULL, 'h' }, { 0 },
         };
-        const char *parent = "/var/tmp";
+        const char *parent = "/var/tmp", *bundlefs = NULL;
         int rounds = 5;
         double scale = 1.0;
         bool tsv = false, quick = false;
@@ -491,6 +544,7 @@ int main(int argc, char **argv)
                 case 's': scale = atof(optarg); break;
                 case 'q': quick = true; break;
                 case 't': tsv = true; break;
+                case 'b': bundlefs = optarg; break;
                 case 'w': {
                         /* only write the image (to profile the unpack by hand) */
                         struct layer_out layers[NLAYERS];
@@ -533,6 +587,10 @@ int main(int argc, char **argv)
         fprintf(log, "  %d layers, %.1f MiB of tar (%.1f MiB gzip), %ld entries; %d rounds; umoci %s\n", NLAYERS,
                 (double) tar_total / MIB, (double) blob_total / MIB, files, rounds,
                 b.have_umoci ? "installed" : "not installed");
+        if (bundlefs) {
+                tree_start(&b, bundlefs);
+                bench_at_die(tree_stop, &b);
+        }
         sync_dir(b.work);
         /* warm the page cache with the blobs, as for every measure after */
         measure_digest(&b);
@@ -542,7 +600,7 @@ int main(int argc, char **argv)
         for (int r = 0; r < rounds; r++, n++) {
                 for (int k = 0; k < NMEASURES; k++) {
                         enum measure m = (enum measure) ((k + r) % NMEASURES);
-                        if (m == M_UMOCI && !b.have_umoci)
+                        if ((m == M_UMOCI && !b.have_umoci) || (m == M_TREE && !bundlefs))
                                 continue;
                         samples[m][r] = measure(&b, m);
                 }
@@ -551,7 +609,8 @@ int main(int argc, char **argv)
         }
         double med[NMEASURES];
         for (int m = 0; m < NMEASURES; m++)
-                med[m] = (m == M_UMOCI && !b.have_umoci) ? -1 : bench_median(samples[m], (size_t) n);
+                med[m] = (m == M_UMOCI && !b.have_umoci) || (m == M_TREE && !bundlefs) ?
+                                 -1 : bench_median(samples[m], (size_t) n);
 
         double floor_nosync = med[M_TAR] + med[M_DIGEST], floor_sync = med[M_TAR_SYNC] + med[M_DIGEST];
         if (tsv) {
@@ -559,6 +618,8 @@ int main(int argc, char **argv)
                 printf("unpack (durable)\t%.6f\ttar -x + syncfs + digest check\t%.6f\n", med[M_UNPACK], floor_sync);
                 if (b.have_umoci)
                         printf("umoci unpack\t%.6f\ttar -x + digest check\t%.6f\n", med[M_UMOCI], floor_nosync);
+                if (bundlefs)
+                        printf("echo REF > rootfs.image\t%.6f\tunpack (durable)\t%.6f\n", med[M_TREE], med[M_UNPACK]);
                 printf("info\t%.1f MiB tar, %.1f MiB gzip, %ld entries\t-\t0\n", (double) tar_total / MIB,
                        (double) blob_total / MIB, files);
         } else {
@@ -573,6 +634,13 @@ int main(int argc, char **argv)
                 if (b.have_umoci)
                         printf("umoci unpack / (tar -x + digest check):                 %.2fx\n",
                                med[M_UMOCI] / floor_nosync);
+                if (bundlefs)
+                        printf("rootfs.image (the tree) / unpack (durable):             %.2fx (target <= 1.2x)\n",
+                               med[M_TREE] / med[M_UNPACK]);
+        }
+        if (bundlefs) {
+                bench_at_die(NULL, NULL);
+                tree_stop(&b);
         }
         fprintf(log, "removing %s ...\n", b.work);
         bench_remove_tree(b.work);

@@ -7,15 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "cache.h"
 #include "files.h"
+#include "handles.h"
 #include "inodes.h"
 #include "mounts.h"
 #include "openfile.h"
 #include "ops.h"
+#include "passthrough.h"
+#include "rootfs_image.h"
 #include "store.h"
 #include "tree.h"
 #include "util.h"
@@ -26,9 +30,12 @@ struct bfs {
         struct store *store;
         struct cache *cache;
         struct inodes *inodes;
+        struct handles *handles;
         struct mounts *mounts;
+        struct passthroughs *passthroughs;
         struct tree *tree;
         struct openfiles *files;
+        struct image_unpacks *unpacks;
         struct ops_ctx ops;
 };
 
@@ -100,16 +107,28 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
         r = inodes_new(&fs->inodes, err);
         if (r < 0)
                 return r;
-        r = mounts_new(mnt, log_error, fs, &fs->mounts, err);
+        r = handles_new(&fs->handles, err);
+        if (r < 0)
+                return r;
+        r = mounts_new(mnt, fs->handles, log_error, fs, &fs->mounts, err);
+        if (r < 0)
+                return r;
+        struct rlimit nofile = { 0 };
+        (void) getrlimit(RLIMIT_NOFILE, &nofile);
+        r = passthroughs_new(fs->handles, getuid(), (unsigned long) nofile.rlim_cur, &fs->passthroughs, err);
         if (r < 0)
                 return r;
         r = openfiles_new(getuid(), &fs->files, err);
+        if (r < 0)
+                return r;
+        r = image_unpacks_new(getuid(), &fs->unpacks, err);
         if (r < 0)
                 return r;
         struct tree_parts parts = {
                 .store = fs->store,
                 .cache = fs->cache,
                 .mounts = fs->mounts,
+                .passthroughs = fs->passthroughs,
                 .inodes = fs->inodes,
                 .uid = getuid(),
                 .gid = getgid(),
@@ -120,7 +139,8 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
         r = tree_load(fs->tree, log_warning, fs, err);
         if (r < 0)
                 return r;
-        fs->ops = (struct ops_ctx){ .tree = fs->tree, .files = fs->files, .mounts = fs->mounts, .store = fs->store };
+        fs->ops = (struct ops_ctx){ .tree = fs->tree, .files = fs->files, .mounts = fs->mounts, .store = fs->store,
+                                    .unpacks = fs->unpacks };
         *ret = TAKE_PTR(fs);
         return 0;
 }
@@ -129,11 +149,14 @@ void bfs_free(struct bfs *fs)
 {
         if (!fs)
                 return;
+        image_unpacks_free(fs->unpacks);        /* before the containers they hold */
         if (fs->mounts)
                 mounts_stop(fs->mounts);
         openfiles_free(fs->files);      /* those the kernel never released */
         tree_free(fs->tree);
         mounts_free(fs->mounts);
+        passthroughs_free(fs->passthroughs);
+        handles_free(fs->handles);
         inodes_free(fs->inodes);
         cache_free(fs->cache);
         store_close(fs->store);
@@ -156,14 +179,13 @@ int bfs_start(struct bfs *fs, bf_error *err)
         int r = openfiles_start(fs->files, fs->mountpoint, err);
         if (r < 0)
                 return r;
-        r = mounts_start(fs->mounts, err);
-        if (r < 0)
-                return r;
-        tree_mount_all(fs->tree);
-        return 0;
+        return mounts_start(fs->mounts, err);
 }
 
 void bfs_stop(struct bfs *fs)
 {
+        /* An unpack is cancelled (its rootfs left empty) and its write
+         * answered before the mounts go. */
+        image_unpacks_stop(fs->unpacks);
         mounts_stop(fs->mounts);
 }

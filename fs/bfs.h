@@ -25,9 +25,8 @@ struct fuse_session *bfs_session_new(struct bfs *fs, struct fuse_args *args);
 
 /* Once the FUSE session is mounted, while the daemon has a single thread
  * and from the thread that lives as long as it: start the mount helper
- * process and bind-mount every container's rootfs (in the background,
- * since mounting walks the mounted tree). */
+ * process. Each container's rootfs is bind-mounted at its first use. */
 int bfs_start(struct bfs *fs, bf_error *err);
-/* Before the FUSE mount goes, while it still serves: take every rootfs
- * bind mount off. */
+/* Before the FUSE mount goes, while it still serves: cancel the unpacks
+ * under way (rootfs.image) and take every rootfs bind mount off. */
 void bfs_stop(struct bfs *fs);

@@ -309,12 +309,27 @@ void bundle_refuse(struct bundle *b, const bf_error *err)
         mutex_unlock(&b->lock);
 }
 
+void bundle_accepted(struct bundle *b)
+{
+        mutex_lock(&b->lock);
+        error_clear(b);
+        mutex_unlock(&b->lock);
+}
+
 struct optlist *bundle_list(struct bundle *b)
 {
         mutex_lock(&b->lock);
         struct optlist *l = optlist_ref(b->list);
         mutex_unlock(&b->lock);
         return l;
+}
+
+char *bundle_platform(struct bundle *b)
+{
+        mutex_lock(&b->lock);
+        char *p = strdup(b->frame->platform);
+        mutex_unlock(&b->lock);
+        return p;
 }
 
 struct timespec bundle_mtime(struct bundle *b)

@@ -78,6 +78,8 @@ int bundle_check(struct bundle *b, struct optline *const *base, size_t nbase, st
                  size_t nmore, bf_error *err);
 /* Say why a write was refused (one line in `error`). */
 void bundle_refuse(struct bundle *b, const bf_error *err);
+/* A write accepted without a commit (rootfs.image): `error` is cleared. */
+void bundle_accepted(struct bundle *b);
 
 /* What a read of file f shows now (a reference). A list that no longer
  * renders fails with EIO and says why in `error`. */
@@ -90,5 +92,7 @@ bool bundle_shows(struct bundle *b, const struct file_def *f, const struct conte
 int bundle_size(struct bundle *b, const struct file_def *f, size_t *ret);
 /* The current list (a reference). */
 struct optlist *bundle_list(struct bundle *b);
+/* The platform (normalised), malloc'd; NULL without memory. */
+char *bundle_platform(struct bundle *b);
 /* When the list or the platform last changed. */
 struct timespec bundle_mtime(struct bundle *b);

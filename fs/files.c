@@ -14,13 +14,18 @@ static const struct file_def own[] = {
         { .name = "error", .kind = FILE_ERROR, .mode = 0444 },
 };
 
+/* Last, so that the control files keep their inode numbers. */
+static const struct file_def last[] = {
+        { .name = "rootfs.image", .kind = FILE_ROOTFS_IMAGE, .mode = 0644 },
+};
+
 static struct file_def *defs;
 static size_t ndefs;
 static pthread_once_t defs_once = PTHREAD_ONCE_INIT;
 
 static void defs_make(void)
 {
-        size_t n = ARRAY_SIZE(own) + ctl_count();
+        size_t n = ARRAY_SIZE(own) + ctl_count() + ARRAY_SIZE(last);
         if (n > FILES_MAX)
                 return;
         struct file_def *d = calloc(n, sizeof(*d));
@@ -32,6 +37,8 @@ static void defs_make(void)
                 d[ARRAY_SIZE(own) + i] = (struct file_def){
                         .name = ctl_name(ctl_at(i)), .kind = FILE_CONTROL, .mode = 0644, .ctl = ctl_at(i),
                 };
+        for (size_t i = 0; i < ARRAY_SIZE(last); i++)
+                d[ARRAY_SIZE(own) + ctl_count() + i] = last[i];
         defs = d;
         ndefs = n;
 }

@@ -1,6 +1,7 @@
 /* The files of a container directory: the filesystem's own four
- * (config.json, opts, platform, error), then every control file of
- * core/ctl.c. A table, set up once by files_init. */
+ * (config.json, opts, platform, error), every control file of core/ctl.c,
+ * then rootfs.image (no option: it unpacks an image into the rootfs). A
+ * table, set up once by files_init. */
 #pragma once
 
 #include <stddef.h>
@@ -14,6 +15,7 @@ enum file_kind {
         FILE_PLATFORM,
         FILE_ERROR,
         FILE_CONTROL,       /* sugar over opts: core/ctl.h */
+        FILE_ROOTFS_IMAGE,  /* rootfs.image: rootfs_image.h */
 };
 
 struct ctl;

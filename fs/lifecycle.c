@@ -58,9 +58,12 @@ static int mkdir_container(struct tree *t, struct namespace *ns, const char *nam
         container_insert(ns, c);
         c->nlookup++;
         node_of_container(c, 0, ret);
-        /* Queued before the reply, so the mount comes as soon as the kernel
-         * knows the directory. */
-        rootfs_queue(c->rootfs);
+        /* A new container is about to be filled: its mount is asked for
+         * before the reply, so that it comes as soon as the kernel knows
+         * the directory. */
+        struct rootfs *rootfs;
+        if (container_use_rootfs(t, c, &rootfs) == 0)
+                rootfs_want(rootfs);
         return 0;
 }
 
@@ -101,6 +104,8 @@ static int rmdir_container(struct tree *t, struct namespace *ns, const char *nam
         struct container *c = ns->removed ? NULL : container_find(ns, name);
         if (!c)
                 return -ENOENT;
+        if (c->unpack)
+                return -EBUSY;
         /* Fails with ENOTEMPTY, changing nothing, unless the rootfs is
          * empty: rmdir never deletes data. */
         bf_error err = { 0 };
@@ -124,6 +129,8 @@ static int rmdir_rootfs(struct tree *t, struct container *c) REQUIRES(t)
 {
         if (c->removed)
                 return -ENOENT;
+        if (c->unpack)
+                return -EBUSY;
         bf_error err = { 0 };
         bool empty = false;
         int r = store_rootfs_empty(t->parts.store, c->ns->name, c->id, &empty, &err);
@@ -153,7 +160,8 @@ int tree_rmdir(struct tree *t, const struct node *parent, const char *name)
         }
         tree_unlock(t);
         if (gone) {
-                rootfs_gone(gone->rootfs);
+                if (container_rootfs(gone))
+                        rootfs_gone(container_rootfs(gone));
                 container_put(gone);
         }
         return r;
@@ -171,8 +179,13 @@ int tree_unlink(struct tree *t, const struct node *parent, const char *name)
                         return -EISDIR;
                 if (!file_find(name))
                         return -ENOENT;
+                tree_lock(t);
+                struct rootfs *rootfs = NULL;
+                int r = container_use_rootfs(t, parent->c, &rootfs);
+                tree_unlock(t);
                 bf_error err = { 0 };
-                (void) rootfs_detach(parent->c->rootfs, &err);
+                if (r == 0)
+                        (void) rootfs_detach(rootfs, &err);
                 return 0;
         }
         tree_lock(t);
@@ -191,6 +204,9 @@ static int rename_namespace(struct tree *t, const char *name, const char *newnam
                 return 0;
         if (ns_find(t, newname))
                 return -EEXIST;
+        for (struct container *c = ns->containers; c; c = c->next)
+                if (c->unpack)
+                        return -EBUSY;
         _cleanup_free_ char *nn = strdup(newname);
         if (!nn)
                 return -ENOMEM;
@@ -205,7 +221,8 @@ static int rename_namespace(struct tree *t, const char *name, const char *newnam
         /* Renderings name the container (WithNamespacedCgroup). */
         for (struct container *c = ns->containers; c; c = c->next) {
                 (void) bundle_rename(c->bundle, newname, c->id, &err);
-                (void) rootfs_rename(c->rootfs, newname, c->id, &err);
+                if (c->rootfs)
+                        (void) rootfs_rename(c->rootfs, newname, c->id, &err);
         }
         return 0;
 }
@@ -220,6 +237,8 @@ static int rename_container(struct tree *t, struct namespace *from, const char *
                 return 0;
         if (container_find(to, newname))
                 return -EEXIST;
+        if (c->unpack)
+                return -EBUSY;
         _cleanup_free_ char *nid = strdup(newname);
         if (!nid)
                 return -ENOMEM;
@@ -228,7 +247,7 @@ static int rename_container(struct tree *t, struct namespace *from, const char *
         if (r < 0)
                 return r;
         if (bundle_rename(c->bundle, to->name, newname, &err) < 0 ||
-            rootfs_rename(c->rootfs, to->name, newname, &err) < 0) {
+            (c->rootfs && rootfs_rename(c->rootfs, to->name, newname, &err) < 0)) {
                 /* Back as it was, on disk and in the bundle. */
                 (void) store_container_rename(t->parts.store, to->name, newname, from->name, name, &err);
                 (void) bundle_rename(c->bundle, from->name, name, &err);

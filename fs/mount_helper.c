@@ -1,7 +1,7 @@
 /* The mount helper process (see mount_helper.h). The daemon sends each
- * request over a socket pair with the source directory's descriptor
- * attached; the helper serves it in a thread of its own and answers with
- * the request's number and a negative errno or 0. */
+ * request over a socket pair, a mount with the source directory's
+ * descriptor attached; the helper serves it in a thread of its own and
+ * answers with the request's number and a negative errno or 0. */
 #include "mount_helper.h"
 
 #include <fcntl.h>
@@ -14,9 +14,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +32,7 @@ enum helper_op {
 struct helper_request {
         uint64_t id;
         uint32_t op;
+        uint64_t dev, ino;      /* the source directory (unmount) */
         char target[PATH_MAX];
 };
 
@@ -61,8 +64,8 @@ struct mount_helper {
 
 /* ---- the helper process ------------------------------------------------ */
 
-/* The mounts this helper made, by source directory: each taken off through
- * its descriptor, without walking the tree. */
+/* The mounts this helper made and holds, by source directory: each taken
+ * off through its descriptor, without walking the tree. */
 struct held {
         dev_t dev;
         ino_t ino;
@@ -70,39 +73,59 @@ struct held {
         struct held *next;
 };
 
+#define HELD_BUCKETS 4096
+
 static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct held *held;       /* held_lock */
+static struct held *held[HELD_BUCKETS];    /* held_lock */
+static size_t held_count, held_max;        /* held_lock */
 static int answer_sock;
 
-/* Does target show the directory fd names (is it mounted there)? */
-static bool shows(int fd, const char *target)
+static struct held **held_bucket(dev_t dev, ino_t ino)
 {
-        struct stat a, b;
-        return fstat(fd, &a) == 0 && stat(target, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        uint64_t h = ((uint64_t) dev * 0x9e3779b97f4a7c15ULL) ^ (uint64_t) ino;
+        return &held[(h ^ (h >> 29)) % HELD_BUCKETS];
 }
 
-/* The held mount of the directory st describes, taken off the list. */
-static struct held *held_take(const struct stat *st)
+/* Does target show the directory (dev, ino) (is it mounted there)? Never
+ * asks the tree for attributes: those of a rootfs not mounted yet may be
+ * waiting for this very mount. */
+static bool shows(dev_t dev, ino_t ino, const char *target)
+{
+        struct statx stx;
+        return statx(AT_FDCWD, target, AT_STATX_DONT_SYNC, STATX_INO, &stx) == 0 &&
+               makedev(stx.stx_dev_major, stx.stx_dev_minor) == dev && stx.stx_ino == ino;
+}
+
+/* The held mount of the directory (dev, ino), taken off the table. */
+static struct held *held_take(dev_t dev, ino_t ino)
 {
         pthread_mutex_lock(&held_lock);
         struct held *h = NULL;
-        for (struct held **p = &held; *p; p = &(*p)->next)
-                if ((*p)->dev == st->st_dev && (*p)->ino == st->st_ino) {
+        for (struct held **p = held_bucket(dev, ino); *p; p = &(*p)->next)
+                if ((*p)->dev == dev && (*p)->ino == ino) {
                         h = *p;
                         *p = h->next;
+                        held_count--;
                         break;
                 }
         pthread_mutex_unlock(&held_lock);
         return h;
 }
 
+static void tree_detach(int tree);
+
 static void held_detach(struct held *h)
 {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", h->tree);
-        (void) umount2(path, MNT_DETACH);       /* EINVAL: someone took it off already */
+        tree_detach(h->tree);   /* EINVAL: someone took it off already */
         close(h->tree);
         free(h);
+}
+
+static void tree_detach(int tree)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", tree);
+        (void) umount2(path, MNT_DETACH);
 }
 
 static int do_mount(int source, const char *target)
@@ -110,7 +133,7 @@ static int do_mount(int source, const char *target)
         struct stat st;
         if (fstat(source, &st) < 0)
                 return -errno;
-        if (shows(source, target))
+        if (shows(st.st_dev, st.st_ino, target))
                 return 0;
         _cleanup_close_ int tree =
                 (int) syscall(SYS_open_tree, source, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
@@ -122,37 +145,35 @@ static int do_mount(int source, const char *target)
         (void) syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr));
         if (syscall(SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return -errno;
-        struct held *h = malloc(sizeof(*h));
-        if (!h) {
-                /* Kept by nobody, it could only be taken off by a walk. */
-                char path[64];
-                snprintf(path, sizeof(path), "/proc/self/fd/%d", tree);
-                (void) umount2(path, MNT_DETACH);
-                return -ENOMEM;
-        }
-        *h = (struct held){ .dev = st.st_dev, .ino = st.st_ino, .tree = TAKE_FD(tree) };
-        struct held *old = held_take(&st);      /* one taken off behind our back */
+        struct held *old = held_take(st.st_dev, st.st_ino);     /* one taken off behind our back */
         if (old)
                 held_detach(old);
+        struct held *h = malloc(sizeof(*h));
         pthread_mutex_lock(&held_lock);
-        h->next = held;
-        held = h;
+        if (h && held_count < held_max) {
+                /* Kept, to be taken off without a walk. */
+                *h = (struct held){ .dev = st.st_dev, .ino = st.st_ino, .tree = TAKE_FD(tree) };
+                struct held **b = held_bucket(st.st_dev, st.st_ino);
+                h->next = *b;
+                *b = h;
+                held_count++;
+                h = NULL;
+        }
         pthread_mutex_unlock(&held_lock);
+        free(h);        /* not kept: taken off by its path */
         return 0;
 }
 
-static int do_unmount(int source, const char *target)
+static int do_unmount(dev_t dev, ino_t ino, const char *target)
 {
-        struct stat st;
-        if (fstat(source, &st) < 0)
-                return -errno;
-        struct held *h = held_take(&st);
+        struct held *h = held_take(dev, ino);
         if (h) {
                 held_detach(h);
                 return 0;
         }
-        /* Not one of ours (this helper's predecessor made it): by its path. */
-        if (!shows(source, target))
+        /* Not held (made beyond the limit, or by this helper's predecessor):
+         * by its path. */
+        if (!shows(dev, ino, target))
                 return 0;
         if (umount2(target, UMOUNT_NOFOLLOW) == 0)
                 return 0;
@@ -165,23 +186,79 @@ static int do_unmount(int source, const char *target)
 struct job {
         struct helper_request req;
         int fd;
+        struct job *next;
 };
+
+/* Requests are served by a pool of threads that wait for them: one that
+ * is free takes the next, and one more is started when none is (a walk
+ * may wait long, and an unmount must never wait for it). */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_work = PTHREAD_COND_INITIALIZER;
+static struct job *pool_jobs, **pool_tail = &pool_jobs;    /* pool_lock */
+static unsigned pool_idle;                                  /* pool_lock */
 
 static void *serve(void *arg)
 {
         struct job *j = arg;
         struct helper_answer a = { .id = j->req.id, .result = -EINVAL };
-        if (j->fd < 0)
-                a.result = -EBADF;
-        else if (j->req.op == HELPER_MOUNT)
-                a.result = do_mount(j->fd, j->req.target);
+        if (j->req.op == HELPER_MOUNT)
+                a.result = j->fd < 0 ? -EBADF : do_mount(j->fd, j->req.target);
         else if (j->req.op == HELPER_UNMOUNT)
-                a.result = do_unmount(j->fd, j->req.target);
+                a.result = do_unmount((dev_t) j->req.dev, (ino_t) j->req.ino, j->req.target);
         if (j->fd >= 0)
                 close(j->fd);
         free(j);
         (void) send(answer_sock, &a, sizeof(a), MSG_NOSIGNAL);    /* one message: atomic */
         return NULL;
+}
+
+static void *pool_thread(void *arg)
+{
+        (void) arg;
+        for (;;) {
+                pthread_mutex_lock(&pool_lock);
+                pool_idle++;
+                while (!pool_jobs)
+                        pthread_cond_wait(&pool_work, &pool_lock);
+                pool_idle--;
+                struct job *j = pool_jobs;
+                pool_jobs = j->next;
+                if (!pool_jobs)
+                        pool_tail = &pool_jobs;
+                pthread_mutex_unlock(&pool_lock);
+                serve(j);
+        }
+        return NULL;
+}
+
+/* Hand j to a free thread of the pool, or to a new one. */
+static void pool_give(struct job *j, const pthread_attr_t *attr)
+{
+        j->next = NULL;
+        pthread_mutex_lock(&pool_lock);
+        *pool_tail = j;
+        pool_tail = &j->next;
+        bool idle = pool_idle > 0;
+        if (idle)
+                pthread_cond_signal(&pool_work);
+        pthread_mutex_unlock(&pool_lock);
+        pthread_t t;
+        if (!idle && pthread_create(&t, attr, pool_thread, NULL) != 0) {
+                /* No thread: served here, if it is still waiting. */
+                pthread_mutex_lock(&pool_lock);
+                struct job *mine = NULL;
+                for (struct job **p = &pool_jobs; *p; p = &(*p)->next)
+                        if (*p == j) {
+                                mine = j;
+                                *p = j->next;
+                                if (!*p)
+                                        pool_tail = p;
+                                break;
+                        }
+                pthread_mutex_unlock(&pool_lock);
+                if (mine)
+                        serve(mine);
+        }
 }
 
 /* One request with its descriptor; false at the end of the conversation. */
@@ -222,6 +299,14 @@ static _Noreturn void helper_main(int sock)
         if (getppid() == 1)
                 _exit(0);
         answer_sock = keep;
+        /* Each mount held is a descriptor: as many as the limit allows. */
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+                nofile.rlim_cur = nofile.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &nofile);
+                (void) getrlimit(RLIMIT_NOFILE, &nofile);
+                held_max = nofile.rlim_cur > HELPER_FDS_SPARE ? (size_t) nofile.rlim_cur - HELPER_FDS_SPARE : 0;
+        }
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -232,9 +317,7 @@ static _Noreturn void helper_main(int sock)
                         free(j);
                         break;
                 }
-                pthread_t t;
-                if (pthread_create(&t, &attr, serve, j) != 0)
-                        serve(j);
+                pool_give(j, &attr);
         }
         /* The daemon has gone: its mounts stay (a running container may use
          * them; the next daemon cleans up). */
@@ -304,23 +387,27 @@ static void unwait(struct mount_helper *h, struct waiter *me)
                 }
 }
 
-static int request(struct mount_helper *h, enum helper_op op, int source_fd, const char *target)
+static int request(struct mount_helper *h, enum helper_op op, int source_fd, dev_t dev, ino_t ino,
+                   const char *target)
 {
         if (!h)
                 return -ESRCH;  /* not started */
-        struct helper_request req = { .op = op };
+        struct helper_request req = { .op = op, .dev = (uint64_t) dev, .ino = (uint64_t) ino };
         if (strlen(target) >= sizeof(req.target))
                 return -ENAMETOOLONG;
         strcpy(req.target, target);
         char control[CMSG_SPACE(sizeof(int))] = { 0 };
         struct iovec iov = { .iov_base = &req, .iov_len = sizeof(req) };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                              .msg_controllen = sizeof(control) };
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &source_fd, sizeof(int));
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        if (source_fd >= 0) {
+                msg.msg_control = control;
+                msg.msg_controllen = sizeof(control);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &source_fd, sizeof(int));
+        }
 
         struct waiter me = { 0 };
         pthread_mutex_lock(&h->lock);
@@ -366,10 +453,10 @@ static int request(struct mount_helper *h, enum helper_op op, int source_fd, con
 
 int mount_helper_mount(struct mount_helper *h, int source_fd, const char *target)
 {
-        return request(h, HELPER_MOUNT, source_fd, target);
+        return request(h, HELPER_MOUNT, source_fd, 0, 0, target);
 }
 
-int mount_helper_unmount(struct mount_helper *h, int source_fd, const char *target)
+int mount_helper_unmount(struct mount_helper *h, dev_t dev, ino_t ino, const char *target)
 {
-        return request(h, HELPER_UNMOUNT, source_fd, target);
+        return request(h, HELPER_UNMOUNT, -1, dev, ino, target);
 }

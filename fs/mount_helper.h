@@ -12,11 +12,19 @@
  * The helper serves each request in a thread of its own: a walk may wait for
  * a directory lock that a request being served holds (an rmdir holds its
  * container's), and that request may itself be waiting for an unmount. An
- * unmount never walks the tree: the helper keeps each mount it made open
- * and takes it off through that descriptor, wherever renames moved it. */
+ * unmount need not walk the tree: the helper keeps each mount it made open
+ * and takes it off through that descriptor, wherever renames moved it. It
+ * keeps at most its open-file limit less HELPER_FDS_SPARE of them; a
+ * mount made beyond that, or by an earlier helper, is taken off by its
+ * path (a walk through names the kernel holds, since a mount pins them). */
 #pragma once
 
+#include <sys/types.h>
+
 #include "error.h"
+
+/* Descriptors the helper leaves free for the requests it serves. */
+#define HELPER_FDS_SPARE 64
 
 struct mount_helper;
 
@@ -31,7 +39,7 @@ void mount_helper_stop(struct mount_helper *h);
  * propagation). 0 when target shows that directory now, whether just
  * mounted or already; a negative errno otherwise. */
 int mount_helper_mount(struct mount_helper *h, int source_fd, const char *target);
-/* Take off the bind mount of the directory source_fd names (lazily: a
- * running container may hold it); target is where it was made, for a mount
- * the helper no longer holds. 0 when it is off. */
-int mount_helper_unmount(struct mount_helper *h, int source_fd, const char *target);
+/* Take off the bind mount of the directory (dev, ino) (lazily: a running
+ * container may hold it); target is where it was made, for a mount the
+ * helper does not hold. 0 when it is off. */
+int mount_helper_unmount(struct mount_helper *h, dev_t dev, ino_t ino, const char *target);

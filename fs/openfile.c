@@ -16,6 +16,7 @@
 #include "optlist.h"
 #include "pins.h"
 #include "platform.h"
+#include "rootfs_image.h"
 #include "tree.h"
 #include "utf8.h"
 #include "util.h"
@@ -159,9 +160,11 @@ int openfile_open(struct openfiles *set, struct container *c, const struct file_
         mutex_init(&of->lock);
         mutex_init(&of->read_lock);
         of->dirty = of->replace;
-        if (of->readable) {
-                r = bundle_read(of->b, f, &of->content, err);
-                if (r == 0 && counted)
+        if (f->kind == FILE_ROOTFS_IMAGE || of->readable) {
+                r = f->kind == FILE_ROOTFS_IMAGE ?
+                            rootfs_image_open(c, writing, of->readable ? &of->content : NULL, err) :
+                            bundle_read(of->b, f, &of->content, err);
+                if (r == 0 && counted && of->content)
                         r = pins_swap(set->pins, opener, of->content, NULL, err);
                 if (r < 0) {
                         if (counted)
@@ -182,6 +185,11 @@ int openfile_open(struct openfiles *set, struct container *c, const struct file_
         mutex_unlock(&set->lock);
         *ret = of;
         return 0;
+}
+
+uid_t openfile_opener(const struct openfile *of)
+{
+        return of->opener;
 }
 
 /* ---- reading ------------------------------------------------------------------ */
@@ -207,6 +215,15 @@ static bool continues(const struct content *now, const struct content *was)
         return content_len(now) > len && memcmp(content_data(now), content_data(was), len) == 0;
 }
 
+/* Is c what a read of the open file's file shows now? (rootfs.image's
+ * progress is made afresh at each look) */
+static bool shows_now(struct openfile *of, const struct content *c, bool check_inputs)
+{
+        if (of->f->kind == FILE_ROOTFS_IMAGE)
+                return false;
+        return bundle_shows(of->b, of->f, c, check_inputs);
+}
+
 int openfile_read(struct openfile *of, off_t off, size_t size, struct content **ret, size_t *ret_start,
                   size_t *ret_len, bf_error *err)
 {
@@ -223,10 +240,10 @@ int openfile_read(struct openfile *of, off_t off, size_t size, struct content **
          * contents. The first read follows the open: only a new list
          * version counts. */
         bool at_start = off <= 0;
-        if ((at_start || (size_t) off >= content_len(c)) &&
-            !bundle_shows(of->b, of->f, c, at_start && !first)) {
+        if ((at_start || (size_t) off >= content_len(c)) && !shows_now(of, c, at_start && !first)) {
                 struct content *now = NULL;
-                int r = bundle_read(of->b, of->f, &now, err);
+                int r = of->f->kind == FILE_ROOTFS_IMAGE ? rootfs_image_open(of->c, false, &now, err) :
+                                                           bundle_read(of->b, of->f, &now, err);
                 /* Past the end, only an append is shown (the end stays the
                  * end otherwise), and a failure leaves the end as it was. */
                 if (r == 0 && (at_start || continues(now, c)))
@@ -550,12 +567,6 @@ static bool shows_already(struct openfile *of, const char *value, size_t len)
         return same;
 }
 
-static void bundle_accept(struct bundle *b)
-{
-        /* Accepted, nothing to keep: the next accepted write clears `error`. */
-        (void) bundle_commit(b, &(struct change){ .kind = CHANGE_APPEND }, &(bf_error){ 0 });
-}
-
 /* One open file writes one value, whether in one write(2) or line by line
  * as a shell does: each write extends it, and the option line it makes
  * replaces the one kept before. */
@@ -570,7 +581,7 @@ static int write_control(struct openfile *of, const char *data, size_t size, bf_
                 return bf_error_oom(err);
         int r = 0;
         if (!of->vs.kept && shows_already(of, value.p, value.len)) {
-                bundle_accept(of->b);
+                bundle_accepted(of->b);    /* nothing to keep; `error` is cleared */
         } else {
                 _cleanup_(optlines_freep) struct optline **lines = NULL;
                 size_t n = 0;
@@ -650,6 +661,7 @@ static int write_locked(struct openfile *of, const char *data, size_t size, size
                 return write_control(of, data, size, err);
         case FILE_CONFIG:
         case FILE_ERROR:
+        case FILE_ROOTFS_IMAGE:         /* rootfs_image_write, answered later */
                 break;
         }
         return -EACCES;

@@ -55,6 +55,8 @@ void openfiles_free(struct openfiles *set);
  * uid opener. */
 int openfile_open(struct openfiles *set, struct container *c, const struct file_def *f, uint64_t ino, int flags,
                   uid_t opener, struct openfile **ret, bf_error *err);
+/* Who opened it (whose rights its writes have). */
+uid_t openfile_opener(const struct openfile *of);
 /* What a read of size bytes at off shows: a reference to the content and
  * the part of it. */
 int openfile_read(struct openfile *of, off_t off, size_t size, struct content **ret, size_t *ret_start,

@@ -3,16 +3,19 @@
  * attributes, directories and their changes) or to an open file. */
 #include "ops.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "content.h"
 #include "files.h"
 #include "mounts.h"
 #include "openfile.h"
 #include "passthrough.h"
+#include "rootfs_image.h"
 #include "store.h"
 #include "tree.h"
 #include "util.h"
@@ -105,14 +108,58 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
         fuse_reply_none(req);
 }
 
+/* The attributes of a rootfs asked through FUSE (mounts.h): the kernel
+ * asks for them before it walks into the rootfs, holding nothing the
+ * mount's walk needs. While the mount is being made they wait for it;
+ * once it is there, and for a walk that passed the mount point just
+ * before it was made, the answer is ESTALE, and the kernel walks the path
+ * again, into the mount. */
+struct rootfs_attr_wait {
+        fuse_req_t req;
+        struct rootfs *rootfs;
+        int tid;
+        struct pt_at pt;
+};
+
+static void rootfs_attr_after_mount(void *arg, bool mounted)
+{
+        struct rootfs_attr_wait *w = arg;
+        if (mounted && rootfs_walk_again(w->rootfs, w->tid))
+                fuse_reply_err(w->req, ESTALE);
+        else
+                pt_getattr(w->req, &w->pt, NULL);
+        free(w);
+}
+
+/* True if the request was answered or is waiting for the mount. */
+static bool rootfs_attr_wait(fuse_req_t req, const struct node *n)
+{
+        struct rootfs *r = container_rootfs(n->c);
+        int tid = (int) fuse_req_ctx(req)->pid;
+        rootfs_want(r);
+        if (rootfs_walk_again(r, tid)) {
+                fuse_reply_err(req, ESTALE);
+                return true;
+        }
+        struct rootfs_attr_wait *w = malloc(sizeof(*w));
+        if (!w)
+                return false;
+        *w = (struct rootfs_attr_wait){ .req = req, .rootfs = r, .tid = tid, .pt = n->pt };
+        if (rootfs_after_mount(r, rootfs_attr_after_mount, w))
+                return true;
+        free(w);
+        return false;
+}
+
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-        (void) fi;
         struct node n;
         if (!node_get(req, ino, &n))
                 return;
+        if (n.kind == NODE_ROOTFS && rootfs_attr_wait(req, &n))
+                return;
         if (passthrough(&n))
-                pt_getattr(req, &n.pt);
+                pt_getattr(req, &n.pt, fi);
         else
                 reply_attr(req, &n);
 }
@@ -300,20 +347,26 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 }
 
 /* umount(8) looks at the tree with statfs(2) right before unmounting it,
- * and the kernel refuses to unmount a tree with mounts below it: take the
- * rootfs bind mounts off first. (If the unmount then fails anyway, they
- * come back once the rootfs is used again.) fusermount3 -u asks nothing
+ * and the kernel refuses to unmount a tree with mounts below it: for
+ * umount run by root, take the rootfs bind mounts off first. (If the
+ * unmount then fails anyway, they come back at the next use.) Only root
+ * may unmount the tree, and only what the kernel says is trusted: the
+ * caller's uid, and the program it runs (/proc/<pid>/exe); a process's
+ * name is its own to choose (PR_SET_NAME). fusermount3 -u asks nothing
  * first; fusermount3 -u -z and stopping the daemon work. */
-static bool caller_is_umount(fuse_req_t req)
+static bool caller_is_root_umount(fuse_req_t req)
 {
-        char path[64], comm[32] = { 0 };
-        snprintf(path, sizeof(path), "/proc/%d/comm", (int) fuse_req_ctx(req)->pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
+        const struct fuse_ctx *ctx = fuse_req_ctx(req);
+        if (ctx->uid != 0)
                 return false;
-        bool is = fgets(comm, sizeof(comm), f) && streq(comm, "umount\n");
-        fclose(f);
-        return is;
+        char path[64], exe[PATH_MAX];
+        snprintf(path, sizeof(path), "/proc/%d/exe", (int) ctx->pid);
+        ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+        if (n <= 0)
+                return false;
+        exe[n] = '\0';
+        const char *base = strrchr(exe, '/');
+        return streq(base ? base + 1 : exe, "umount");
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -321,7 +374,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
         struct node n;
         if (!node_get(req, ino, &n))
                 return;
-        if (ino == FUSE_ROOT_ID && caller_is_umount(req))
+        if (ino == FUSE_ROOT_ID && caller_is_root_umount(req))
                 mounts_detach_all(ctx_of(req)->mounts);
         if (passthrough(&n)) {
                 pt_statfs(req, &n.pt);
@@ -448,6 +501,40 @@ static struct openfile *openfile_of(const struct fuse_file_info *fi)
         return (struct openfile *) (uintptr_t) fi->fh;
 }
 
+/* An open of config.json whose container's rootfs mount is being made:
+ * a runtime reads config.json before it takes the rootfs, so the open is
+ * answered once the mount is there (mounts.h). */
+struct config_open_wait {
+        fuse_req_t req;
+        struct fuse_file_info fi;
+};
+
+static void config_open_after_mount(void *arg, bool mounted)
+{
+        (void) mounted;
+        struct config_open_wait *w = arg;
+        if (fuse_reply_open(w->req, &w->fi) != 0)
+                openfile_release(openfile_of(&w->fi));
+        free(w);
+}
+
+/* True if the reply waits for the mount (and is sent later). */
+static bool config_open_wait(fuse_req_t req, const struct node *n, const struct fuse_file_info *fi)
+{
+        struct rootfs *r = n->file->kind == FILE_CONFIG ? container_rootfs(n->c) : NULL;
+        if (!r)
+                return false;
+        rootfs_want(r);
+        struct config_open_wait *w = malloc(sizeof(*w));
+        if (!w)
+                return false;
+        *w = (struct config_open_wait){ .req = req, .fi = *fi };
+        if (rootfs_after_mount(r, config_open_after_mount, w))
+                return true;
+        free(w);
+        return false;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct node n;
@@ -473,6 +560,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fi->keep_cache = 0;
         fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;     /* nothing to do at close */
         fi->fh = (uint64_t) (uintptr_t) of;
+        if (config_open_wait(req, &n, fi))
+                return;
         if (fuse_reply_open(req, fi) != 0)
                 openfile_release(of);
 }
@@ -506,6 +595,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                 return;
         if (passthrough(&n)) {
                 pt_write(req, data, size, off, fi);
+                return;
+        }
+        if (n.kind == NODE_FILE && n.file->kind == FILE_ROOTFS_IMAGE) {
+                /* Answered once the image is unpacked, from the thread unpacking it. */
+                rootfs_image_write(ctx_of(req)->unpacks, req, n.c, openfile_opener(openfile_of(fi)), data, size);
                 return;
         }
         bf_error err = { 0 };
@@ -552,6 +646,14 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
                 fuse_reply_err(req, 0);     /* accepted writes are durable already */
 }
 
+/* The session ends: unpacks still running are cancelled and answered
+ * while it can still take their answers. */
+static void op_destroy(void *userdata)
+{
+        struct ops_ctx *ctx = userdata;
+        image_unpacks_stop(ctx->unpacks);
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
         (void) userdata;
@@ -564,6 +666,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 
 static const struct fuse_lowlevel_ops ops = {
         .init = op_init,
+        .destroy = op_destroy,
         .lookup = op_lookup,
         .forget = op_forget,
         .forget_multi = op_forget_multi,

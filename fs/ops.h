@@ -6,6 +6,7 @@
 #include <fuse_lowlevel.h>
 
 struct mounts;
+struct image_unpacks;
 struct openfiles;
 struct store;
 struct tree;
@@ -16,6 +17,7 @@ struct ops_ctx {
         struct openfiles *files;
         struct mounts *mounts;
         struct store *store;
+        struct image_unpacks *unpacks;
 };
 
 const struct fuse_lowlevel_ops *ops_table(void);

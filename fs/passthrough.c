@@ -1,5 +1,6 @@
-/* The rootfs through FUSE (passthrough.h). Nodes hold O_PATH descriptors
- * and are keyed by device and inode number within their rootfs. */
+/* The rootfs through FUSE (passthrough.h). Nodes are keyed by device and
+ * inode number within their rootfs, in a hash table, and named by file
+ * handles; every request opens what it works on and closes it. */
 #include "passthrough.h"
 
 #include <dirent.h>
@@ -14,6 +15,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "handles.h"
 #include "inodes.h"
 #include "lock.h"
 #include "mounts.h"
@@ -21,46 +23,210 @@
 
 #define PT_TIMEOUT 0.0  /* the real directory changes behind FUSE's back */
 
+/* What one uid holds through the passthrough. */
+struct uid_use {
+        uid_t uid;
+        size_t nodes;
+        size_t files;
+        struct uid_use *next;
+};
+
+struct passthroughs {
+        struct handles *handles;
+        uid_t owner;
+        size_t files_uid_max, files_all_max;
+        mutex lock;
+        struct uid_use *uses GUARDED_BY(lock);  /* uids holding something, limited ones only */
+        size_t files_all GUARDED_BY(lock);      /* files of limited uids */
+};
+
+#define NO_UID ((uid_t) -1)
+
 struct pt_node {
         struct inode inode;     /* INODE_PASSTHROUGH */
         struct passthrough *p;
-        int fd;                 /* O_PATH */
+        struct fhandle *handle; /* or, on a filesystem without handles: */
+        int fd;                 /* an O_PATH descriptor (-1 otherwise) */
         dev_t dev;
         ino_t ino;
+        uid_t charged;          /* the uid it counts against, NO_UID for none */
         uint64_t nlookup GUARDED_BY(p->lock);
-        struct pt_node *next GUARDED_BY(p->lock);
+        bool hashed GUARDED_BY(p->lock);                /* else in p->stale */
+        struct pt_node *hash_next GUARDED_BY(p->lock);  /* in its bucket or in p->stale */
 };
 
 struct passthrough {
+        struct passthroughs *pts;
         struct inodes *inodes;
         struct rootfs *rootfs;
         void *owner;
         mutex lock;
-        struct pt_node *nodes GUARDED_BY(lock);
+        struct pt_node **buckets GUARDED_BY(lock);      /* nbuckets: a power of two */
+        size_t nbuckets GUARDED_BY(lock);
+        /* Nodes whose inode number a new file has now: the kernel still
+         * holds them, look-ups no longer find them. */
+        struct pt_node *stale GUARDED_BY(lock);
+        size_t count GUARDED_BY(lock);                  /* every node, stale ones too */
 };
 
-struct pt_dir {
-        DIR *dir;
+/* An open file or directory (fi->fh). */
+struct pt_file {
+        struct passthroughs *pts;
+        int fd;
+        uid_t charged;
+        DIR *dir;               /* directories: fd is dirfd(dir) */
         off_t offset;
         struct dirent *entry;
 };
 
-int passthrough_new(struct inodes *inodes, struct rootfs *rootfs, void *owner, struct passthrough **ret,
-                    bf_error *err)
+/* ---- limits ------------------------------------------------------------------ */
+
+int passthroughs_new(struct handles *handles, uid_t owner, unsigned long nofile, struct passthroughs **ret,
+                     bf_error *err)
+{
+        struct passthroughs *pts = calloc(1, sizeof(*pts));
+        if (!pts)
+                return bf_error_oom(err);
+        pts->handles = handles;
+        pts->owner = owner;
+        pts->files_uid_max = nofile / PT_FILES_UID_SHARE;
+        pts->files_all_max = nofile / PT_FILES_ALL_SHARE;
+        mutex_init(&pts->lock);
+        *ret = pts;
+        return 0;
+}
+
+void passthroughs_free(struct passthroughs *pts) NO_LOCK_ANALYSIS
+{
+        if (!pts)
+                return;
+        while (pts->uses) {
+                struct uid_use *u = pts->uses;
+                pts->uses = u->next;
+                free(u);
+        }
+        mutex_destroy(&pts->lock);
+        free(pts);
+}
+
+static bool limited(const struct passthroughs *pts, uid_t uid)
+{
+        return uid != 0 && uid != pts->owner && uid != NO_UID;
+}
+
+static struct uid_use *use_of(struct passthroughs *pts, uid_t uid, bool make) REQUIRES(pts->lock)
+{
+        for (struct uid_use *u = pts->uses; u; u = u->next)
+                if (u->uid == uid)
+                        return u;
+        if (!make)
+                return NULL;
+        struct uid_use *u = calloc(1, sizeof(*u));
+        if (!u)
+                return NULL;
+        u->uid = uid;
+        u->next = pts->uses;
+        pts->uses = u;
+        return u;
+}
+
+static void use_drop_if_unused(struct passthroughs *pts, struct uid_use *u) REQUIRES(pts->lock)
+{
+        if (u->nodes || u->files)
+                return;
+        for (struct uid_use **p = &pts->uses; *p; p = &(*p)->next)
+                if (*p == u) {
+                        *p = u->next;
+                        free(u);
+                        return;
+                }
+}
+
+/* Count a node (nodes) and/or an open file (files) against uid: the uid
+ * it counts against (NO_UID: none), or a negative errno. */
+static int charge(struct passthroughs *pts, uid_t uid, size_t nodes, size_t files, uid_t *ret)
+{
+        *ret = NO_UID;
+        if (!limited(pts, uid))
+                return 0;
+        mutex_lock(&pts->lock);
+        struct uid_use *u = use_of(pts, uid, true);
+        int r = 0;
+        if (!u)
+                r = -ENOMEM;
+        else if (u->nodes + nodes > PT_NODES_PER_UID)
+                r = -ENFILE;
+        else if (files && (u->files + files > pts->files_uid_max || pts->files_all + files > pts->files_all_max))
+                r = -EMFILE;
+        if (r == 0) {
+                u->nodes += nodes;
+                u->files += files;
+                pts->files_all += files;
+                *ret = uid;
+        } else if (u) {
+                use_drop_if_unused(pts, u);
+        }
+        mutex_unlock(&pts->lock);
+        return r;
+}
+
+static void uncharge(struct passthroughs *pts, uid_t uid, size_t nodes, size_t files)
+{
+        if (uid == NO_UID)
+                return;
+        mutex_lock(&pts->lock);
+        struct uid_use *u = use_of(pts, uid, false);
+        if (u) {
+                u->nodes -= nodes;
+                u->files -= files;
+                pts->files_all -= files;
+                use_drop_if_unused(pts, u);
+        }
+        mutex_unlock(&pts->lock);
+}
+
+static uid_t caller(fuse_req_t req)
+{
+        return fuse_req_ctx(req)->uid;
+}
+
+/* ---- passthroughs and their nodes --------------------------------------------- */
+
+int passthrough_new(struct passthroughs *pts, struct inodes *inodes, struct rootfs *rootfs, void *owner,
+                    struct passthrough **ret, bf_error *err)
 {
         struct passthrough *p = calloc(1, sizeof(*p));
         if (!p)
                 return bf_error_oom(err);
-        *p = (struct passthrough){ .inodes = inodes, .rootfs = rootfs, .owner = owner };
+        *p = (struct passthrough){ .pts = pts, .inodes = inodes, .rootfs = rootfs, .owner = owner };
         mutex_init(&p->lock);
         *ret = p;
         return 0;
 }
 
+static size_t node_hash(dev_t dev, ino_t ino)
+{
+        uint64_t h = ((uint64_t) dev * 0x9e3779b97f4a7c15ULL) ^ (uint64_t) ino * 0xff51afd7ed558ccdULL;
+        return (size_t) (h ^ (h >> 32));
+}
+
+/* A node that was never in the table. */
+static void node_discard(struct pt_node *n)
+{
+        uncharge(n->p->pts, n->charged, 1, n->fd >= 0 ? 1 : 0);
+        fhandle_free(n->handle);
+        if (n->fd >= 0)
+                close(n->fd);
+        free(n);
+}
+
 static void node_free(struct passthrough *p, struct pt_node *n)
 {
         inodes_remove(p->inodes, &n->inode);
-        close(n->fd);
+        uncharge(p->pts, n->charged, 1, n->fd >= 0 ? 1 : 0);
+        fhandle_free(n->handle);
+        if (n->fd >= 0)
+                close(n->fd);
         free(n);
 }
 
@@ -68,11 +234,18 @@ void passthrough_free(struct passthrough *p) NO_LOCK_ANALYSIS
 {
         if (!p)
                 return;
-        while (p->nodes) {
-                struct pt_node *n = p->nodes;
-                p->nodes = n->next;
+        for (size_t i = 0; i < p->nbuckets; i++)
+                while (p->buckets[i]) {
+                        struct pt_node *n = p->buckets[i];
+                        p->buckets[i] = n->hash_next;
+                        node_free(p, n);
+                }
+        while (p->stale) {
+                struct pt_node *n = p->stale;
+                p->stale = n->hash_next;
                 node_free(p, n);
         }
+        free(p->buckets);
         mutex_destroy(&p->lock);
         free(p);
 }
@@ -80,7 +253,7 @@ void passthrough_free(struct passthrough *p) NO_LOCK_ANALYSIS
 bool passthrough_busy(struct passthrough *p)
 {
         mutex_lock(&p->lock);
-        bool busy = p->nodes != NULL;
+        bool busy = p->count != 0;
         mutex_unlock(&p->lock);
         return busy;
 }
@@ -95,6 +268,88 @@ void *passthrough_owner(struct passthrough *p)
         return p->owner;
 }
 
+static struct pt_node *node_find(struct passthrough *p, dev_t dev, ino_t ino) REQUIRES(p->lock)
+{
+        if (!p->nbuckets)
+                return NULL;
+        for (struct pt_node *n = p->buckets[node_hash(dev, ino) & (p->nbuckets - 1)]; n; n = n->hash_next)
+                if (n->dev == dev && n->ino == ino)
+                        return n;
+        return NULL;
+}
+
+/* Room for one more node (the table doubles when full; without memory,
+ * chains grow). False: no table at all. */
+static bool node_room(struct passthrough *p) REQUIRES(p->lock)
+{
+        if (p->count + 1 <= p->nbuckets)
+                return true;
+        size_t n = p->nbuckets ? 2 * p->nbuckets : 64;
+        struct pt_node **b = calloc(n, sizeof(*b));
+        if (!b)
+                return p->nbuckets != 0;
+        for (size_t i = 0; i < p->nbuckets; i++)
+                for (struct pt_node *x = p->buckets[i], *next; x; x = next) {
+                        next = x->hash_next;
+                        size_t k = node_hash(x->dev, x->ino) & (n - 1);
+                        x->hash_next = b[k];
+                        b[k] = x;
+                }
+        free(p->buckets);
+        p->buckets = b;
+        p->nbuckets = n;
+        return true;
+}
+
+static void node_insert(struct passthrough *p, struct pt_node *n) REQUIRES(p->lock)
+{
+        size_t k = node_hash(n->dev, n->ino) & (p->nbuckets - 1);
+        n->hash_next = p->buckets[k];
+        p->buckets[k] = n;
+        n->hashed = true;
+        p->count++;
+}
+
+/* Out of the table (into p->stale, or gone: the kernel forgot it). */
+static void node_unhash(struct passthrough *p, struct pt_node *n, bool forgotten) REQUIRES(p->lock)
+{
+        struct pt_node **q = n->hashed ? &p->buckets[node_hash(n->dev, n->ino) & (p->nbuckets - 1)] : &p->stale;
+        for (; *q; q = &(*q)->hash_next)
+                if (*q == n) {
+                        *q = n->hash_next;
+                        break;
+                }
+        n->hashed = false;
+        if (forgotten) {
+                p->count--;
+                return;
+        }
+        n->hash_next = p->stale;
+        p->stale = n;
+}
+
+/* Is n the file h names? (A node without a handle holds a descriptor,
+ * which keeps its inode number from being given to another file.) */
+static bool node_is(const struct pt_node *n, const struct fhandle *h)
+{
+        return n->handle && h ? fhandle_same(n->handle, h) : !n->handle && !h;
+}
+
+/* The node of (dev, ino) that is the file h names, with one more kernel
+ * reference; a node of that number that is another file is put aside. */
+static struct pt_node *node_take(struct passthrough *p, dev_t dev, ino_t ino, const struct fhandle *h)
+        REQUIRES(p->lock)
+{
+        struct pt_node *n = node_find(p, dev, ino);
+        if (n && !node_is(n, h)) {
+                node_unhash(p, n, false);
+                n = NULL;
+        }
+        if (n)
+                n->nlookup++;
+        return n;
+}
+
 void pt_forget(struct pt_node *n, uint64_t count)
 {
         struct passthrough *p = n->p;
@@ -102,19 +357,21 @@ void pt_forget(struct pt_node *n, uint64_t count)
         n->nlookup = n->nlookup > count ? n->nlookup - count : 0;
         bool gone = n->nlookup == 0;
         if (gone)
-                for (struct pt_node **q = &p->nodes; *q; q = &(*q)->next)
-                        if (*q == n) {
-                                *q = n->next;
-                                break;
-                        }
+                node_unhash(p, n, true);
         mutex_unlock(&p->lock);
         if (gone)
                 node_free(p, n);
 }
 
+/* A new O_PATH descriptor of what `at` names, or a negative errno. */
 static int at_fd(const struct pt_at *at)
 {
-        return at->node ? at->node->fd : rootfs_fd(at->p->rootfs);
+        if (!at->node)
+                return rootfs_open(at->p->rootfs, O_PATH);
+        if (at->node->handle)
+                return fhandle_open(at->p->pts->handles, at->node->handle, O_PATH);
+        int fd = fcntl(at->node->fd, F_DUPFD_CLOEXEC, 0);
+        return fd < 0 ? -errno : fd;
 }
 
 static void proc_path(char *out, size_t size, int fd)
@@ -122,46 +379,86 @@ static void proc_path(char *out, size_t size, int fd)
         snprintf(out, size, "/proc/self/fd/%d", fd);
 }
 
+/* A new descriptor of what `at` names, opened with flags (never
+ * following a final symbolic link). */
+static int at_reopen(const struct pt_at *at, int flags)
+{
+        flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
+        if (!at->node)
+                return rootfs_open(at->p->rootfs, flags);
+        if (at->node->handle)
+                return fhandle_open(at->p->pts->handles, at->node->handle, flags);
+        char path[64];
+        proc_path(path, sizeof(path), at->node->fd);
+        int fd = open(path, flags | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
 int pt_stat(const struct pt_at *at, struct stat *st)
 {
-        if (fstatat(at_fd(at), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+        _cleanup_close_ int fd = at_fd(at);
+        if (fd < 0)
+                return fd;
+        if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
         st->st_ino = at->ino;
         return 0;
 }
 
 /* The node for the real file name under parent, made or found, with one
- * more kernel reference. */
-static int pt_find(const struct pt_at *parent, const char *name, struct fuse_entry_param *e)
+ * more kernel reference; a new one counts against uid. */
+static int pt_find(const struct pt_at *parent, const char *name, uid_t uid, struct fuse_entry_param *e)
 {
         memset(e, 0, sizeof(*e));
         struct passthrough *p = parent->p;
-        _cleanup_close_ int fd = openat(at_fd(parent), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int dirfd = at_fd(parent);
+        if (dirfd < 0)
+                return dirfd;
+        _cleanup_close_ int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
         if (fd < 0 || fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
+        struct fhandle *h = NULL;
+        int r = fhandle_of(p->pts->handles, fd, &h);
+        if (r < 0 && r != -EOPNOTSUPP)
+                return r;
         mutex_lock(&p->lock);
-        struct pt_node *n;
-        for (n = p->nodes; n; n = n->next)
-                if (n->dev == st.st_dev && n->ino == st.st_ino)
-                        break;
-        if (!n) {
-                bf_error err = { 0 };
-                n = calloc(1, sizeof(*n));
-                if (n)
-                        *n = (struct pt_node){ .inode = { .kind = INODE_PASSTHROUGH }, .p = p, .fd = -1,
-                                               .dev = st.st_dev, .ino = st.st_ino };
-                if (!n || inodes_add(p->inodes, &n->inode, &err) < 0) {
-                        mutex_unlock(&p->lock);
-                        free(n);
+        struct pt_node *n = node_take(p, st.st_dev, st.st_ino, h);
+        mutex_unlock(&p->lock);
+        if (n) {
+                fhandle_free(h);
+        } else {
+                uid_t charged;
+                r = charge(p->pts, uid, 1, h ? 0 : 1, &charged);
+                if (r < 0) {
+                        fhandle_free(h);
+                        return r;
+                }
+                struct pt_node *made = calloc(1, sizeof(*made));
+                if (!made) {
+                        uncharge(p->pts, charged, 1, h ? 0 : 1);
+                        fhandle_free(h);
                         return -ENOMEM;
                 }
-                n->fd = TAKE_FD(fd);
-                n->next = p->nodes;
-                p->nodes = n;
+                *made = (struct pt_node){ .inode = { .kind = INODE_PASSTHROUGH }, .p = p, .handle = h,
+                                          .fd = h ? -1 : TAKE_FD(fd), .dev = st.st_dev, .ino = st.st_ino,
+                                          .charged = charged, .nlookup = 1 };
+                bf_error err = { 0 };
+                r = 0;
+                mutex_lock(&p->lock);
+                n = node_take(p, st.st_dev, st.st_ino, h);     /* made meanwhile by another look-up? */
+                if (!n && (!node_room(p) || inodes_add(p->inodes, &made->inode, &err) < 0)) {
+                        r = -ENOMEM;
+                } else if (!n) {
+                        node_insert(p, made);
+                        n = TAKE_PTR(made);
+                }
+                mutex_unlock(&p->lock);
+                if (made)
+                        node_discard(made);
+                if (r < 0)
+                        return r;
         }
-        n->nlookup++;
-        mutex_unlock(&p->lock);
         st.st_ino = inode_number(&n->inode, 0);
         e->attr = st;
         e->ino = st.st_ino;
@@ -187,7 +484,7 @@ static void reply_entry_or_err(fuse_req_t req, struct passthrough *p, int r, str
 void pt_lookup(fuse_req_t req, const struct pt_at *parent, const char *name)
 {
         struct fuse_entry_param e;
-        int r = pt_find(parent, name, &e);
+        int r = pt_find(parent, name, caller(req), &e);
         if (r == -ENOENT) {
                 memset(&e, 0, sizeof(e));
                 fuse_reply_entry(req, &e);
@@ -196,10 +493,20 @@ void pt_lookup(fuse_req_t req, const struct pt_at *parent, const char *name)
         reply_entry_or_err(req, parent->p, r, &e);
 }
 
-void pt_getattr(fuse_req_t req, const struct pt_at *at)
+static struct pt_file *file_of(const struct fuse_file_info *fi)
+{
+        return fi ? (struct pt_file *) (uintptr_t) fi->fh : NULL;
+}
+
+void pt_getattr(fuse_req_t req, const struct pt_at *at, struct fuse_file_info *fi)
 {
         struct stat st;
-        int r = pt_stat(at, &st);
+        struct pt_file *f = file_of(fi);
+        int r = 0;
+        if (f && fstat(f->fd, &st) == 0)
+                st.st_ino = at->ino;    /* the open file itself, even unlinked */
+        else
+                r = pt_stat(at, &st);
         if (r < 0)
                 fuse_reply_err(req, -r);
         else
@@ -208,19 +515,24 @@ void pt_getattr(fuse_req_t req, const struct pt_at *at)
 
 void pt_setattr(fuse_req_t req, const struct pt_at *at, struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
+        _cleanup_close_ int fd = at_fd(at);
+        if (fd < 0) {
+                fuse_reply_err(req, -fd);
+                return;
+        }
+        struct pt_file *f = file_of(fi);
         char path[64];
-        int fd = at_fd(at);
         proc_path(path, sizeof(path), fd);
         int r = 0;
         if ((to_set & FUSE_SET_ATTR_MODE) && r == 0)
-                r = (fi ? fchmod((int) fi->fh, attr->st_mode) : chmod(path, attr->st_mode)) < 0 ? -errno : 0;
+                r = (f ? fchmod(f->fd, attr->st_mode) : chmod(path, attr->st_mode)) < 0 ? -errno : 0;
         if ((to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) && r == 0) {
                 uid_t u = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t) -1;
                 gid_t g = to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t) -1;
                 r = fchownat(fd, "", u, g, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
         }
         if ((to_set & FUSE_SET_ATTR_SIZE) && r == 0)
-                r = (fi ? ftruncate((int) fi->fh, attr->st_size) : truncate(path, attr->st_size)) < 0 ? -errno : 0;
+                r = (f ? ftruncate(f->fd, attr->st_size) : truncate(path, attr->st_size)) < 0 ? -errno : 0;
         if ((to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) && r == 0) {
                 struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
                 if (to_set & FUSE_SET_ATTR_ATIME_NOW)
@@ -231,19 +543,24 @@ void pt_setattr(fuse_req_t req, const struct pt_at *at, struct stat *attr, int t
                         tv[1].tv_nsec = UTIME_NOW;
                 else if (to_set & FUSE_SET_ATTR_MTIME)
                         tv[1] = attr->st_mtim;
-                r = (fi ? futimens((int) fi->fh, tv) : utimensat(AT_FDCWD, path, tv, 0)) < 0 ? -errno : 0;
+                r = (f ? futimens(f->fd, tv) : utimensat(AT_FDCWD, path, tv, 0)) < 0 ? -errno : 0;
         }
         if (r < 0) {
                 fuse_reply_err(req, -r);
                 return;
         }
-        pt_getattr(req, at);
+        pt_getattr(req, at, fi);
 }
 
 void pt_readlink(fuse_req_t req, const struct pt_at *at)
 {
+        _cleanup_close_ int fd = at_fd(at);
+        if (fd < 0) {
+                fuse_reply_err(req, -fd);
+                return;
+        }
         char target[PATH_MAX + 1];
-        ssize_t l = readlinkat(at_fd(at), "", target, sizeof(target) - 1);
+        ssize_t l = readlinkat(fd, "", target, sizeof(target) - 1);
         if (l < 0) {
                 fuse_reply_err(req, errno);
                 return;
@@ -254,102 +571,184 @@ void pt_readlink(fuse_req_t req, const struct pt_at *at)
 
 /* New files belong to the caller (the daemon makes them as root), with the
  * group of a set-group-ID directory. */
-static void give_to_caller(fuse_req_t req, const struct pt_at *parent, const char *name)
+static void give_to_caller(fuse_req_t req, int dirfd, const char *name)
 {
         const struct fuse_ctx *ctx = fuse_req_ctx(req);
         struct stat dir;
         gid_t gid = ctx->gid;
-        if (fstatat(at_fd(parent), "", &dir, AT_EMPTY_PATH) == 0 && (dir.st_mode & S_ISGID))
+        if (fstatat(dirfd, "", &dir, AT_EMPTY_PATH) == 0 && (dir.st_mode & S_ISGID))
                 gid = dir.st_gid;
         if (ctx->uid != 0 || gid != 0)
-                (void) fchownat(at_fd(parent), name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW);
+                (void) fchownat(dirfd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW);
 }
 
-static void made(fuse_req_t req, const struct pt_at *parent, const char *name, int r)
+/* Can uid have one more node? (Checked before making a file, so that a
+ * refused request makes nothing.) */
+static int room_for_node(struct passthroughs *pts, uid_t uid)
+{
+        uid_t charged;
+        int r = charge(pts, uid, 1, 0, &charged);
+        if (r == 0)
+                uncharge(pts, charged, 1, 0);
+        return r;
+}
+
+enum make_kind { MAKE_NODE, MAKE_DIR, MAKE_SYMLINK };
+
+static void make(fuse_req_t req, const struct pt_at *parent, const char *name, enum make_kind kind, mode_t mode,
+                 dev_t rdev, const char *link)
 {
         struct fuse_entry_param e;
+        _cleanup_close_ int dirfd = at_fd(parent);
+        int r = dirfd < 0 ? dirfd : room_for_node(parent->p->pts, caller(req));
         if (r == 0) {
-                give_to_caller(req, parent, name);
-                r = pt_find(parent, name, &e);
+                int k = kind == MAKE_DIR ? mkdirat(dirfd, name, mode) :
+                        kind == MAKE_SYMLINK ? symlinkat(link, dirfd, name) : mknodat(dirfd, name, mode, rdev);
+                r = k < 0 ? -errno : 0;
+        }
+        if (r == 0) {
+                give_to_caller(req, dirfd, name);
+                r = pt_find(parent, name, caller(req), &e);
         }
         reply_entry_or_err(req, parent->p, r, &e);
 }
 
 void pt_mknod(fuse_req_t req, const struct pt_at *parent, const char *name, mode_t mode, dev_t rdev)
 {
-        made(req, parent, name, mknodat(at_fd(parent), name, mode, rdev) < 0 ? -errno : 0);
+        make(req, parent, name, MAKE_NODE, mode, rdev, NULL);
 }
 
 void pt_mkdir(fuse_req_t req, const struct pt_at *parent, const char *name, mode_t mode)
 {
-        made(req, parent, name, mkdirat(at_fd(parent), name, mode) < 0 ? -errno : 0);
+        make(req, parent, name, MAKE_DIR, mode, 0, NULL);
 }
 
 void pt_symlink(fuse_req_t req, const char *link, const struct pt_at *parent, const char *name)
 {
-        made(req, parent, name, symlinkat(link, at_fd(parent), name) < 0 ? -errno : 0);
+        make(req, parent, name, MAKE_SYMLINK, 0, 0, link);
 }
 
 void pt_link(fuse_req_t req, const struct pt_at *at, const struct pt_at *newparent, const char *newname)
 {
-        char path[64];
-        proc_path(path, sizeof(path), at_fd(at));
-        int r = linkat(AT_FDCWD, path, at_fd(newparent), newname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+        _cleanup_close_ int fd = at_fd(at), dirfd = at_fd(newparent);
+        int r = fd < 0 ? fd : dirfd < 0 ? dirfd : 0;
+        if (r == 0) {
+                char path[64];
+                proc_path(path, sizeof(path), fd);
+                r = linkat(AT_FDCWD, path, dirfd, newname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+        }
         struct fuse_entry_param e;
         if (r == 0)
-                r = pt_find(newparent, newname, &e);
+                r = pt_find(newparent, newname, caller(req), &e);
         reply_entry_or_err(req, newparent->p, r, &e);
 }
 
 void pt_unlink(fuse_req_t req, const struct pt_at *parent, const char *name, bool dir)
 {
-        int r = unlinkat(at_fd(parent), name, dir ? AT_REMOVEDIR : 0) < 0 ? errno : 0;
+        _cleanup_close_ int dirfd = at_fd(parent);
+        int r = dirfd < 0 ? -dirfd : unlinkat(dirfd, name, dir ? AT_REMOVEDIR : 0) < 0 ? errno : 0;
         fuse_reply_err(req, r);
 }
 
 void pt_rename(fuse_req_t req, const struct pt_at *parent, const char *name, const struct pt_at *newparent,
                const char *newname, unsigned flags)
 {
-        int r = parent->p != newparent->p ? EXDEV :
-                renameat2(at_fd(parent), name, at_fd(newparent), newname, flags) < 0 ? errno : 0;
+        if (parent->p != newparent->p) {
+                fuse_reply_err(req, EXDEV);
+                return;
+        }
+        _cleanup_close_ int from = at_fd(parent), to = at_fd(newparent);
+        int r = from < 0 ? -from : to < 0 ? -to : renameat2(from, name, to, newname, flags) < 0 ? errno : 0;
         fuse_reply_err(req, r);
+}
+
+/* An open file (or directory) of the caller's, counted against its uid. */
+static int file_new(fuse_req_t req, struct passthroughs *pts, struct pt_file **ret)
+{
+        struct pt_file *f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        f->pts = pts;
+        f->fd = -1;
+        int r = charge(pts, caller(req), 0, 1, &f->charged);
+        if (r < 0) {
+                free(f);
+                return r;
+        }
+        *ret = f;
+        return 0;
+}
+
+/* The uid it counts against is its opener's, whoever closes it. */
+static void file_free(struct pt_file *f)
+{
+        if (f->dir)
+                closedir(f->dir);
+        else if (f->fd >= 0)
+                close(f->fd);
+        uncharge(f->pts, f->charged, 0, 1);
+        free(f);
+}
+
+/* Open files are answered with direct_io: the page cache belongs to the
+ * real file. */
+static void reply_open(fuse_req_t req, struct pt_file *f, struct fuse_file_info *fi)
+{
+        fi->fh = (uint64_t) (uintptr_t) f;
+        fi->direct_io = 1;
+        if (fuse_reply_open(req, fi) != 0)
+                file_free(f);
 }
 
 void pt_open(fuse_req_t req, const struct pt_at *at, struct fuse_file_info *fi)
 {
-        char path[64];
-        proc_path(path, sizeof(path), at_fd(at));
-        int fd = open(path, (fi->flags & ~O_NOFOLLOW) | O_CLOEXEC);
-        if (fd < 0) {
-                fuse_reply_err(req, errno);
+        struct passthroughs *pts = at->p->pts;
+        struct pt_file *f;
+        int r = file_new(req, pts, &f);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
                 return;
         }
-        fi->fh = (uint64_t) fd;
-        fi->direct_io = 1;  /* the page cache belongs to the real file */
-        if (fuse_reply_open(req, fi) != 0)
-                close(fd);
+        f->fd = at_reopen(at, fi->flags);
+        if (f->fd < 0) {
+                fuse_reply_err(req, -f->fd);
+                file_free(f);
+                return;
+        }
+        reply_open(req, f, fi);
 }
 
 void pt_create(fuse_req_t req, const struct pt_at *parent, const char *name, mode_t mode,
                struct fuse_file_info *fi)
 {
-        int fd = openat(at_fd(parent), name, (fi->flags | O_CREAT) & ~O_NOFOLLOW, mode);
-        if (fd < 0) {
-                fuse_reply_err(req, errno);
-                return;
-        }
-        give_to_caller(req, parent, name);
-        struct fuse_entry_param e;
-        int r = pt_find(parent, name, &e);
+        struct passthroughs *pts = parent->p->pts;
+        struct pt_file *f;
+        _cleanup_close_ int dirfd = at_fd(parent);
+        int r = dirfd < 0 ? dirfd : room_for_node(pts, caller(req));
+        if (r == 0)
+                r = file_new(req, pts, &f);
         if (r < 0) {
-                close(fd);
                 fuse_reply_err(req, -r);
                 return;
         }
-        fi->fh = (uint64_t) fd;
+        f->fd = openat(dirfd, name, (fi->flags | O_CREAT | O_CLOEXEC) & ~O_NOFOLLOW, mode);
+        if (f->fd < 0) {
+                fuse_reply_err(req, errno);
+                file_free(f);
+                return;
+        }
+        give_to_caller(req, dirfd, name);
+        struct fuse_entry_param e;
+        r = pt_find(parent, name, caller(req), &e);
+        if (r < 0) {
+                file_free(f);
+                fuse_reply_err(req, -r);
+                return;
+        }
+        fi->fh = (uint64_t) (uintptr_t) f;
         fi->direct_io = 1;
         if (fuse_reply_create(req, &e, fi) != 0) {
-                close(fd);
+                file_free(f);
                 struct inode *o = inodes_get(parent->p->inodes, e.ino);
                 if (o)
                         pt_forget((struct pt_node *) o, 1);
@@ -363,7 +762,7 @@ void pt_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
                 fuse_reply_err(req, ENOMEM);
                 return;
         }
-        ssize_t n = pread((int) fi->fh, data, size, off);
+        ssize_t n = pread(file_of(fi)->fd, data, size, off);
         if (n < 0)
                 fuse_reply_err(req, errno);
         else
@@ -373,7 +772,8 @@ void pt_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 
 void pt_write(fuse_req_t req, const char *data, size_t size, off_t off, struct fuse_file_info *fi)
 {
-        ssize_t n = (fi->flags & O_APPEND) ? write((int) fi->fh, data, size) : pwrite((int) fi->fh, data, size, off);
+        int fd = file_of(fi)->fd;
+        ssize_t n = (fi->flags & O_APPEND) ? write(fd, data, size) : pwrite(fd, data, size, off);
         if (n < 0)
                 fuse_reply_err(req, errno);
         else
@@ -383,52 +783,54 @@ void pt_write(fuse_req_t req, const char *data, size_t size, off_t off, struct f
 void pt_flush(fuse_req_t req, struct fuse_file_info *fi)
 {
         /* close(dup()) reports what close() would (NFS-like write-back errors) */
-        int fd = dup((int) fi->fh);
+        int fd = dup(file_of(fi)->fd);
         fuse_reply_err(req, fd < 0 ? errno : close(fd) < 0 ? errno : 0);
 }
 
 void pt_release(fuse_req_t req, struct fuse_file_info *fi)
 {
-        close((int) fi->fh);
+        file_free(file_of(fi));
         fuse_reply_err(req, 0);
 }
 
 void pt_fsync(fuse_req_t req, int datasync, struct fuse_file_info *fi)
 {
-        int r = datasync ? fdatasync((int) fi->fh) : fsync((int) fi->fh);
+        int fd = file_of(fi)->fd;
+        int r = datasync ? fdatasync(fd) : fsync(fd);
         fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
 void pt_opendir(fuse_req_t req, const struct pt_at *at, struct fuse_file_info *fi)
 {
-        struct pt_dir *d = calloc(1, sizeof(*d));
-        int fd = openat(at_fd(at), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (!d || fd < 0) {
-                int e = d ? errno : ENOMEM;
-                if (fd >= 0)
-                        close(fd);
-                free(d);
-                fuse_reply_err(req, e);
+        struct passthroughs *pts = at->p->pts;
+        struct pt_file *f;
+        int r = file_new(req, pts, &f);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
                 return;
         }
-        d->dir = fdopendir(fd);
-        if (!d->dir) {
-                int e = errno;
+        int fd = at_reopen(at, O_RDONLY | O_DIRECTORY);
+        if (fd < 0) {
+                fuse_reply_err(req, -fd);
+                file_free(f);
+                return;
+        }
+        f->dir = fdopendir(fd);
+        if (!f->dir) {
+                fuse_reply_err(req, errno);
                 close(fd);
-                free(d);
-                fuse_reply_err(req, e);
+                file_free(f);
                 return;
         }
-        fi->fh = (uint64_t) (uintptr_t) d;
-        if (fuse_reply_open(req, fi) != 0) {
-                closedir(d->dir);
-                free(d);
-        }
+        f->fd = fd;
+        fi->fh = (uint64_t) (uintptr_t) f;
+        if (fuse_reply_open(req, fi) != 0)
+                file_free(f);
 }
 
 void pt_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
-        struct pt_dir *d = (struct pt_dir *) (uintptr_t) fi->fh;
+        struct pt_file *d = file_of(fi);
         char *out = malloc(size ? size : 1);
         if (!out) {
                 fuse_reply_err(req, ENOMEM);
@@ -462,24 +864,24 @@ void pt_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *f
 
 void pt_releasedir(fuse_req_t req, struct fuse_file_info *fi)
 {
-        struct pt_dir *d = (struct pt_dir *) (uintptr_t) fi->fh;
-        closedir(d->dir);
-        free(d);
-        fuse_reply_err(req, 0);
+        pt_release(req, fi);
 }
 
 void pt_statfs(fuse_req_t req, const struct pt_at *at)
 {
+        _cleanup_close_ int fd = at_fd(at);
         struct statvfs st;
-        if (fstatvfs(at_fd(at), &st) < 0)
+        if (fd < 0)
+                fuse_reply_err(req, -fd);
+        else if (fstatvfs(fd, &st) < 0)
                 fuse_reply_err(req, errno);
         else
                 fuse_reply_statfs(req, &st);
 }
 
-/* Extended attributes go through /proc/self/fd, which O_PATH descriptors allow. */
-/* The answer to getxattr or listxattr: the size asked for (size 0), the
- * value, or the error; value is freed. */
+/* Extended attributes go through /proc/self/fd, which O_PATH descriptors
+ * allow. The answer to getxattr or listxattr: the size asked for (size
+ * 0), the value, or the error; value is freed. */
 static void reply_xattr(fuse_req_t req, char *value, size_t size, ssize_t l)
 {
         if (l < 0)
@@ -493,8 +895,13 @@ static void reply_xattr(fuse_req_t req, char *value, size_t size, ssize_t l)
 
 void pt_getxattr(fuse_req_t req, const struct pt_at *at, const char *name, size_t size)
 {
+        _cleanup_close_ int fd = at_fd(at);
+        if (fd < 0) {
+                fuse_reply_err(req, -fd);
+                return;
+        }
         char path[64];
-        proc_path(path, sizeof(path), at_fd(at));
+        proc_path(path, sizeof(path), fd);
         char *value = size ? malloc(size) : NULL;
         if (size && !value) {
                 fuse_reply_err(req, ENOMEM);
@@ -506,8 +913,13 @@ void pt_getxattr(fuse_req_t req, const struct pt_at *at, const char *name, size_
 
 void pt_listxattr(fuse_req_t req, const struct pt_at *at, size_t size)
 {
+        _cleanup_close_ int fd = at_fd(at);
+        if (fd < 0) {
+                fuse_reply_err(req, -fd);
+                return;
+        }
         char path[64];
-        proc_path(path, sizeof(path), at_fd(at));
+        proc_path(path, sizeof(path), fd);
         char *value = size ? malloc(size) : NULL;
         if (size && !value) {
                 fuse_reply_err(req, ENOMEM);
@@ -519,14 +931,24 @@ void pt_listxattr(fuse_req_t req, const struct pt_at *at, size_t size)
 
 void pt_setxattr(fuse_req_t req, const struct pt_at *at, const char *name, const char *value, size_t size, int flags)
 {
+        _cleanup_close_ int fd = at_fd(at);
+        if (fd < 0) {
+                fuse_reply_err(req, -fd);
+                return;
+        }
         char path[64];
-        proc_path(path, sizeof(path), at_fd(at));
+        proc_path(path, sizeof(path), fd);
         fuse_reply_err(req, setxattr(path, name, value, size, flags) < 0 ? errno : 0);
 }
 
 void pt_removexattr(fuse_req_t req, const struct pt_at *at, const char *name)
 {
+        _cleanup_close_ int fd = at_fd(at);
+        if (fd < 0) {
+                fuse_reply_err(req, -fd);
+                return;
+        }
         char path[64];
-        proc_path(path, sizeof(path), at_fd(at));
+        proc_path(path, sizeof(path), fd);
         fuse_reply_err(req, removexattr(path, name) < 0 ? errno : 0);
 }

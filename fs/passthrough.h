@@ -1,9 +1,18 @@
 /* A container's rootfs served through FUSE, for the times its bind mount
  * is not there: the instant after mkdir (the mount can only be made once
- * mkdir has returned), while a daemon starts, while rm -rf removes a
- * container, and for a process that entered before the mount. Each request
- * is done on the real directory, as libfuse's passthrough_ll example does.
- * Each function answers the request itself. */
+ * mkdir has returned), while rm -rf removes a container, after umount(8)
+ * took the mounts off, and for a process that entered before the mount.
+ * Each request is done on the real directory, as libfuse's passthrough_ll
+ * example does. Each function answers the request itself.
+ *
+ * A node (a file the kernel has looked up below a rootfs) holds no
+ * descriptor: it is named by its file handle (handles.h) and opened for
+ * each request. Only a file on a filesystem without handles keeps an
+ * O_PATH descriptor, counted as an open file. Since the kernel keeps what
+ * it looked up for as long as it likes, what a user makes it keep is
+ * limited: nodes per uid, and files open through the passthrough per uid
+ * and for all users together; root and the mount's owner are not limited
+ * (see PT_NODES_PER_UID). */
 #pragma once
 
 #define FUSE_USE_VERSION 312
@@ -12,13 +21,29 @@
 
 #include "error.h"
 
+struct handles;
 struct inodes;
+struct passthroughs;    /* what every rootfs shares: the limits and their counts */
 struct passthrough;     /* one container's rootfs: the nodes the kernel holds below it */
 struct pt_node;
 struct rootfs;
 
-int passthrough_new(struct inodes *inodes, struct rootfs *rootfs, void *owner, struct passthrough **ret,
-                    bf_error *err);
+/* Nodes the look-ups of one uid (other than root and the mount's owner)
+ * may make the kernel keep, in all rootfs together; more: ENFILE. */
+#define PT_NODES_PER_UID 16384
+/* Files (and directories) open through the passthrough: one uid (other
+ * than root and the owner) at most an eighth of the daemon's open-file
+ * limit, all such uids together at most half of it; more: EMFILE. */
+#define PT_FILES_UID_SHARE 8
+#define PT_FILES_ALL_SHARE 2
+
+/* nofile: the daemon's open-file limit; owner: the mount's owner. */
+int passthroughs_new(struct handles *handles, uid_t owner, unsigned long nofile, struct passthroughs **ret,
+                     bf_error *err);
+void passthroughs_free(struct passthroughs *pts);
+
+int passthrough_new(struct passthroughs *pts, struct inodes *inodes, struct rootfs *rootfs, void *owner,
+                    struct passthrough **ret, bf_error *err);
 /* Frees every node too (the kernel forgot them, or the daemon stops). */
 void passthrough_free(struct passthrough *p);
 /* Does the kernel hold any node below the rootfs? */
@@ -40,7 +65,7 @@ void pt_forget(struct pt_node *n, uint64_t count);
 
 int pt_stat(const struct pt_at *at, struct stat *st);
 void pt_lookup(fuse_req_t req, const struct pt_at *parent, const char *name);
-void pt_getattr(fuse_req_t req, const struct pt_at *at);
+void pt_getattr(fuse_req_t req, const struct pt_at *at, struct fuse_file_info *fi);
 void pt_setattr(fuse_req_t req, const struct pt_at *at, struct stat *attr, int to_set, struct fuse_file_info *fi);
 void pt_readlink(fuse_req_t req, const struct pt_at *at);
 void pt_mknod(fuse_req_t req, const struct pt_at *parent, const char *name, mode_t mode, dev_t rdev);

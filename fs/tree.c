@@ -13,6 +13,7 @@
 #include "optline.h"
 #include "platform.h"
 #include "identifiers.h"
+#include "rootfs_image.h"
 #include "store.h"
 #include "util.h"
 
@@ -187,8 +188,8 @@ static void container_freep(struct container **c)
         container_free(*c);
 }
 
-/* A container's parts in memory: everything that can fail without memory
- * or descriptors, before anything is kept. */
+/* A container's parts in memory: everything that can fail without memory,
+ * before anything is kept. Its rootfs comes at its first use. */
 int container_new(struct tree *t, const char *ns, const char *id, const char *platform,
                   const struct store_container *loaded, const struct store_log *log, struct container **ret,
                   bf_error *err)
@@ -198,16 +199,7 @@ int container_new(struct tree *t, const char *ns, const char *id, const char *pl
                 return bf_error_oom(err);
         c->tree = t;
         c->inode.kind = INODE_CONTAINER;
-        _cleanup_free_ char *dir = store_rootfs_path(t->parts.store, ns, id);
-        if (!dir)
-                return bf_error_oom(err);
         int r = inodes_add(t->parts.inodes, &c->inode, err);
-        if (r < 0)
-                return r;
-        r = rootfs_new(t->parts.mounts, dir, ns, id, &c->rootfs, err);
-        if (r < 0)
-                return r;
-        r = passthrough_new(t->parts.inodes, c->rootfs, c, &c->pt, err);
         if (r < 0)
                 return r;
         r = bundle_new(t->parts.store, t->parts.cache, ns, id, platform, loaded, log, &c->bundle, err);
@@ -220,7 +212,7 @@ int container_new(struct tree *t, const char *ns, const char *id, const char *pl
 /* Free what was removed once nobody holds it. */
 void container_maybe_free(struct tree *t, struct container *c) REQUIRES(t)
 {
-        if (!c->removed || c->nlookup || c->holders || passthrough_busy(c->pt))
+        if (!c->removed || c->nlookup || c->holders || (c->pt && passthrough_busy(c->pt)))
                 return;
         for (struct container **p = &t->removed; *p; p = &(*p)->next)
                 if (*p == c) {
@@ -266,7 +258,68 @@ struct bundle *container_bundle(const struct container *c)
 
 struct rootfs *container_rootfs(const struct container *c)
 {
-        return c->rootfs;
+        return __atomic_load_n(&c->rootfs, __ATOMIC_ACQUIRE);
+}
+
+int container_use_rootfs(struct tree *t, struct container *c, struct rootfs **ret) REQUIRES(t)
+{
+        if (c->rootfs) {
+                *ret = c->rootfs;
+                return 0;
+        }
+        if (c->removed)
+                return -ENOENT;
+        bf_error err = { 0 };
+        _cleanup_free_ char *dir = store_rootfs_path(t->parts.store, c->ns->name, c->id);
+        if (!dir)
+                return -ENOMEM;
+        struct rootfs *r;
+        int e = rootfs_new(t->parts.mounts, dir, c->ns->name, c->id, &r, &err);
+        if (e < 0)
+                return e;
+        struct passthrough *pt;
+        e = passthrough_new(t->parts.passthroughs, t->parts.inodes, r, c, &pt, &err);
+        if (e < 0) {
+                rootfs_unref(r);
+                return e;
+        }
+        /* tree_node reads them without the lock, for requests on a rootfs
+         * the kernel could only name once this look-up answered. */
+        __atomic_store_n(&c->pt, pt, __ATOMIC_RELEASE);
+        __atomic_store_n(&c->rootfs, r, __ATOMIC_RELEASE);
+        *ret = r;
+        return 0;
+}
+
+int container_unpack_begin(struct container *c, struct image_unpack *job)
+{
+        struct tree *t = c->tree;
+        tree_lock(t);
+        int r = c->removed ? -ENOENT : c->unpack ? -EBUSY : 0;
+        if (r == 0)
+                c->unpack = job;
+        tree_unlock(t);
+        return r;
+}
+
+void container_unpack_end(struct container *c)
+{
+        struct tree *t = c->tree;
+        tree_lock(t);
+        c->unpack = NULL;
+        tree_unlock(t);
+}
+
+bool container_unpacking(struct container *c, void (*show)(const struct image_unpack *job, struct buf *out),
+                         struct buf *out)
+{
+        struct tree *t = c->tree;
+        tree_lock(t);
+        bool busy = c->unpack != NULL;
+        if (busy && show)
+                show(c->unpack, out);
+        tree_unlock(t);
+        return busy;
 }
 
 /* ---- the tree --------------------------------------------------------------------------- */
@@ -320,6 +373,23 @@ static void load_warn(void *userdata, const char *msg)
                 l->warn(l->userdata, msg);
 }
 
+/* An unpack into the container's rootfs that a crash cut short is undone
+ * before anyone sees it (rootfs_image.h). */
+static void load_undo_unpack(struct loading *l, const char *ns, const char *id)
+{
+        _cleanup_free_ char *dir = store_rootfs_path(l->tree->parts.store, ns, id);
+        char ref[256], msg[BF_ERROR_MAX + 128];
+        bf_error err = { 0 };
+        int r = dir ? rootfs_image_recover(dir, ref, sizeof(ref), &err) : bf_error_oom(&err);
+        if (r > 0)
+                snprintf(msg, sizeof(msg), "%s/%s: the unpack of %s was cut short: its rootfs was emptied", ns, id,
+                         ref);
+        else if (r < 0)
+                snprintf(msg, sizeof(msg), "%s/%s: undoing an unpack cut short: %s", ns, id, err.msg);
+        if (r != 0)
+                load_warn(l, msg);
+}
+
 static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYSIS
 {
         struct loading *l = userdata;
@@ -341,6 +411,7 @@ static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYS
                 return r;       /* EMFILE, say: the reason is logged */
         sc->log.fd = -1;        /* the bundle's now */
         container_insert(ns, c);
+        load_undo_unpack(l, sc->ns, sc->id);
         return 0;      /* the store frees the lines, which the bundle holds now */
 }
 
@@ -348,15 +419,6 @@ int tree_load(struct tree *t, void (*warn)(void *userdata, const char *msg), voi
 {
         struct loading l = { .tree = t, .warn = warn, .userdata = userdata };
         return store_load(t->parts.store, load_visit, &l, load_warn, err);
-}
-
-void tree_mount_all(struct tree *t)
-{
-        tree_lock(t);
-        for (struct namespace *ns = t->namespaces; ns; ns = ns->next)
-                for (struct container *c = ns->containers; c; c = c->next)
-                        rootfs_queue(c->rootfs);
-        tree_unlock(t);
 }
 
 /* ---- nodes -------------------------------------------------------------------------------- */
@@ -371,7 +433,7 @@ void node_of_container(struct container *c, unsigned part, struct node *ret)
         };
         if (part == ROOTFS_PART) {
                 ret->kind = NODE_ROOTFS;
-                ret->pt = (struct pt_at){ .p = c->pt, .node = NULL, .ino = ret->ino };
+                ret->pt = (struct pt_at){ .p = __atomic_load_n(&c->pt, __ATOMIC_ACQUIRE), .node = NULL, .ino = ret->ino };
         } else if (part) {
                 ret->kind = NODE_FILE;
                 ret->file = file_at(part - 1);
@@ -408,6 +470,8 @@ int tree_node(struct tree *t, uint64_t ino, struct node *ret)
                 if (part != ROOTFS_PART && part > files_count())
                         return -ESTALE;
                 node_of_container((struct container *) o, part, ret);
+                if (part == ROOTFS_PART && !ret->pt.p)
+                        return -ESTALE;         /* never looked up */
                 return 0;
         case INODE_PASSTHROUGH: {
                 struct pt_node *n = (struct pt_node *) o;
@@ -442,6 +506,13 @@ int tree_lookup(struct tree *t, const struct node *parent, const char *name, str
         case NODE_NAMESPACE: {
                 struct container *c = parent->ns->removed ? NULL : container_find(parent->ns, name);
                 if (c) {
+                        /* About to be used: its mount is started now, since
+                         * nothing that walks into it can wait for it. (If
+                         * the rootfs cannot be had, the look-up of rootfs
+                         * says why.) */
+                        struct rootfs *rootfs;
+                        if (container_use_rootfs(t, c, &rootfs) == 0)
+                                rootfs_want(rootfs);
                         c->nlookup++;
                         node_of_container(c, 0, ret);
                         r = 0;
@@ -450,12 +521,20 @@ int tree_lookup(struct tree *t, const struct node *parent, const char *name, str
         }
         case NODE_CONTAINER: {
                 struct container *c = parent->c;
-                const struct file_def *f = streq(name, "rootfs") ? NULL : file_find(name);
-                if (!c->removed && (f || streq(name, "rootfs"))) {
-                        c->nlookup++;
-                        node_of_container(c, f ? (unsigned) file_index(f) + 1 : ROOTFS_PART, ret);
-                        r = 0;
+                bool rootfs = streq(name, "rootfs");
+                const struct file_def *f = rootfs ? NULL : file_find(name);
+                if (c->removed || (!f && !rootfs))
+                        break;
+                if (rootfs) {
+                        struct rootfs *rf;
+                        r = container_use_rootfs(t, c, &rf);
+                        if (r < 0)
+                                break;
+                        rootfs_want(rf);
                 }
+                c->nlookup++;
+                node_of_container(c, f ? (unsigned) file_index(f) + 1 : ROOTFS_PART, ret);
+                r = 0;
                 break;
         }
         default:
@@ -539,7 +618,8 @@ int tree_stat(struct tree *t, const struct node *n, struct stat *st, double *ret
                 *ret_timeout = 0;
                 /* Sizes are exact: the content is generated, as a read would. */
                 size_t size;
-                if (bundle_size(n->c->bundle, n->file, &size) == 0)
+                if ((n->file->kind == FILE_ROOTFS_IMAGE ? rootfs_image_size(n->c, &size) :
+                                                          bundle_size(n->c->bundle, n->file, &size)) == 0)
                         st->st_size = (off_t) size;
                 st->st_blocks = (st->st_size + 511) / 512;
                 if (n->file->kind == FILE_OPTS || n->file->kind == FILE_PLATFORM || n->file->kind == FILE_ERROR)

@@ -14,13 +14,16 @@
 #include "lock.h"
 #include "passthrough.h"
 
+struct buf;
 struct bundle;
 struct cache;
 struct container;
 struct file_def;
+struct image_unpack;
 struct inodes;
 struct mounts;
 struct namespace;
+struct passthroughs;
 struct rootfs;
 struct store;
 
@@ -31,6 +34,7 @@ struct tree_parts {
         struct store *store;
         struct cache *cache;
         struct mounts *mounts;
+        struct passthroughs *passthroughs;
         struct inodes *inodes;
         uid_t uid;              /* owner of everything shown */
         gid_t gid;
@@ -40,8 +44,6 @@ int tree_new(const struct tree_parts *parts, struct tree **ret, bf_error *err);
 /* Load every namespace and container from the store; a container that
  * cannot be loaded is reported through warn and left on disk. */
 int tree_load(struct tree *t, void (*warn)(void *userdata, const char *msg), void *userdata, bf_error *err);
-/* Bind-mount every container's rootfs (in the background). */
-void tree_mount_all(struct tree *t);
 void tree_free(struct tree *t);
 
 enum node_kind {
@@ -67,7 +69,8 @@ struct node {
 /* The node of an inode number the kernel holds (-ESTALE: none). */
 int tree_node(struct tree *t, uint64_t ino, struct node *ret);
 /* The entry name in directory parent, with one more kernel reference on
- * it (-ENOENT: none). Not for directories served by passthrough. */
+ * it (-ENOENT: none). Not for directories served by passthrough. Looking
+ * up a container or its rootfs asks for the rootfs's mount (mounts.h). */
 int tree_lookup(struct tree *t, const struct node *parent, const char *name, struct node *ret);
 /* The kernel dropped count references to ino. */
 void tree_forget(struct tree *t, uint64_t ino, uint64_t count);
@@ -95,4 +98,15 @@ bool container_get(struct container *c);
 void container_put(struct container *c);
 bool container_removed(struct container *c);
 struct bundle *container_bundle(const struct container *c);
+/* Its rootfs, NULL until its first use made it. */
 struct rootfs *container_rootfs(const struct container *c);
+
+/* An image being unpacked into c's rootfs (rootfs_image.h), one at a time:
+ * meanwhile rmdir and rename of c, or of its namespace, fail with EBUSY.
+ * -EBUSY when one is already, -ENOENT once c was removed. */
+int container_unpack_begin(struct container *c, struct image_unpack *job);
+void container_unpack_end(struct container *c);
+/* Is an image being unpacked into c's rootfs? If so and show is given,
+ * show(job, out) is called with the tree's lock held: it may take no lock. */
+bool container_unpacking(struct container *c, void (*show)(const struct image_unpack *job, struct buf *out),
+                         struct buf *out);

@@ -6,6 +6,7 @@
 #include "inodes.h"
 #include "tree.h"
 
+struct image_unpack;
 struct optline;
 struct store_container;
 struct store_log;
@@ -38,8 +39,11 @@ struct container {
         uint64_t nlookup;               /* the kernel's references to its directory, files and rootfs */
         unsigned holders;               /* open files */
         struct bundle *bundle;
+        /* Made at the first use (container_use_rootfs) and then kept;
+         * set under the tree's lock, read atomically. */
         struct rootfs *rootfs;
         struct passthrough *pt;
+        struct image_unpack *unpack;    /* an image being unpacked into its rootfs, or NULL */
 };
 
 /* Everything here is guarded by the tree's lock, and nothing else is
@@ -79,6 +83,8 @@ int container_new(struct tree *t, const char *ns, const char *id, const char *pl
                   bf_error *err);
 /* Free a removed container once nobody holds it. */
 void container_maybe_free(struct tree *t, struct container *c) REQUIRES(t);
+/* Its rootfs and passthrough, made now if this is the first use. */
+int container_use_rootfs(struct tree *t, struct container *c, struct rootfs **ret) REQUIRES(t);
 
 /* The node of a container's part (0: its directory, 1 + i: file i,
  * ROOTFS_PART: its rootfs), and of a namespace. */

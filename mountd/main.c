@@ -229,9 +229,9 @@ int main(int argc, char **argv)
          * (the kernel applied the caller's umask already). */
         umask(0);
 
-        /* Each container holds two descriptors (its log and its rootfs):
-         * the number of containers is bounded by the open-file limit, so use
-         * all of it, as systemd's services do. */
+        /* Recently written containers keep their log open, and files open
+         * through a rootfs served by FUSE hold one each: use all of the
+         * open-file limit, as systemd's services do. */
         struct rlimit nofile;
         if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
                 nofile.rlim_cur = nofile.rlim_max;

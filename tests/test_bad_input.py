@@ -21,6 +21,7 @@ import tempfile
 import pytest
 
 from support import copy_rootfs
+from support import ocilayout as oci
 from support.ctl import (
     CONTROL_VALUE_MAX,
     OPTS_WRITE_MAX,
@@ -46,7 +47,8 @@ DEVICES_MAX = 100_000
 NAME_MAX = 76
 PLATFORM_MAX = 255
 
-NOT_CONTROL = {"config.json", "opts", "platform", "error", "rootfs"}
+# rootfs.image takes an image reference, not an option: its rows are below.
+NOT_CONTROL = {"config.json", "opts", "platform", "error", "rootfs", "rootfs.image"}
 BASE_LIST = b"WithHostname base\nWithEnv X=1\nWithUser alice\n"
 
 
@@ -270,6 +272,26 @@ def test_a_good_value_after_a_refusal_is_accepted_in_every_control_file(tree, bo
         accepted(box, name, good[name])
         assert read_bytes(box / "error") == b"", f"error not cleared by a good write to {name}"
         assert_still_serving(box)
+
+
+# rootfs.image: references that are refused before anything is read, and the
+# limits of a value (docs/bundlefs.md, section 8).
+ROOTFS_IMAGE_BAD = [(data, want) for _, data, want in GENERIC_BAD] + [
+    (b"/srv/images/busybox", E), (b"oci:relative:v1", E), (b"oci:/a:bad tag", E), (b"oci:/a@sha256:abc", E),
+    (b"oci:/a:v1\noci:/b:v1", E), (b"oci:/a:v1\r\r\n", E), (b"oci:/" + b"d" * 4100, errno.ENAMETOOLONG),
+    (b"oci:/no/such/layout:v1", N),
+]
+
+
+def test_bad_rootfs_image_values_are_refused_and_change_nothing(tree, tmp_path):
+    ctr = make_container(tree[1], "bad", "unpack")
+    for data, want in ROOTFS_IMAGE_BAD:
+        refused(tree, ctr, "rootfs.image", data, want)
+        assert os.listdir(ctr / "rootfs") == [] and read_bytes(ctr / "rootfs.image") == b""
+    layout = oci.Layout(tmp_path / "layout")
+    layout.tag(layout.image(layers=[layout.layer([oci.file("hello", "world")])], arch=oci.host_arch()), "v1")
+    accepted(ctr, "rootfs.image", layout.ref("v1").encode())
+    assert read_bytes(ctr / "error") == b"" and (ctr / "rootfs" / "hello").read_text() == "world"
 
 
 def test_a_control_value_of_exactly_64k_is_accepted(tree, box):

@@ -495,10 +495,11 @@ def test_kill_9_during_rm_rf_removes_each_container_wholly_or_not_at_all(crash_d
 
 
 def test_kill_9_while_rootfs_mounts_are_being_made_always_lets_the_daemon_exit(crash_daemon):
-    """Every start bind-mounts each container's rootfs, a walk through the
-    tree itself. SIGKILL landing at any moment of that must let the daemon
-    (and its mount helper) exit at once, with nobody aborting its connection
-    (kill9 fails otherwise)."""
+    """The first use of a container after a start bind-mounts its rootfs, a
+    walk through the tree itself: `ls -l` of a namespace asks for every
+    one. SIGKILL landing at any moment of that must let the daemon (and its
+    mount helper) exit at once, with nobody aborting its connection (kill9
+    fails otherwise)."""
     from support.mount import mounts_under
 
     d = crash_daemon
@@ -510,10 +511,13 @@ def test_kill_9_while_rootfs_mounts_are_being_made_always_lets_the_daemon_exit(c
     for _ in range(30):
         d.kill9()
         d.start()
-        time.sleep(rng.uniform(0, 0.03))
+        ls = subprocess.Popen(["ls", "-l", str(d.mountpoint / "many")], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.005, 0.04))
         mounted = len(mounts_under(d.mountpoint)) - 1
         busy += 0 < mounted < 150
         d.kill9()
+        ls.wait(10)
     assert busy >= 5, f"the kill landed while mounts were being made in only {busy} of 30 starts"
     d.start()
     assert len(os.listdir(d.mountpoint / "many")) == 150

@@ -111,7 +111,7 @@ def sub(value, fixtures):
 
 def test_a_container_holds_exactly_the_documented_files(ctr):
     assert set(os.listdir(ctr)) == set(CONTAINER_FILES) | {"rootfs"}
-    for name in CONTROL_FILES:
+    for name in CONTROL_FILES + ("rootfs.image",):
         st = os.stat(ctr / name)
         assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o644, \
             f"{name}: mode {oct(st.st_mode)}, a control file is a 0644 regular file"

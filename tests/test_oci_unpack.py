@@ -488,27 +488,15 @@ def test_an_unpacked_busybox_image_runs_with_runc(tool, layout, tmp_path, render
     import uuid
     from support.render import render_cli
     runc_bin = shutil.which("runc")
-    busybox = next((p for p in ("/bin/busybox", "/usr/bin/busybox") if os.path.exists(p)), None)
-    assert runc_bin and busybox, "runc and busybox-static are needed (scripts/deps)"
-    applets = ["sh", "echo", "id", "cat", "pwd"]
-    base = layout.layer(
-        [oci.directory(d) for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "home", "home/app")]
-        + [oci.file("bin/busybox", pathlib.Path(busybox).read_bytes(), mode=0o755)]
-        + [oci.symlink(f"bin/{a}", "busybox") for a in applets]
-        + [oci.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1234:4321:app:/home/app:/bin/sh\n"),
-           oci.file("etc/group", "root:x:0:\napp:x:4321:\n"), oci.file("etc/motd", "from layer one\n")])
-    top = layout.layer([oci.file("etc/motd", "from layer two\n"), oci.whiteout("bin/pwd")], "zstd")
-    config = {"User": "app", "Env": ["PATH=/bin", "GREETING=hi"], "WorkingDir": "/home/app",
-              "Entrypoint": ["/bin/sh", "-c"],
-              "Cmd": ['echo "$GREETING $(id -u):$(id -g) $(cat /etc/motd)"; test -e /bin/pwd || echo no pwd']}
-    layout.tag(layout.index([layout.image(layers=[base, top], config=config),
-                             layout.image(layers=[base], config={"Cmd": ["false"]}, arch="arm64")]), "v1")
+    assert runc_bin, "runc is needed (scripts/deps)"
+    want = oci.busybox_image(layout, "v1")
+    platform = f"linux/{oci.host_arch()}"
     bundle = tmp_path / "bundle"
     (bundle / "rootfs").mkdir(parents=True)
-    out = unpack(tool, layout.ref("v1"), bundle / "rootfs", "--platform", "linux/amd64")
+    out = unpack(tool, layout.ref("v1"), bundle / "rootfs", "--platform", platform)
     assert out.returncode == 0, out.stderr
     r = render_cli(render_bin, ["WithDefaultSpec", f"WithImageConfig {layout.ref('v1')}", "WithRootFSPath rootfs"],
-                   namespace="default", id="img", platform="linux/amd64", bundle=bundle)
+                   namespace="default", id="img", platform=platform, bundle=bundle)
     assert r.ok, r.describe()
     (bundle / "config.json").write_text(r.stdout)
     cid = f"bfs-img-{uuid.uuid4().hex[:8]}"
@@ -518,4 +506,4 @@ def test_an_unpacked_busybox_image_runs_with_runc(tool, layout, tmp_path, render
     finally:
         subprocess.run([runc_bin, "delete", "-f", cid], capture_output=True, timeout=60)
     assert res.returncode == 0, res.stderr
-    assert res.stdout == "hi 1234:4321 from layer two\nno pwd\n"
+    assert res.stdout == want

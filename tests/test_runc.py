@@ -13,8 +13,9 @@ import uuid
 
 import pytest
 
-from support.ctl import config, error_text, opts_lines, wait_rootfs_mounted, write_value
-from support.mount import fuse_mounted_on, make_container
+from support.ctl import config, error_text, opts_lines, rootfs_mounted, wait_rootfs_mounted, write_value
+from support.mount import fuse_mounted_on, make_container, mounts_under
+from support.treeops import rootfs_state_path
 
 RUNC = shutil.which("runc")
 BUSYBOX = next((p for p in ("/bin/busybox", "/usr/bin/busybox") if os.path.exists(p)), None)
@@ -217,3 +218,22 @@ def test_create_then_start(bundle, runc_ids, tmp_path):
     assert marker.read_text() == "started\n"
     # The container's /tmp is the bundle's rootfs: seen through the mount too.
     assert (bundle / "rootfs" / "tmp" / "marker").read_text() == "started\n"
+
+
+def test_runc_runs_a_container_whose_rootfs_was_not_mounted_yet(daemon, bundle, runc_ids):
+    """A start mounts no rootfs. runc's look-up of the bundle asks for the
+    mount and its open of config.json waits for it, so the root runc takes
+    is the bind mount of the state directory's rootfs, not the tree's view
+    of it through FUSE (which would die with the daemon)."""
+    write_value(bundle / "args", "/bin/sh\n-c\necho inside > /marker; cat /proc/self/mountinfo")
+    assert daemon.stop() == 0
+    daemon.start()
+    time.sleep(0.2)
+    assert len(mounts_under(daemon.mountpoint)) == 1, "a start mounted a rootfs"    # the tree's own
+    res = run(bundle, runc_ids)
+    assert res.returncode == 0, res.stderr
+    root = [line.split() for line in res.stdout.splitlines() if line.split()[4] == "/"][-1]
+    assert root[root.index("-") + 1] != "fuse.bundlefs", f"runc's root is served through FUSE: {root}"
+    assert root[3].endswith("/namespaces/default/c1/rootfs"), root
+    assert (rootfs_state_path(daemon.state, "default", "c1") / "marker").read_text() == "inside\n"
+    assert rootfs_mounted(bundle)

@@ -23,7 +23,8 @@ CONTROL_FILES = (
     "hostname", "image", "memory.limit", "memory.swap", "mounts", "namespaces",
     "pids.max", "privileged", "rootfs.path", "rootfs.readonly", "tty", "user",
 )
-CONTAINER_FILES = ("config.json", "opts", "platform", "error") + CONTROL_FILES
+# rootfs.image unpacks an image into the rootfs: no option, so no control file.
+CONTAINER_FILES = ("config.json", "opts", "platform", "error") + CONTROL_FILES + ("rootfs.image",)
 
 # Files marked rt in INTERFACE.md section 3.
 ROUND_TRIP_FILES = (

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import pathlib
+import platform
 import subprocess
 import tarfile
 from typing import Any, Iterable
@@ -170,6 +171,26 @@ class Layout:
         raw = tar_bytes(entries)
         return self.raw_layer(raw, compression, media_type)
 
+    def slow_layer(self, repeats: int = 1000) -> tuple[dict[str, Any], str]:
+        """A layer that takes a minute or more to unpack, for the tests that
+        act while an unpack runs: a thousand one-byte files written over and
+        over, a million entries in all (one gzip member, repeated: a gzip
+        stream may hold several), 8 MiB on disk. Its digest and diff ID are
+        wrong: the unpack checks them at the layer's end, which those tests
+        never let it reach (had it reached it, it would fail, not pass)."""
+        chunk = bytearray()
+        for i in range(1000):
+            ti = _info(f"f{i}", tarfile.REGTYPE, 0o644, 0, 0, MTIME)
+            ti.size = 1
+            chunk += ti.tobuf(tarfile.USTAR_FORMAT) + b"x".ljust(tarfile.BLOCKSIZE, b"\0")
+        member = gzip.compress(bytes(chunk), compresslevel=9, mtime=0)
+        data = member * repeats + gzip.compress(b"\0" * 2 * tarfile.BLOCKSIZE, mtime=0)
+        wrong = sha256(b"checked at the layer's end only")
+        path = self.blob_path(wrong)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return {"mediaType": LAYER_TYPES["gzip"], "digest": wrong, "size": len(data)}, wrong
+
     def raw_layer(self, raw_tar: bytes, compression: str = "gzip",
                   media_type: str | None = None) -> tuple[dict[str, Any], str]:
         desc = self.blob(compress(raw_tar, compression), media_type or LAYER_TYPES[compression])
@@ -220,3 +241,41 @@ class Layout:
         tmp = self.path / "index.json.tmp"
         tmp.write_text(json.dumps(doc))
         tmp.rename(self.path / "index.json")
+
+
+# ---- a busybox image ------------------------------------------------------------------
+
+BUSYBOX = next((p for p in ("/bin/busybox", "/usr/bin/busybox") if os.path.exists(p)), None)
+
+
+def host_arch() -> str:
+    """This machine's architecture as OCI platforms name it."""
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64", "i686": "386"}.get(machine, machine)
+
+
+def busybox_image(layout: Layout, tag: str = "v1", arch: str | None = None, user: str = "app") -> str:
+    """Tag an index of two images: for arch (default: this machine's), two
+    layers of a static busybox (/bin/busybox, applets, passwd and group
+    naming user app 1234:4321; the second layer, zstd, replaces /etc/motd and
+    whites out /bin/pwd) and a config whose User is user (app, or 1234:4321
+    to need no look-up) and whose Entrypoint and Cmd print the environment,
+    the user and /etc/motd; for another architecture, an image whose Cmd is
+    `false`. Returns what the first image's process prints."""
+    assert BUSYBOX, "busybox-static is needed (scripts/deps)"
+    arch = arch or host_arch()
+    applets = ["sh", "echo", "id", "cat", "pwd"]
+    base = layout.layer(
+        [directory(d) for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "home", "home/app")]
+        + [file("bin/busybox", pathlib.Path(BUSYBOX).read_bytes(), mode=0o755)]
+        + [symlink(f"bin/{a}", "busybox") for a in applets]
+        + [file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1234:4321:app:/home/app:/bin/sh\n"),
+           file("etc/group", "root:x:0:\napp:x:4321:\n"), file("etc/motd", "from layer one\n")])
+    top = layout.layer([file("etc/motd", "from layer two\n"), whiteout("bin/pwd")], "zstd")
+    config = {"User": user, "Env": ["PATH=/bin", "GREETING=hi"], "WorkingDir": "/home/app",
+              "Entrypoint": ["/bin/sh", "-c"],
+              "Cmd": ['echo "$GREETING $(id -u):$(id -g) $(cat /etc/motd)"; test -e /bin/pwd || echo no pwd']}
+    other = "s390x" if arch != "s390x" else "arm64"
+    layout.tag(layout.index([layout.image(layers=[base, top], config=config, arch=arch),
+                             layout.image(layers=[base], config={"Cmd": ["false"]}, arch=other)]), tag)
+    return "hi 1234:4321 from layer two\nno pwd\n"
