@@ -418,7 +418,7 @@ static int append_text(struct openfile *of, const char *text, size_t len, bf_err
                 staged_clear(of);
                 of->forgot = true;
         }
-        if (r == 0 && !of->forgot && staged_reserve(of, n, &(bf_error){ 0 }) == 0) {
+        if (r == 0 && n && !of->forgot && staged_reserve(of, n, &(bf_error){ 0 }) == 0) {
                 memcpy(of->staged + of->nstaged, lines, n * sizeof(*lines));
                 of->nstaged += n;
         } else {
@@ -458,7 +458,8 @@ static int stage_lines(struct openfile *of, const char *text, size_t len, bf_err
                         optline_unref(lines[i]);
                 return r;
         }
-        memcpy(of->staged + of->nstaged, lines, n * sizeof(*lines));
+        if (n)
+                memcpy(of->staged + of->nstaged, lines, n * sizeof(*lines));
         of->nstaged += n;
         return 0;
 }
