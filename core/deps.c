@@ -252,6 +252,26 @@ int deps_merge(struct deps *dst, const struct deps *src)
         return 0;
 }
 
+static bool ts_after(struct timespec a, struct timespec b)
+{
+        return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+
+struct timespec deps_latest_change(const struct deps *d)
+{
+        struct timespec latest = { 0 };
+        for (size_t i = 0; i < d->len; i++) {
+                const struct dep *e = &d->v[i];
+                if (e->kind == DEP_HOST_IDENTITY || !e->sig.present)
+                        continue;
+                if (ts_after(e->sig.mtim, latest))
+                        latest = e->sig.mtim;
+                if (ts_after(e->sig.ctim, latest))
+                        latest = e->sig.ctim;
+        }
+        return latest;
+}
+
 /* What the input looks like now, resolved as it was when recorded. */
 static bool sig_now(const struct dep *e, int rootfd, struct dep_sig *ret)
 {

@@ -52,6 +52,11 @@ bool deps_volatile(const struct deps *d);
  * Returns 0 (a failure to copy makes dst volatile instead). */
 int deps_merge(struct deps *dst, const struct deps *src);
 
+/* The latest mtime or ctime of the inputs recorded with their times (not
+ * those recorded for identity only); zero when there are none. What a
+ * rendering shows can have changed no later than this (or its own start). */
+struct timespec deps_latest_change(const struct deps *d);
+
 /* True when the record is neither volatile nor racy and every input still
  * looks as recorded. */
 bool deps_still_valid(const struct deps *d);

@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -1154,6 +1155,37 @@ int store_rootfs_empty(struct store *s, const char *ns, const char *id, bool *re
                         empty = false;
         closedir(d);
         *ret = empty;
+        return 0;
+}
+
+int store_dir_stat(struct store *s, const char *ns, const char *id, struct stat *ret, struct timespec *ret_birth)
+{
+        char path[512];
+        if (!ns)
+                snprintf(path, sizeof(path), ".");
+        else if (!id)
+                snprintf(path, sizeof(path), "%s", ns);
+        else
+                snprintf(path, sizeof(path), "%s/%s", ns, id);
+        struct statx x;
+        if (statx(s->nsfd, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &x) < 0)
+                return -errno;
+        *ret = (struct stat){
+                .st_dev = makedev(x.stx_dev_major, x.stx_dev_minor),
+                .st_ino = x.stx_ino,
+                .st_mode = x.stx_mode,
+                .st_nlink = x.stx_nlink,
+                .st_uid = x.stx_uid,
+                .st_gid = x.stx_gid,
+                .st_size = (off_t) x.stx_size,
+                .st_atim = { .tv_sec = x.stx_atime.tv_sec, .tv_nsec = x.stx_atime.tv_nsec },
+                .st_mtim = { .tv_sec = x.stx_mtime.tv_sec, .tv_nsec = x.stx_mtime.tv_nsec },
+                .st_ctim = { .tv_sec = x.stx_ctime.tv_sec, .tv_nsec = x.stx_ctime.tv_nsec },
+        };
+        if (ret_birth)
+                *ret_birth = (x.stx_mask & STATX_BTIME) ?
+                                     (struct timespec){ .tv_sec = x.stx_btime.tv_sec, .tv_nsec = x.stx_btime.tv_nsec } :
+                                     (struct timespec){ 0 };
         return 0;
 }
 

@@ -43,7 +43,9 @@
 #define STORE_JOURNAL_MAX ((size_t) 16 << 20)
 
 struct optline;
+struct stat;
 struct statvfs;
+struct timespec;
 
 /* The state directory and its shared journal (private to store.c). */
 struct store;
@@ -103,6 +105,12 @@ int store_container_rename(struct store *s, const char *ns, const char *id, cons
                            bf_error *err);
 /* Is <ns>/<id>/rootfs empty? */
 int store_rootfs_empty(struct store *s, const char *ns, const char *id, bool *ret, bf_error *err);
+/* stat(2) of the directory that holds every namespace (ns NULL), of
+ * namespace ns's (id NULL) or of container ns/id's, and when it was made
+ * (ret_birth, if not NULL: zero where the file system does not say). Their
+ * inode numbers and birth times outlive renames and restarts; their mtimes
+ * are those of their entries. */
+int store_dir_stat(struct store *s, const char *ns, const char *id, struct stat *ret, struct timespec *ret_birth);
 /* "<state>/namespaces/<ns>/<id>/rootfs", malloc'd. */
 char *store_rootfs_path(const struct store *s, const char *ns, const char *id);
 

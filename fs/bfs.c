@@ -130,6 +130,7 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
                 .mounts = fs->mounts,
                 .passthroughs = fs->passthroughs,
                 .inodes = fs->inodes,
+                .files = fs->files,
                 .uid = getuid(),
                 .gid = getgid(),
         };
@@ -139,8 +140,12 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
         r = tree_load(fs->tree, log_warning, fs, err);
         if (r < 0)
                 return r;
+        struct open_dirs *dirs;
+        r = open_dirs_new(&dirs);
+        if (r < 0)
+                return bf_error_oom(err);
         fs->ops = (struct ops_ctx){ .tree = fs->tree, .files = fs->files, .mounts = fs->mounts, .store = fs->store,
-                                    .unpacks = fs->unpacks };
+                                    .unpacks = fs->unpacks, .dirs = dirs };
         *ret = TAKE_PTR(fs);
         return 0;
 }
@@ -153,6 +158,7 @@ void bfs_free(struct bfs *fs)
         if (fs->mounts)
                 mounts_stop(fs->mounts);
         openfiles_free(fs->files);      /* those the kernel never released */
+        open_dirs_free(fs->ops.dirs);
         tree_free(fs->tree);
         mounts_free(fs->mounts);
         passthroughs_free(fs->passthroughs);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cache.h"
 #include "compact.h"
@@ -38,6 +39,17 @@ struct live {
         size_t compact_at;      /* arena footprint at which to build afresh */
 };
 
+/* When each part last changed: the times files show (bundle_stat). Taken
+ * from the container's log and directory on disk where they can be, so
+ * that they read the same after a restart. */
+struct times {
+        struct timespec list;           /* opts */
+        struct timespec platform;
+        struct timespec spec;           /* list, platform or name: config.json and the control files */
+        struct timespec error;
+        struct timespec inputs;         /* a rendering was seen to change with no change of the list */
+};
+
 struct bundle {
         struct store *store;
         struct cache_slot *slot;
@@ -60,7 +72,13 @@ struct bundle {
         uint64_t version GUARDED_BY(lock);      /* counts changes of list and frame; read atomically too */
         char *error GUARDED_BY(lock);           /* NULL: none (most containers never have one) */
         bool error_from_read GUARDED_BY(lock);  /* set by a failed rendering, cleared by a good one */
-        struct timespec mtime GUARDED_BY(lock);
+        struct times times GUARDED_BY(lock);
+        /* config.json as last rendered: a rendering of the same version
+         * that differs (or fails, or succeeds again) was changed by what it
+         * read; times.inputs says when that was seen. */
+        bool rendered GUARDED_BY(lock);         /* one was seen */
+        uint64_t rendered_version GUARDED_BY(lock);
+        uint64_t rendered_hash GUARDED_BY(lock);        /* 0: the rendering failed */
 };
 
 /* Everything a rendering needs, taken at once. */
@@ -198,6 +216,49 @@ static void compactor_replay(struct compactor *c, const struct optlist *l)
         }
 }
 
+/* ---- times ------------------------------------------------------------------ */
+
+static bool ts_after(struct timespec a, struct timespec b)
+{
+        return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+
+static struct timespec ts_max(struct timespec a, struct timespec b)
+{
+        return ts_after(a, b) ? a : b;
+}
+
+static struct timespec now(void)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        return t;
+}
+
+/* When the container last changed on disk: its log's last write, or its
+ * directory's last change (made, renamed, the log replaced), whichever is
+ * later. A restart takes the times from there, so what the daemon shows
+ * is what it will show after one. */
+static struct timespec disk_time(struct store *store, int log_fd, const char *ns, const char *id)
+{
+        struct timespec t = { 0 };
+        struct stat st;
+        if (log_fd >= 0 && fstat(log_fd, &st) == 0)
+                t = st.st_mtim;
+        if (store_dir_stat(store, ns, id, &st, NULL) == 0)
+                t = ts_max(t, st.st_ctim);
+        return t.tv_sec ? t : now();
+}
+
+/* 64-bit FNV-1a: tells renderings apart. */
+static uint64_t bytes_hash(const char *p, size_t len)
+{
+        uint64_t h = 14695981039346656037ULL;
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ (unsigned char) p[i]) * 1099511628211ULL;
+        return h | 1;   /* never 0, which stands for a failed rendering */
+}
+
 /* ---- the bundle -------------------------------------------------------------- */
 
 int bundle_new(struct store *store, struct cache *cache, const char *ns, const char *id, const char *platform,
@@ -223,9 +284,10 @@ int bundle_new(struct store *store, struct cache *cache, const char *ns, const c
                 bundle_free(b);
                 return bf_error_oom(err);
         }
+        struct timespec t = disk_time(store, b->log.fd, ns, id);
+        b->times = (struct times){ .list = t, .platform = t, .spec = t, .error = t, .inputs = t };
         store_log_release(store, &b->log);
         compactor_replay(&b->comp, b->list);
-        clock_gettime(CLOCK_REALTIME, &b->mtime);
         *ret = b;
         return 0;
 }
@@ -251,11 +313,12 @@ static uint64_t version_of(struct bundle *b) NO_LOCK_ANALYSIS
         return __atomic_load_n(&b->version, __ATOMIC_ACQUIRE);
 }
 
-/* A change of list or frame (lock held): readers render it afresh. */
-static void touch(struct bundle *b) REQUIRES(b->lock)
+/* A change of list or frame (lock held), made at `when`: readers render
+ * it afresh. */
+static void touch(struct bundle *b, struct timespec when) REQUIRES(b->lock)
 {
         __atomic_store_n(&b->version, b->version + 1, __ATOMIC_RELEASE);
-        clock_gettime(CLOCK_REALTIME, &b->mtime);
+        b->times.spec = when;
 }
 
 static void snapshot_take(struct bundle *b, struct snapshot *ret) EXCLUDES(b->lock)
@@ -278,12 +341,17 @@ static void snapshot_done(struct snapshot *s)
 
 int bundle_rename(struct bundle *b, const char *ns, const char *id, bf_error *err)
 {
+        /* A container renamed is its directory renamed, which stamps it;
+         * its namespace renamed stamps nothing of its own: the time of the
+         * rename, then, until a restart. */
+        struct stat st;
+        struct timespec when = store_dir_stat(b->store, ns, id, &st, NULL) == 0 ? st.st_ctim : now();
         mutex_lock(&b->lock);
         struct frame *f = frame_new(b->store, ns, id, b->frame->platform);
         if (f) {
                 frame_unref(b->frame);
                 b->frame = f;
-                touch(b);
+                touch(b, ts_after(when, b->times.spec) ? when : now());
         }
         mutex_unlock(&b->lock);
         return f ? 0 : bf_error_oom(err);
@@ -291,13 +359,17 @@ int bundle_rename(struct bundle *b, const char *ns, const char *id, bf_error *er
 
 static void error_set(struct bundle *b, const bf_error *err, bool from_read) REQUIRES(b->lock)
 {
+        /* `error` is rewritten: its mtime moves, as a file's does */
         free(b->error);
         b->error = strdup(err->msg);
         b->error_from_read = from_read;
+        b->times.error = now();
 }
 
 static void error_clear(struct bundle *b) REQUIRES(b->lock)
 {
+        if (b->error)
+                b->times.error = now();
         free(TAKE_PTR(b->error));
         b->error_from_read = false;
 }
@@ -330,14 +402,6 @@ char *bundle_platform(struct bundle *b)
         char *p = strdup(b->frame->platform);
         mutex_unlock(&b->lock);
         return p;
-}
-
-struct timespec bundle_mtime(struct bundle *b)
-{
-        mutex_lock(&b->lock);
-        struct timespec t = b->mtime;
-        mutex_unlock(&b->lock);
-        return t;
 }
 
 /* ---- writing ------------------------------------------------------------------- */
@@ -456,9 +520,11 @@ static void live_keep(struct bundle *b, struct live *l, uint64_t version) REQUIR
         cache_kept(b->slot, live_bytes(l), version);
 }
 
-/* The record that makes the change durable. */
+/* The record that makes the change durable, and when it was made (the
+ * times of the log and the container's directory once it is). */
 static int change_store(struct bundle *b, const struct change *ch, const struct snapshot *s, const struct plan *p,
-                        struct store_log *ret_new_log, bf_error *err) REQUIRES(b->write_lock)
+                        struct store_log *ret_new_log, struct timespec *ret_when, bf_error *err)
+        REQUIRES(b->write_lock)
 {
         buf payload = { 0 };
         optline_print_all(&payload, ch->lines, ch->n);
@@ -470,6 +536,8 @@ static int change_store(struct bundle *b, const struct change *ch, const struct 
                 r = store_replace(b->store, s->frame->ns, s->frame->id, s->frame->platform, text, payload.len,
                                   ret_new_log, err);
                 buf_free(&payload);
+                if (r == 0)
+                        *ret_when = disk_time(b->store, ret_new_log->fd, s->frame->ns, s->frame->id);
                 return r;
         }
         r = store_log_acquire(b->store, s->frame->ns, s->frame->id, &b->log, err);
@@ -480,6 +548,8 @@ static int change_store(struct bundle *b, const struct change *ch, const struct 
                         r = store_append_control(b->store, &b->log, p->drop, p->ndrop, text, payload.len, err);
                 else
                         r = store_append_lines(b->store, &b->log, text, payload.len, err);
+                if (r == 0)
+                        *ret_when = disk_time(b->store, b->log.fd, s->frame->ns, s->frame->id);
                 store_log_release(b->store, &b->log);
         }
         buf_free(&payload);
@@ -554,7 +624,7 @@ static void log_rewrite(struct bundle *b) REQUIRES(b->write_lock)
         mutex_lock(&b->lock);
         optlist_unref(b->list);
         b->list = renumbered;
-        touch(b);
+        touch(b, b->times.spec);        /* the same content: its times stay */
         uint64_t now = b->version;
         mutex_unlock(&b->lock);
         if (b->live)
@@ -602,7 +672,8 @@ static int commit_locked(struct bundle *b, const struct change *ch, const struct
         if (r < 0)
                 return commit_refused(b, r, err);
         struct store_log new_log = { .fd = -1 };
-        r = change_store(b, ch, s, &p, &new_log, err);
+        struct timespec when;
+        r = change_store(b, ch, s, &p, &new_log, &when, err);
         if (r < 0)
                 return commit_refused(b, r, err);
 
@@ -628,7 +699,11 @@ static int commit_locked(struct bundle *b, const struct change *ch, const struct
                 frame_unref(b->frame);
                 b->frame = TAKE_PTR(frame);
         }
-        touch(b);
+        touch(b, when);
+        if (ch->kind == CHANGE_PLATFORM)
+                b->times.platform = when;
+        else
+                b->times.list = when;
         error_clear(b);
         uint64_t now = b->version;
         mutex_unlock(&b->lock);
@@ -741,6 +816,24 @@ static struct content_shelf *shelf_of(struct bundle *b, const struct file_def *f
         return content_shelf_at(b->shelves, file_index(f));
 }
 
+/* A config.json was rendered afresh from list version `version` (c NULL:
+ * the rendering failed). If the last one of the same version differs, what
+ * it read changed (an input moved, one was removed, a device appeared):
+ * its mtime moves now. */
+static void rendering_seen(struct bundle *b, uint64_t version, const struct content *c) EXCLUDES(b->lock)
+{
+        uint64_t h = c ? bytes_hash(content_data(c), content_len(c)) : 0;
+        mutex_lock(&b->lock);
+        if (b->rendered && b->rendered_version == version && b->rendered_hash != h)
+                b->times.inputs = now();
+        if (!b->rendered || version >= b->rendered_version) {
+                b->rendered = true;
+                b->rendered_version = version;
+                b->rendered_hash = h;
+        }
+        mutex_unlock(&b->lock);
+}
+
 /* The content of a rendered file (config.json or a control file), with
  * what its rendering read. A config.json is kept in the cache for the
  * next reader. */
@@ -761,15 +854,20 @@ static int rendered(struct bundle *b, const struct file_def *f, struct content *
         int r = show_kept(b, f, &s, &out, &deps, err);
         if (r > 0)
                 r = show_built(f, &s, &out, &deps, err);
-        if (r < 0)
+        if (r < 0) {
+                if (f->kind == FILE_CONFIG && r != -ENOMEM)
+                        rendering_seen(b, s.version, NULL);
                 return r;
+        }
         struct content *c = out.oom ? NULL :
                             content_new_shared(shelf_of(b, f), out.p ? out.p : "", out.len, s.version,
                                                TAKE_PTR(deps));
         if (!c)
                 return bf_error_oom(err);
-        if (f->kind == FILE_CONFIG)
+        if (f->kind == FILE_CONFIG) {
+                rendering_seen(b, s.version, c);
                 cache_put(b->slot, c, version_of(b));
+        }
         *ret = c;
         return 0;
 }
@@ -842,19 +940,48 @@ bool bundle_shows(struct bundle *b, const struct file_def *f, const struct conte
         return !check_inputs || content_current(c);
 }
 
-int bundle_size(struct bundle *b, const struct file_def *f, size_t *ret)
+/* When what config.json and the control files show last changed: the
+ * spec's own change, or that of what its rendering read. */
+static struct timespec rendered_mtime(struct bundle *b)
 {
+        struct content *c = NULL;
+        bf_error err = { 0 };
+        struct timespec inputs = { 0 };
+        if (rendered(b, file_find("config.json"), &c, &err) == 0)
+                inputs = content_inputs_changed(c);
+        content_unref(c);
+        mutex_lock(&b->lock);
+        struct timespec t = ts_max(ts_max(b->times.spec, b->times.inputs), inputs);
+        mutex_unlock(&b->lock);
+        return t;
+}
+
+int bundle_stat(struct bundle *b, const struct file_def *f, size_t *ret_size, struct timespec *ret_mtime)
+{
+        *ret_size = 0;
         if (f->kind == FILE_OPTS) {
-                struct optlist *l = bundle_list(b);
-                *ret = optlist_bytes(l);
-                optlist_unref(l);
+                mutex_lock(&b->lock);
+                *ret_size = optlist_bytes(b->list);
+                *ret_mtime = b->times.list;
+                mutex_unlock(&b->lock);
                 return 0;
         }
         struct content *c = NULL;
         bf_error err = { 0 };
         int r = content_of(b, f, &c, &err);
         if (r == 0)
-                *ret = content_len(c);
+                *ret_size = content_len(c);
+        if (f->kind == FILE_CONFIG && r == 0) {
+                mutex_lock(&b->lock);
+                *ret_mtime = ts_max(ts_max(b->times.spec, b->times.inputs), content_inputs_changed(c));
+                mutex_unlock(&b->lock);
+        } else if (f->kind == FILE_CONFIG || f->kind == FILE_CONTROL) {
+                *ret_mtime = rendered_mtime(b);
+        } else {
+                mutex_lock(&b->lock);
+                *ret_mtime = f->kind == FILE_ERROR ? b->times.error : b->times.platform;
+                mutex_unlock(&b->lock);
+        }
         content_unref(c);
         return r;
 }

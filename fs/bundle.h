@@ -88,11 +88,11 @@ int bundle_read(struct bundle *b, const struct file_def *f, struct content **ret
  * and platform are those it was made from and, with check_inputs, nothing
  * its rendering read changed since. */
 bool bundle_shows(struct bundle *b, const struct file_def *f, const struct content *c, bool check_inputs);
-/* The size such a read shows, without changing anything anyone can see. */
-int bundle_size(struct bundle *b, const struct file_def *f, size_t *ret);
+/* The size such a read shows, and when what it shows last changed (for
+ * config.json and the control files: the spec's change, or the latest of
+ * what its rendering read), without changing anything anyone can see. */
+int bundle_stat(struct bundle *b, const struct file_def *f, size_t *ret_size, struct timespec *ret_mtime);
 /* The current list (a reference). */
 struct optlist *bundle_list(struct bundle *b);
 /* The platform (normalised), malloc'd; NULL without memory. */
 char *bundle_platform(struct bundle *b);
-/* When the list or the platform last changed. */
-struct timespec bundle_mtime(struct bundle *b);

@@ -172,6 +172,11 @@ bool content_current(const struct content *c)
         return !c->deps || deps_still_valid(c->deps);
 }
 
+struct timespec content_inputs_changed(const struct content *c)
+{
+        return c->deps ? deps_latest_change(c->deps) : (struct timespec){ 0 };
+}
+
 size_t content_footprint(const struct content *c)
 {
         return sizeof(*c) + sizeof(*c->b) + c->b->len + 1;

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct content;
 struct content_shelf;
@@ -38,6 +39,9 @@ size_t content_len(const struct content *c);
 uint64_t content_version(const struct content *c);
 /* Is nothing the rendering read changed since? (true without deps) */
 bool content_current(const struct content *c);
+/* When the inputs the rendering read last changed (deps.h); zero without
+ * deps. */
+struct timespec content_inputs_changed(const struct content *c);
 /* Memory the content takes (its bytes counted whole, even when shared). */
 size_t content_footprint(const struct content *c);
 /* Do a and b show the same bytes (one shared copy)? */

@@ -1,19 +1,40 @@
-/* The life of namespaces and containers: mkdir, rmdir, rename and unlink
- * (tree.h). Each change is made on disk first (core/store.h); everything
- * in memory that could fail is made before it, or the disk change is
- * undone, so that each is all-or-nothing. */
+/* The life of namespaces and containers: mkdir, rmdir, rename and unlink;
+ * and of the names in a container directory: scratch files made, renamed
+ * and removed, and the container's own files, which stay (tree.h). Each
+ * change of namespaces and containers is made on disk first
+ * (core/store.h); everything in memory that could fail is made before it,
+ * or the disk change is undone, so that each is all-or-nothing. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bundle.h"
+#include "content.h"
 #include "files.h"
 #include "identifiers.h"
 #include "mounts.h"
+#include "openfile.h"
 #include "platform.h"
+#include "scratch.h"
 #include "store.h"
 #include "tree_private.h"
 #include "util.h"
+
+static struct timespec monotonic_in(int seconds)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_sec += seconds;
+        return t;
+}
+
+static struct timespec realtime_now(void)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        return t;
+}
 
 static int mkdir_namespace(struct tree *t, const char *name, struct node *ret) REQUIRES(t)
 {
@@ -29,13 +50,15 @@ static int mkdir_namespace(struct tree *t, const char *name, struct node *ret) R
                 ns_free(t, ns);
                 return r;
         }
+        ns->persistent = persistent_id(t, name, NULL, NULL);
         ns_insert(t, ns);
         ns->nlookup++;
         node_of_ns(ns, ret);
         return 0;
 }
 
-static int mkdir_container(struct tree *t, struct namespace *ns, const char *name, struct node *ret) REQUIRES(t)
+static int mkdir_container(struct tree *t, struct namespace *ns, const char *name, const struct proc_id *creator,
+                           struct node *ret) REQUIRES(t)
 {
         if (ns->removed)
                 return -ENOENT;
@@ -57,6 +80,8 @@ static int mkdir_container(struct tree *t, struct namespace *ns, const char *nam
         }
         container_insert(ns, c);
         c->nlookup++;
+        c->creator = *creator;
+        c->creator_until = monotonic_in(CREATE_ANEW_SECONDS);
         node_of_container(c, 0, ret);
         /* A new container is about to be filled: its mount is asked for
          * before the reply, so that it comes as soon as the kernel knows
@@ -67,14 +92,21 @@ static int mkdir_container(struct tree *t, struct namespace *ns, const char *nam
         return 0;
 }
 
-int tree_mkdir(struct tree *t, const struct node *parent, const char *name, struct node *ret)
+int tree_mkdir(struct tree *t, const struct node *parent, const char *name, const struct caller *who,
+               struct node *ret)
 {
         if (parent->kind != NODE_ROOT && parent->kind != NODE_NAMESPACE)
-                return parent->kind == NODE_FILE ? -ENOTDIR : -EPERM;
+                return parent->kind == NODE_FILE || parent->kind == NODE_SCRATCH ? -ENOTDIR : -EPERM;
         if (!identifier_valid(name))
                 return -EINVAL;
+        /* Whoever makes a container may then create its files as new ones
+         * (cp -r and tar -x into a new container), as in any new directory. */
+        struct proc_id creator = { 0 };
+        if (parent->kind == NODE_NAMESPACE)
+                (void) proc_id_of(who->pid, &creator);
         tree_lock(t);
-        int r = parent->kind == NODE_ROOT ? mkdir_namespace(t, name, ret) : mkdir_container(t, parent->ns, name, ret);
+        int r = parent->kind == NODE_ROOT ? mkdir_namespace(t, name, ret) :
+                                            mkdir_container(t, parent->ns, name, &creator, ret);
         tree_unlock(t);
         return r;
 }
@@ -106,6 +138,9 @@ static int rmdir_container(struct tree *t, struct namespace *ns, const char *nam
                 return -ENOENT;
         if (c->unpack)
                 return -EBUSY;
+        /* Scratch files are entries like any (rm -rf removes them first). */
+        if (c->nentries)
+                return -ENOTEMPTY;
         /* Fails with ENOTEMPTY, changing nothing, unless the rootfs is
          * empty: rmdir never deletes data. */
         bf_error err = { 0 };
@@ -150,9 +185,12 @@ int tree_rmdir(struct tree *t, const struct node *parent, const char *name)
                 r = rmdir_container(t, parent->ns, name, &gone);
                 break;
         case NODE_CONTAINER:
-                r = streq(name, "rootfs") ? rmdir_rootfs(t, parent->c) : file_find(name) ? -ENOTDIR : -ENOENT;
+                r = streq(name, "rootfs")                             ? rmdir_rootfs(t, parent->c) :
+                    file_find(name) || entry_find(t, parent->c, name) ? -ENOTDIR :
+                                                                        -ENOENT;
                 break;
         case NODE_FILE:
+        case NODE_SCRATCH:
                 r = -ENOTDIR;
                 break;
         default:
@@ -167,27 +205,220 @@ int tree_rmdir(struct tree *t, const struct node *parent, const char *name)
         return r;
 }
 
-int tree_unlink(struct tree *t, const struct node *parent, const char *name)
+/* ---- scratch files and the container's own files ------------------------------------ */
+
+struct entry *entry_find(struct tree *t, struct container *c, const char *name) REQUIRES(t)
 {
-        if (parent->kind == NODE_FILE)
-                return -ENOTDIR;
-        if (parent->kind == NODE_CONTAINER) {
-                /* Virtual files cannot go away; accepting the unlink lets rm
-                 * -rf empty a container. rm would then stop at the rootfs mount
-                 * point: take the mount off, so it goes on through FUSE. */
-                if (streq(name, "rootfs"))
-                        return -EISDIR;
-                if (!file_find(name))
-                        return -ENOENT;
+        (void) t;
+        for (struct entry *e = c->entries; e; e = e->next)
+                if (streq(e->name, name))
+                        return e;
+        return NULL;
+}
+
+void entry_free(struct tree *t, struct entry *e)
+{
+        inodes_remove(t->parts.inodes, &e->inode);
+        scratch_unref(e->data);
+        free(e->name);
+        free(e);
+}
+
+void entry_maybe_free(struct tree *t, struct entry *e) REQUIRES(t)
+{
+        if (e->name || e->nlookup)
+                return;
+        for (struct entry **p = &t->orphans; *p; p = &(*p)->next)
+                if (*p == e) {
+                        *p = e->next;
+                        break;
+                }
+        struct container *c = e->c;
+        entry_free(t, e);
+        c->holders--;
+        container_maybe_free(t, c);
+}
+
+void entry_unname(struct tree *t, struct entry *e) REQUIRES(t)
+{
+        struct container *c = e->c;
+        for (struct entry **p = &c->entries; *p; p = &(*p)->next)
+                if (*p == e) {
+                        *p = e->next;
+                        break;
+                }
+        c->nentries--;
+        c->entries_changed = realtime_now();
+        free(TAKE_PTR(e->name));
+        e->next = t->orphans;
+        t->orphans = e;
+        entry_maybe_free(t, e);
+}
+
+/* A new scratch file named name in c (one kernel reference). */
+static int entry_new(struct tree *t, struct container *c, const char *name, mode_t mode, const struct caller *who,
+                     const char *link, struct entry **ret) REQUIRES(t)
+{
+        if (strlen(name) > NAME_MAX)
+                return -ENAMETOOLONG;
+        if (c->nentries >= SCRATCH_DIR_MAX)
+                return -ENOSPC;
+        bf_error err = { 0 };
+        struct entry *e = calloc(1, sizeof(*e));
+        if (!e || !(e->name = strdup(name))) {
+                free(e);
+                return -ENOMEM;
+        }
+        int r = scratch_new(t->pool, mode, who->uid, who->gid, link, &e->data, &err);
+        if (r == 0) {
+                e->inode.kind = INODE_SCRATCH;
+                r = inodes_add(t->parts.inodes, &e->inode, &err);
+                if (r < 0)
+                        scratch_unref(e->data);
+        }
+        if (r < 0) {
+                free(e->name);
+                free(e);
+                return r;
+        }
+        e->c = c;
+        c->holders++;
+        e->nlookup = 1;
+        e->next = c->entries;
+        c->entries = e;
+        c->nentries++;
+        c->entries_changed = realtime_now();
+        *ret = e;
+        return 0;
+}
+
+static bool expired(const struct timespec *until, const struct timespec *now)
+{
+        return now->tv_sec >= until->tv_sec;
+}
+
+/* Remember a, in place of an expired record or of the oldest. */
+static void anew_add(struct container *c, const struct anew *a)
+{
+        if (!c->anew && !(c->anew = calloc(ANEW_MAX, sizeof(*c->anew))))
+                return;         /* not remembered: an exclusive create fails as usual */
+        struct timespec now = monotonic_in(0);
+        struct anew *slot = &c->anew[0];
+        for (size_t i = 0; i < ANEW_MAX; i++) {
+                struct anew *x = &c->anew[i];
+                if (!x->who.tgid || expired(&x->until, &now)) {
+                        slot = x;
+                        break;
+                }
+                if (x->until.tv_sec < slot->until.tv_sec)
+                        slot = x;
+        }
+        *slot = *a;
+}
+
+bool may_make_anew(struct tree *t, struct container *c, const struct file_def *f, pid_t pid)
+{
+        unsigned index = (unsigned) file_index(f);
+        struct timespec now = monotonic_in(0);
+        struct proc_id who[2] = { 0 };
+        size_t n = 0;
+        tree_lock(t);
+        if (c->creator.tgid && !(c->made & (1ULL << index)) && !expired(&c->creator_until, &now))
+                who[n++] = c->creator;
+        for (size_t i = 0; c->anew && i < ANEW_MAX && n < ARRAY_SIZE(who); i++) {
+                const struct anew *a = &c->anew[i];
+                if (a->who.tgid && a->file == index && !a->made && !expired(&a->until, &now) &&
+                    !(n && proc_id_eq(&who[0], &a->who)))
+                        who[n++] = a->who;
+        }
+        tree_unlock(t);
+        if (!n)
+                return false;
+        struct proc_id caller;
+        if (proc_id_of(pid, &caller) < 0)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (proc_id_eq(&who[i], &caller))
+                        return proc_creating_exclusively(pid);
+        return false;
+}
+
+/* Process who's exclusive create of file f of c makes it anew: done, once
+ * (the maker's right is used up; a removal becomes a making). */
+static void made_anew(struct container *c, const struct file_def *f, const struct proc_id *who)
+{
+        unsigned index = (unsigned) file_index(f);
+        c->made |= 1ULL << index;
+        struct anew made = { .who = *who, .file = index, .until = monotonic_in(CREATE_ANEW_SECONDS), .made = true };
+        bool found = false;
+        for (size_t i = 0; c->anew && i < ANEW_MAX; i++) {
+                struct anew *a = &c->anew[i];
+                if (a->who.tgid && a->file == index && !a->made) {
+                        *a = found ? (struct anew){ 0 } : made;
+                        found = true;
+                }
+        }
+        if (!found && who->tgid)
+                anew_add(c, &made);
+}
+
+bool made_anew_by(struct tree *t, struct container *c, const struct file_def *f, const struct caller *who)
+{
+        struct proc_id pid;
+        if (proc_id_of(who->pid, &pid) < 0)
+                return false;
+        struct timespec now = monotonic_in(0);
+        unsigned index = (unsigned) file_index(f);
+        bool made = false;
+        tree_lock(t);
+        for (size_t i = 0; c->anew && i < ANEW_MAX && !made; i++) {
+                const struct anew *a = &c->anew[i];
+                made = a->made && a->file == index && !expired(&a->until, &now) && proc_id_eq(&a->who, &pid);
+        }
+        tree_unlock(t);
+        return made;
+}
+
+static int unlink_in_container(struct tree *t, struct container *c, const char *name, const struct caller *who)
+{
+        if (streq(name, "rootfs"))
+                return -EISDIR;
+        const struct file_def *f = file_find(name);
+        if (f) {
+                /* The container's files cannot go away; accepting the unlink
+                 * lets rm -rf empty a container, and the caller create the
+                 * file anew right after (tar -x, install, mv across file
+                 * systems, git checkout unlink first). rm would then stop at
+                 * the rootfs mount point: take the mount off, so it goes on
+                 * through FUSE. */
+                struct proc_id pid;
+                bool known = proc_id_of(who->pid, &pid) == 0;
                 tree_lock(t);
+                if (known && !c->removed)
+                        anew_add(c, &(struct anew){ .who = pid, .file = (unsigned) file_index(f),
+                                                    .until = monotonic_in(CREATE_ANEW_SECONDS) });
                 struct rootfs *rootfs = NULL;
-                int r = container_use_rootfs(t, parent->c, &rootfs);
+                int r = container_use_rootfs(t, c, &rootfs);
                 tree_unlock(t);
                 bf_error err = { 0 };
                 if (r == 0)
                         (void) rootfs_detach(rootfs, &err);
                 return 0;
         }
+        tree_lock(t);
+        struct entry *e = c->removed ? NULL : entry_find(t, c, name);
+        if (e)
+                entry_unname(t, e);
+        tree_unlock(t);
+        return e ? 0 : -ENOENT;
+}
+
+int tree_unlink(struct tree *t, const struct node *parent, const char *name, const struct caller *who)
+{
+        if (parent->kind == NODE_FILE || parent->kind == NODE_SCRATCH)
+                return -ENOTDIR;
+        if (parent->kind == NODE_CONTAINER)
+                return unlink_in_container(t, parent->c, name, who);
         tree_lock(t);
         bool exists = parent->kind == NODE_ROOT ? ns_find(t, name) != NULL :
                       parent->kind == NODE_NAMESPACE ? container_find(parent->ns, name) != NULL : false;
@@ -261,9 +492,104 @@ static int rename_container(struct tree *t, struct namespace *from, const char *
         return 0;
 }
 
-int tree_rename(struct tree *t, const struct node *parent, const char *name, const struct node *newparent,
-                const char *newname, unsigned flags)
+/* The content of a scratch file renamed onto f of c: committed as one
+ * change, unless it is what f shows already (sed -i or rsync -a that change
+ * nothing leave the list as it is). */
+static int commit_onto(struct tree *t, struct container *c, const struct file_def *f, struct scratch *data,
+                       const struct caller *who)
 {
+        if (scratch_link(data))
+                return -EPERM;  /* a symbolic link has no content to give */
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = scratch_content(data, &text, &len);
+        if (r < 0)
+                return r;
+        bf_error err = { 0 };
+        struct content *now = NULL;
+        bool same = bundle_read(container_bundle(c), f, &now, &err) == 0 && content_len(now) == len &&
+                    memcmp(content_data(now), text, len) == 0;
+        content_unref(now);
+        if (same)
+                return 0;
+        err = (bf_error){ 0 };
+        return openfile_commit_whole(t->parts.files, c, f, who->uid, text, len, &err);
+}
+
+static int rename_in_container(struct tree *t, struct container *c, const char *name, const char *newname,
+                               unsigned flags, const struct caller *who)
+{
+        if (flags & RENAME_EXCHANGE)
+                return -EINVAL;
+        if (strlen(newname) > NAME_MAX)
+                return -ENAMETOOLONG;
+        const struct file_def *to = file_find(newname);
+        tree_lock(t);
+        struct entry *e = c->removed ? NULL : entry_find(t, c, name);
+        struct entry *target = e && !to ? entry_find(t, c, newname) : NULL;
+        int r = 0;
+        if (!e)
+                /* The container's own files cannot move: EXDEV has tools copy. */
+                r = file_find(name) ? -EXDEV : streq(name, "rootfs") ? -EPERM : -ENOENT;
+        else if (e == target)
+                r = 0;
+        else if ((to || target || streq(newname, "rootfs")) && (flags & RENAME_NOREPLACE))
+                r = -EEXIST;
+        else if (streq(newname, "rootfs"))
+                r = -EISDIR;
+        else if (to && !(to->mode & 0200))
+                r = -EACCES;    /* config.json and error are read-only */
+        else if (to && to->kind == FILE_ROOTFS_IMAGE)
+                /* An unpack is answered later, from a thread of its own, as
+                 * a write: EXDEV has mv copy, that is write. */
+                r = -EXDEV;
+        if (r < 0 || e == target) {
+                tree_unlock(t);
+                return r;
+        }
+        if (!to) {
+                /* A scratch file takes a new name, replacing another one. */
+                char *nn = strdup(newname);
+                if (!nn) {
+                        tree_unlock(t);
+                        return -ENOMEM;
+                }
+                free(e->name);
+                e->name = nn;
+                c->entries_changed = realtime_now();
+                if (target)
+                        entry_unname(t, target);
+                tree_unlock(t);
+                return 0;
+        }
+        /* Onto a file of the container: its content is committed with no
+         * lock of the tree held (a commit takes the bundle's write lock, and
+         * renders, which may look at the tree). The kernel holds the
+         * directory meanwhile, so the names stay. */
+        struct scratch *data = scratch_ref(e->data);
+        e->nlookup++;
+        tree_unlock(t);
+        r = commit_onto(t, c, to, data, who);
+        scratch_unref(data);
+        tree_lock(t);
+        if (r == 0 && e->name && streq(e->name, name)) {
+                /* The kernel's dentry for the name is this node now. */
+                e->alias = to;
+                entry_unname(t, e);
+        }
+        e->nlookup--;
+        entry_maybe_free(t, e);
+        tree_unlock(t);
+        return r;
+}
+
+int tree_rename(struct tree *t, const struct node *parent, const char *name, const struct node *newparent,
+                const char *newname, unsigned flags, const struct caller *who)
+{
+        if (parent->kind == NODE_CONTAINER || newparent->kind == NODE_CONTAINER)
+                return parent->kind == newparent->kind && parent->c == newparent->c ?
+                               rename_in_container(t, parent->c, name, newname, flags, who) :
+                               -EXDEV;
         if (flags & RENAME_EXCHANGE)
                 return -EINVAL;
         if (parent->kind != newparent->kind || (parent->kind != NODE_ROOT && parent->kind != NODE_NAMESPACE))
@@ -273,6 +599,65 @@ int tree_rename(struct tree *t, const struct node *parent, const char *name, con
         tree_lock(t);
         int r = parent->kind == NODE_ROOT ? rename_namespace(t, name, newname) :
                                             rename_container(t, parent->ns, name, newparent->ns, newname);
+        tree_unlock(t);
+        return r;
+}
+
+/* ---- making files in a container directory ---------------------------------------------- */
+
+int tree_create(struct tree *t, const struct node *parent, const char *name, mode_t mode, const struct caller *who,
+                struct node *ret, struct scratch **ret_scratch)
+{
+        if (parent->kind != NODE_CONTAINER)
+                return parent->kind == NODE_FILE || parent->kind == NODE_SCRATCH ? -ENOTDIR : -EPERM;
+        struct container *c = parent->c;
+        const struct file_def *f = file_find(name);
+        struct proc_id pid = { 0 };
+        if (f)
+                (void) proc_id_of(who->pid, &pid);
+        int r = 0;
+        tree_lock(t);
+        if (c->removed) {
+                r = -ENOENT;
+        } else if (streq(name, "rootfs") || entry_find(t, c, name)) {
+                r = -EEXIST;
+        } else if (f) {
+                /* The lookup said it is not there: an exclusive create
+                 * that makes it anew (tree_lookup). */
+                made_anew(c, f, &pid);
+                c->nlookup++;
+                node_of_container(c, (unsigned) file_index(f) + 1, ret);
+                *ret_scratch = NULL;
+        } else {
+                struct entry *e;
+                r = entry_new(t, c, name, mode, who, NULL, &e);
+                if (r == 0) {
+                        node_of_entry(e, ret);
+                        *ret_scratch = scratch_ref(e->data);
+                }
+        }
+        tree_unlock(t);
+        return r;
+}
+
+int tree_symlink(struct tree *t, const struct node *parent, const char *name, const char *target,
+                 const struct caller *who, struct node *ret)
+{
+        if (parent->kind != NODE_CONTAINER)
+                return parent->kind == NODE_FILE || parent->kind == NODE_SCRATCH ? -ENOTDIR : -EPERM;
+        struct container *c = parent->c;
+        int r;
+        tree_lock(t);
+        if (c->removed) {
+                r = -ENOENT;
+        } else if (streq(name, "rootfs") || file_find(name) || entry_find(t, c, name)) {
+                r = -EEXIST;
+        } else {
+                struct entry *e;
+                r = entry_new(t, c, name, 0777, who, target, &e);
+                if (r == 0)
+                        node_of_entry(e, ret);
+        }
         tree_unlock(t);
         return r;
 }

@@ -790,43 +790,50 @@ int openfile_truncate(struct container *c, const struct file_def *f, struct open
         return bundle_commit(container_bundle(c), &(struct change){ .kind = CHANGE_REPLACE }, err);
 }
 
-int openfile_commit_whole(struct openfiles *set, struct container *c, const struct file_def *f, uid_t opener,
-                          const char *data, size_t len, bf_error *err)
+/* ---- a whole content at once ----------------------------------------------------------- */
+
+/* A new list, parsed and checked as a whole. */
+static int commit_list(struct openfile *of, const char *data, size_t len, bf_error *err)
 {
-        if (f->kind == FILE_CONFIG || f->kind == FILE_ERROR)
+        _cleanup_(optlines_freep) struct optline **lines = NULL;
+        size_t n = 0;
+        int r = optline_parse_text(data, len, &lines, &n, err);
+        if (r < 0)
+                return refuse(of, r, err);
+        r = refuse_host_paths(of, lines, n, err);
+        if (r == 0)
+                r = bundle_commit(of->b, &(struct change){ .kind = CHANGE_REPLACE, .lines = lines, .n = n }, err);
+        else
+                r = refuse(of, r, err);
+        for (size_t i = 0; i < n; i++)
+                optline_unref(lines[i]);
+        return r;
+}
+
+int openfile_commit_whole(struct openfiles *set, struct container *c, const struct file_def *f, uid_t opener,
+                          const char *data, size_t len, bf_error *err) NO_LOCK_ANALYSIS
+{
+        if (!(f->mode & 0200))
                 return bf_error_set(err, EACCES, "%s is read-only", f->name);
-        if (container_removed(c))
+        if (!container_get(c))
                 return bf_error_set(err, ENOENT, "the container was removed");
-        /* An open file of its own, never listed: it writes the whole at once. */
-        struct openfile *of = calloc(1, sizeof(*of));
-        if (!of)
-                return bf_error_oom(err);
-        *of = (struct openfile){
+        /* An open file of its own, never listed: the checks are a write's. */
+        struct openfile of = {
                 .set = set,
                 .c = c,
                 .b = container_bundle(c),
                 .f = f,
                 .opener = opener,
                 .host_paths_allowed = opener == set->owner || opener == 0,
-                .replace = f->kind == FILE_OPTS,
-                .dirty = f->kind == FILE_OPTS,
         };
-        mutex_init(&of->lock);
-        mutex_init(&of->read_lock);
-        mutex_lock(&of->lock);
-        int r = 0;
-        if (f->kind == FILE_OPTS) {
-                if (len && (r = stage_lines(of, data, len, err)) < 0)
-                        r = replace_refused(of, r, err);
-                if (r == 0)
-                        r = replace_commit(of, err);
-        } else if (len > 0) {
-                size_t count;
-                r = write_locked(of, data, len, &count, err);
-        } else {
-                r = refuse(of, bf_error_set(err, EINVAL, "%s: empty value", f->name), err);
-        }
-        mutex_unlock(&of->lock);
-        openfile_free(of);
+        mutex_init(&of.lock);
+        mutex_lock(&of.lock);
+        int r = f->kind == FILE_OPTS ? commit_list(&of, data, len, err) :
+                f->kind == FILE_PLATFORM ? write_platform(&of, data, len, err) :
+                                           write_control(&of, data, len, err);
+        mutex_unlock(&of.lock);
+        buf_free(&of.value);
+        mutex_destroy(&of.lock);
+        container_put(c);
         return r;
 }

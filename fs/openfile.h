@@ -51,8 +51,8 @@ int openfiles_start(struct openfiles *set, const char *mountpoint, bf_error *err
 /* Frees the open files the kernel never released (at the end only). */
 void openfiles_free(struct openfiles *set);
 
-/* Open file f (inode number ino) of container c with open(2)'s flags, for
- * uid opener. */
+/* Open file f of container c with open(2)'s flags, for uid opener; ino is
+ * the number stat shows for f (holders.h looks for it). */
 int openfile_open(struct openfiles *set, struct container *c, const struct file_def *f, uint64_t ino, int flags,
                   uid_t opener, struct openfile **ret, bf_error *err);
 /* Who opened it (whose rights its writes have). */
@@ -69,14 +69,14 @@ int openfile_write(struct openfile *of, const char *data, size_t size, size_t *r
 int openfile_flush(struct openfile *of, pid_t pid, bf_error *err);
 /* The last reference went: what no close committed is committed now. */
 void openfile_release(struct openfile *of);
+/* A whole content given at once (a scratch file renamed onto f): one
+ * change, checked, kept and refused as writing it to f through a new open
+ * file would be, with the same errno and `error`: for opts the new list
+ * (as `cat saved > opts`; its size bounded by the content's, not by a
+ * write's), for a control file or platform one value. Acts with uid
+ * opener's rights. */
+int openfile_commit_whole(struct openfiles *set, struct container *c, const struct file_def *f, uid_t opener,
+                          const char *data, size_t len, bf_error *err);
 /* truncate(2) or ftruncate(2) (of NULL: by path) of file f of c. */
 int openfile_truncate(struct container *c, const struct file_def *f, struct openfile *of, off_t size,
                       bf_error *err);
-
-/* The whole of data as one change of file f of c, by uid opener (a file
- * renamed onto f): opts becomes the list data holds (its last line may
- * lack a newline), a control file takes data as one value, platform as
- * its value. Checked as writes through an open file are; refused, nothing
- * changes and `error` says why. */
-int openfile_commit_whole(struct openfiles *set, struct container *c, const struct file_def *f, uid_t opener,
-                          const char *data, size_t len, bf_error *err);

@@ -1,6 +1,7 @@
 /* The FUSE operations (ops.h). Requests on a rootfs served through FUSE,
  * and below it, go to the passthrough; the others to the tree (lookups,
- * attributes, directories and their changes) or to an open file. */
+ * attributes, directories and their changes) or to an open file: of a
+ * container's own files (openfile.h) or of a scratch file (scratch.h). */
 #include "ops.h"
 
 #include <limits.h>
@@ -12,10 +13,12 @@
 
 #include "content.h"
 #include "files.h"
+#include "lock.h"
 #include "mounts.h"
 #include "openfile.h"
 #include "passthrough.h"
 #include "rootfs_image.h"
+#include "scratch.h"
 #include "store.h"
 #include "tree.h"
 #include "util.h"
@@ -75,6 +78,38 @@ static void reply_negative(fuse_req_t req)
         fuse_reply_entry(req, &e);      /* not cached */
 }
 
+static struct caller caller_of(fuse_req_t req)
+{
+        const struct fuse_ctx *ctx = fuse_req_ctx(req);
+        return (struct caller){ .pid = ctx->pid, .uid = ctx->uid, .gid = ctx->gid };
+}
+
+/* An open file is one of a container's own files (an openfile) or a
+ * scratch file, told apart by the low bit of the handle, whatever its node
+ * stands for by now (a scratch file renamed onto a control file stays
+ * one for the descriptors opened before). */
+#define FH_SCRATCH 1
+
+static bool fh_is_scratch(const struct fuse_file_info *fi)
+{
+        return fi->fh & FH_SCRATCH;
+}
+
+static struct scratch *fh_scratch(const struct fuse_file_info *fi)
+{
+        return (struct scratch *) (uintptr_t) (fi->fh & ~(uint64_t) FH_SCRATCH);
+}
+
+static void fh_set_scratch(struct fuse_file_info *fi, struct scratch *s)
+{
+        fi->fh = (uint64_t) (uintptr_t) s | FH_SCRATCH;
+}
+
+static struct openfile *openfile_of(const struct fuse_file_info *fi)
+{
+        return (struct openfile *) (uintptr_t) (fi->fh & ~(uint64_t) FH_SCRATCH);
+}
+
 /* ---- the tree ---------------------------------------------------------------- */
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -86,7 +121,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
                 pt_lookup(req, &p.pt, name);
                 return;
         }
-        int r = tree_lookup(ctx_of(req)->tree, &p, name, &n);
+        struct caller who = caller_of(req);
+        int r = tree_lookup(ctx_of(req)->tree, &p, name, &who, &n);
         if (r == -ENOENT)
                 reply_negative(req);
         else if (r < 0)
@@ -173,20 +209,22 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
                 pt_setattr(req, &n.pt, attr, to_set, fi);
                 return;
         }
-        if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-                fuse_reply_err(req, EPERM);
-                return;
-        }
-        if ((to_set & FUSE_SET_ATTR_SIZE) && n.kind == NODE_FILE) {
-                bf_error err = { 0 };
-                struct openfile *of = fi ? (struct openfile *) (uintptr_t) fi->fh : NULL;
-                int r = openfile_truncate(n.c, n.file, of, attr->st_size, &err);
-                if (r < 0) {
-                        fuse_reply_err(req, -r);
-                        return;
+        int r;
+        if (fi && fh_is_scratch(fi)) {
+                /* ftruncate(2), fchmod(2)... of a scratch file's descriptor */
+                r = scratch_setattr(fh_scratch(fi), attr, to_set);
+        } else {
+                struct caller who = caller_of(req);
+                r = tree_setattr(ctx_of(req)->tree, &n, attr, to_set, &who);
+                if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE) && n.kind == NODE_FILE) {
+                        bf_error err = { 0 };
+                        r = openfile_truncate(n.c, n.file, fi ? openfile_of(fi) : NULL, attr->st_size, &err);
                 }
         }
-        reply_attr(req, &n);
+        if (r < 0)
+                fuse_reply_err(req, -r);
+        else
+                reply_attr(req, &n);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -198,7 +236,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
                 pt_mkdir(req, &p.pt, name, mode);
                 return;
         }
-        int r = tree_mkdir(ctx_of(req)->tree, &p, name, &n);
+        struct caller who = caller_of(req);
+        int r = tree_mkdir(ctx_of(req)->tree, &p, name, &who, &n);
         if (r < 0)
                 fuse_reply_err(req, -r);
         else
@@ -221,10 +260,11 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
         struct node p;
         if (!node_get(req, parent, &p))
                 return;
+        struct caller who = caller_of(req);
         if (passthrough(&p))
                 pt_unlink(req, &p.pt, name, false);
         else
-                fuse_reply_err(req, -tree_unlink(ctx_of(req)->tree, &p, name));
+                fuse_reply_err(req, -tree_unlink(ctx_of(req)->tree, &p, name, &who));
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname,
@@ -238,43 +278,101 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
                 pt_rename(req, &p.pt, name, &np.pt, newname, flags);
         else if (pt || npt)
                 fuse_reply_err(req, EXDEV);
-        else
-                fuse_reply_err(req, -tree_rename(ctx_of(req)->tree, &p, name, &np, newname, flags));
+        else {
+                struct caller who = caller_of(req);
+                fuse_reply_err(req, -tree_rename(ctx_of(req)->tree, &p, name, &np, newname, flags, &who));
+        }
 }
 
-/* Nothing but the tree's own directories and files can be made, except in
- * a rootfs served through FUSE. */
+/* Besides the tree's own directories, only scratch files (regular files and
+ * symbolic links) can be made, in a container directory; and anything in a
+ * rootfs served through FUSE. */
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-        struct node p;
+        struct node p, n;
         if (!node_get(req, parent, &p))
                 return;
-        if (passthrough(&p))
+        if (passthrough(&p)) {
                 pt_mknod(req, &p.pt, name, mode, rdev);
-        else
+                return;
+        }
+        if (!S_ISREG(mode)) {
                 fuse_reply_err(req, EPERM);
+                return;
+        }
+        struct caller who = caller_of(req);
+        struct scratch *s = NULL;
+        int r = tree_create(ctx_of(req)->tree, &p, name, mode, &who, &n, &s);
+        scratch_unref(s);
+        if (r == 0 && n.kind != NODE_SCRATCH) {
+                tree_forget(ctx_of(req)->tree, n.ino, 1);
+                r = -EEXIST;    /* only open(2) makes a container's file anew */
+        }
+        if (r < 0)
+                fuse_reply_err(req, -r);
+        else
+                reply_entry(req, &n);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
 {
-        struct node p;
+        struct node p, n;
         if (!node_get(req, parent, &p))
                 return;
-        if (passthrough(&p))
+        if (passthrough(&p)) {
                 pt_create(req, &p.pt, name, mode, fi);
+                return;
+        }
+        struct ops_ctx *ctx = ctx_of(req);
+        struct caller who = caller_of(req);
+        struct scratch *s = NULL;
+        int r = tree_create(ctx->tree, &p, name, mode, &who, &n, &s);
+        struct openfile *of = NULL;
+        if (r == 0 && !s) {
+                /* A container's file made anew: it starts empty (opts: a new list). */
+                bf_error err = { 0 };
+                r = openfile_open(ctx->files, n.c, n.file, tree_file_shown(&n), fi->flags | O_TRUNC, who.uid, &of,
+                                  &err);
+                if (r < 0)
+                        tree_forget(ctx->tree, n.ino, 1);
+        }
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        struct fuse_entry_param e = { .ino = n.ino, .generation = n.generation, .entry_timeout = ENTRY_TIMEOUT };
+        r = tree_stat(ctx->tree, &n, &e.attr, &e.attr_timeout);
+        fi->direct_io = 1;
+        fi->keep_cache = 0;
+        if (s)
+                fh_set_scratch(fi, s);
         else
-                fuse_reply_err(req, EPERM);
+                fi->fh = (uint64_t) (uintptr_t) of;
+        if (r < 0 || fuse_reply_create(req, &e, fi) != 0) {
+                if (r < 0)
+                        fuse_reply_err(req, -r);
+                tree_forget(ctx->tree, n.ino, 1);
+                scratch_unref(s);
+                if (of)
+                        openfile_release(of);
+        }
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-        struct node p;
+        struct node p, n;
         if (!node_get(req, parent, &p))
                 return;
-        if (passthrough(&p))
+        if (passthrough(&p)) {
                 pt_symlink(req, link, &p.pt, name);
+                return;
+        }
+        struct caller who = caller_of(req);
+        int r = tree_symlink(ctx_of(req)->tree, &p, name, link, &who, &n);
+        if (r < 0)
+                fuse_reply_err(req, -r);
         else
-                fuse_reply_err(req, EPERM);
+                reply_entry(req, &n);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -296,6 +394,8 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
                 return;
         if (passthrough(&n))
                 pt_readlink(req, &n.pt);
+        else if (n.kind == NODE_SCRATCH && scratch_link(n.scratch))
+                fuse_reply_readlink(req, scratch_link(n.scratch));
         else
                 fuse_reply_err(req, EINVAL);
 }
@@ -399,7 +499,54 @@ struct dirbuf {
         fuse_req_t req;         /* for fuse_add_direntry's sizes only */
         char *p;
         size_t len;
+        struct open_dirs *set;
+        struct dirbuf *prev, *next;     /* in set->head while the kernel holds it */
 };
+
+struct open_dirs {
+        mutex lock;
+        struct dirbuf *head GUARDED_BY(lock);
+};
+
+int open_dirs_new(struct open_dirs **ret)
+{
+        struct open_dirs *d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        mutex_init(&d->lock);
+        *ret = d;
+        return 0;
+}
+
+static void dirbuf_free(struct dirbuf *b)
+{
+        free(b->p);
+        free(b);
+}
+
+void open_dirs_free(struct open_dirs *d) NO_LOCK_ANALYSIS
+{
+        if (!d)
+                return;
+        while (d->head) {
+                struct dirbuf *b = d->head;
+                d->head = b->next;
+                dirbuf_free(b);
+        }
+        mutex_destroy(&d->lock);
+        free(d);
+}
+
+static void open_dirs_add(struct open_dirs *d, struct dirbuf *b)
+{
+        mutex_lock(&d->lock);
+        b->set = d;
+        b->next = d->head;
+        if (b->next)
+                b->next->prev = b;
+        d->head = b;
+        mutex_unlock(&d->lock);
+}
 
 static struct dirbuf *dirbuf_ref(struct dirbuf *b)
 {
@@ -411,8 +558,18 @@ static void dirbuf_unref(struct dirbuf *b)
 {
         if (!ref_put(&b->refs))
                 return;
-        free(b->p);
-        free(b);
+        struct open_dirs *d = b->set;
+        if (d) {
+                mutex_lock(&d->lock);
+                if (b->prev)
+                        b->prev->next = b->next;
+                else
+                        d->head = b->next;
+                if (b->next)
+                        b->next->prev = b->prev;
+                mutex_unlock(&d->lock);
+        }
+        dirbuf_free(b);
 }
 
 static int dirbuf_add(void *userdata, const char *name, uint64_t ino, mode_t type)
@@ -438,7 +595,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
                 pt_opendir(req, &n.pt, fi);
                 return;
         }
-        if (n.kind == NODE_FILE) {
+        if (n.kind == NODE_FILE || n.kind == NODE_SCRATCH) {
                 fuse_reply_err(req, ENOTDIR);
                 return;
         }
@@ -449,7 +606,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         }
         ref_init(&b->refs);
         b->req = req;
-        int r = dirbuf_add(b, ".", ino, S_IFDIR);
+        struct stat self;
+        double timeout;
+        int r = tree_stat(ctx_of(req)->tree, &n, &self, &timeout);
+        if (r == 0)
+                r = dirbuf_add(b, ".", self.st_ino, S_IFDIR);
         if (r == 0)
                 r = dirbuf_add(b, "..", FUSE_ROOT_ID, S_IFDIR);
         if (r == 0)
@@ -460,6 +621,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
                 fuse_reply_err(req, -r);
                 return;
         }
+        open_dirs_add(ctx_of(req)->dirs, b);
         fi->fh = (uint64_t) (uintptr_t) b;
         fi->cache_readdir = 0;
         if (fuse_reply_open(req, fi) != 0)
@@ -495,11 +657,6 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 }
 
 /* ---- files ------------------------------------------------------------------------ */
-
-static struct openfile *openfile_of(const struct fuse_file_info *fi)
-{
-        return (struct openfile *) (uintptr_t) fi->fh;
-}
 
 /* An open of config.json whose container's rootfs mount is being made:
  * a runtime reads config.json before it takes the rootfs, so the open is
@@ -544,13 +701,29 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 pt_open(req, &n.pt, fi);
                 return;
         }
+        if (n.kind == NODE_SCRATCH) {
+                int r = scratch_link(n.scratch) ? -ELOOP : 0;
+                if (r == 0 && (fi->flags & O_TRUNC))
+                        r = scratch_setattr(n.scratch, &(struct stat){ .st_size = 0 }, FUSE_SET_ATTR_SIZE);
+                if (r < 0) {
+                        fuse_reply_err(req, -r);
+                        return;
+                }
+                fh_set_scratch(fi, scratch_ref(n.scratch));
+                fi->direct_io = 1;
+                fi->keep_cache = 0;
+                if (fuse_reply_open(req, fi) != 0)
+                        scratch_unref(n.scratch);
+                return;
+        }
         if (n.kind != NODE_FILE) {
                 fuse_reply_err(req, EISDIR);
                 return;
         }
         bf_error err = { 0 };
         struct openfile *of;
-        int r = openfile_open(ctx_of(req)->files, n.c, n.file, n.ino, fi->flags, fuse_req_ctx(req)->uid, &of, &err);
+        int r = openfile_open(ctx_of(req)->files, n.c, n.file, tree_file_shown(&n), fi->flags, fuse_req_ctx(req)->uid,
+                              &of, &err);
         if (r < 0) {
                 fuse_reply_err(req, -r);
                 return;
@@ -575,6 +748,18 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
                 pt_read(req, size, off, fi);
                 return;
         }
+        if (fh_is_scratch(fi)) {
+                char *out = malloc(size ? size : 1);
+                size_t len = 0;
+                if (!out) {
+                        fuse_reply_err(req, ENOMEM);
+                        return;
+                }
+                scratch_read(fh_scratch(fi), off, size, out, &len);
+                fuse_reply_buf(req, out, len);
+                free(out);
+                return;
+        }
         struct content *c;
         size_t start, len;
         bf_error err = { 0 };
@@ -595,6 +780,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                 return;
         if (passthrough(&n)) {
                 pt_write(req, data, size, off, fi);
+                return;
+        }
+        if (fh_is_scratch(fi)) {
+                int r = scratch_write(fh_scratch(fi), off, fi->flags & O_APPEND, data, size);
+                if (r < 0)
+                        fuse_reply_err(req, -r);
+                else
+                        fuse_reply_write(req, size);
                 return;
         }
         if (n.kind == NODE_FILE && n.file->kind == FILE_ROOTFS_IMAGE) {
@@ -620,6 +813,10 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 pt_flush(req, fi);
                 return;
         }
+        if (fh_is_scratch(fi)) {
+                fuse_reply_err(req, 0);
+                return;
+        }
         bf_error err = { 0 };
         fuse_reply_err(req, -openfile_flush(openfile_of(fi), fuse_req_ctx(req)->pid, &err));
 }
@@ -631,7 +828,10 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
                 pt_release(req, fi);
                 return;
         }
-        openfile_release(openfile_of(fi));
+        if (fh_is_scratch(fi))
+                scratch_unref(fh_scratch(fi));
+        else
+                openfile_release(openfile_of(fi));
         fuse_reply_err(req, 0);
 }
 

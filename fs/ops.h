@@ -7,6 +7,7 @@
 
 struct mounts;
 struct image_unpacks;
+struct open_dirs;
 struct openfiles;
 struct store;
 struct tree;
@@ -18,6 +19,12 @@ struct ops_ctx {
         struct mounts *mounts;
         struct store *store;
         struct image_unpacks *unpacks;
+        struct open_dirs *dirs;
 };
+
+/* The listings of directories the kernel holds open: those it never
+ * releases (the session may end first) go with the set. */
+int open_dirs_new(struct open_dirs **ret);
+void open_dirs_free(struct open_dirs *dirs);
 
 const struct fuse_lowlevel_ops *ops_table(void);

@@ -38,6 +38,9 @@ struct passthroughs {
         mutex lock;
         struct uid_use *uses GUARDED_BY(lock);  /* uids holding something, limited ones only */
         size_t files_all GUARDED_BY(lock);      /* files of limited uids */
+        /* Every open file: those the kernel never released (it may not,
+         * when the session ends first) are closed with the passthroughs. */
+        struct pt_file *open GUARDED_BY(lock);
 };
 
 #define NO_UID ((uid_t) -1)
@@ -58,6 +61,7 @@ struct pt_node {
 struct passthrough {
         struct passthroughs *pts;
         struct inodes *inodes;
+        dev_t state_dev;        /* files there show numbers from their own (inodes.h) */
         struct rootfs *rootfs;
         void *owner;
         mutex lock;
@@ -75,8 +79,10 @@ struct pt_file {
         int fd;
         uid_t charged;
         DIR *dir;               /* directories: fd is dirfd(dir) */
+        bool stable;            /* on the state directory's file system: entries show stable numbers */
         off_t offset;
         struct dirent *entry;
+        struct pt_file *prev, *next;    /* in pts->open */
 };
 
 /* ---- limits ------------------------------------------------------------------ */
@@ -96,10 +102,17 @@ int passthroughs_new(struct handles *handles, uid_t owner, unsigned long nofile,
         return 0;
 }
 
+static void file_close(struct pt_file *f);
+
 void passthroughs_free(struct passthroughs *pts) NO_LOCK_ANALYSIS
 {
         if (!pts)
                 return;
+        while (pts->open) {
+                struct pt_file *f = pts->open;
+                pts->open = f->next;
+                file_close(f);
+        }
         while (pts->uses) {
                 struct uid_use *u = pts->uses;
                 pts->uses = u->next;
@@ -192,13 +205,13 @@ static uid_t caller(fuse_req_t req)
 
 /* ---- passthroughs and their nodes --------------------------------------------- */
 
-int passthrough_new(struct passthroughs *pts, struct inodes *inodes, struct rootfs *rootfs, void *owner,
-                    struct passthrough **ret, bf_error *err)
+int passthrough_new(struct passthroughs *pts, struct inodes *inodes, dev_t state_dev, struct rootfs *rootfs,
+                    void *owner, struct passthrough **ret, bf_error *err)
 {
         struct passthrough *p = calloc(1, sizeof(*p));
         if (!p)
                 return bf_error_oom(err);
-        *p = (struct passthrough){ .pts = pts, .inodes = inodes, .rootfs = rootfs, .owner = owner };
+        *p = (struct passthrough){ .pts = pts, .inodes = inodes, .state_dev = state_dev, .rootfs = rootfs, .owner = owner };
         mutex_init(&p->lock);
         *ret = p;
         return 0;
@@ -394,6 +407,14 @@ static int at_reopen(const struct pt_at *at, int flags)
         return fd < 0 ? -errno : fd;
 }
 
+/* The number a real file shows through the tree: from its own inode
+ * number when it lives on the state directory's file system, so that it
+ * stays the same across restarts (inodes.h). */
+static ino_t shown_number(const struct passthrough *p, const struct stat *st, fuse_ino_t node)
+{
+        return inode_shown(st->st_dev == p->state_dev ? st->st_ino : 0, 0, node);
+}
+
 int pt_stat(const struct pt_at *at, struct stat *st)
 {
         _cleanup_close_ int fd = at_fd(at);
@@ -401,7 +422,7 @@ int pt_stat(const struct pt_at *at, struct stat *st)
                 return fd;
         if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
-        st->st_ino = at->ino;
+        st->st_ino = shown_number(at->p, st, at->ino);
         return 0;
 }
 
@@ -459,9 +480,9 @@ static int pt_find(const struct pt_at *parent, const char *name, uid_t uid, stru
                 if (r < 0)
                         return r;
         }
-        st.st_ino = inode_number(&n->inode, 0);
+        e->ino = inode_number(&n->inode, 0);
+        st.st_ino = shown_number(p, &st, e->ino);
         e->attr = st;
-        e->ino = st.st_ino;
         e->generation = n->inode.generation;
         e->attr_timeout = PT_TIMEOUT;
         e->entry_timeout = PT_TIMEOUT;
@@ -504,7 +525,7 @@ void pt_getattr(fuse_req_t req, const struct pt_at *at, struct fuse_file_info *f
         struct pt_file *f = file_of(fi);
         int r = 0;
         if (f && fstat(f->fd, &st) == 0)
-                st.st_ino = at->ino;    /* the open file itself, even unlinked */
+                st.st_ino = shown_number(at->p, &st, at->ino);  /* the open file itself, even unlinked */
         else
                 r = pt_stat(at, &st);
         if (r < 0)
@@ -675,12 +696,17 @@ static int file_new(fuse_req_t req, struct passthroughs *pts, struct pt_file **r
                 free(f);
                 return r;
         }
+        mutex_lock(&pts->lock);
+        f->next = pts->open;
+        if (f->next)
+                f->next->prev = f;
+        pts->open = f;
+        mutex_unlock(&pts->lock);
         *ret = f;
         return 0;
 }
 
-/* The uid it counts against is its opener's, whoever closes it. */
-static void file_free(struct pt_file *f)
+static void file_close(struct pt_file *f)
 {
         if (f->dir)
                 closedir(f->dir);
@@ -688,6 +714,20 @@ static void file_free(struct pt_file *f)
                 close(f->fd);
         uncharge(f->pts, f->charged, 0, 1);
         free(f);
+}
+
+static void file_free(struct pt_file *f)
+{
+        struct passthroughs *pts = f->pts;
+        mutex_lock(&pts->lock);
+        if (f->prev)
+                f->prev->next = f->next;
+        else
+                pts->open = f->next;
+        if (f->next)
+                f->next->prev = f->prev;
+        mutex_unlock(&pts->lock);
+        file_close(f);
 }
 
 /* Open files are answered with direct_io: the page cache belongs to the
@@ -815,6 +855,8 @@ void pt_opendir(fuse_req_t req, const struct pt_at *at, struct fuse_file_info *f
                 file_free(f);
                 return;
         }
+        struct stat st;
+        f->stable = fstat(fd, &st) == 0 && st.st_dev == at->p->state_dev;
         f->dir = fdopendir(fd);
         if (!f->dir) {
                 fuse_reply_err(req, errno);
@@ -849,7 +891,9 @@ void pt_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *f
                         if (!d->entry)
                                 break;
                 }
-                struct stat st = { .st_ino = d->entry->d_ino, .st_mode = (mode_t) d->entry->d_type << 12 };
+                /* A mount point below shows the number of what it covers, as anywhere. */
+                ino_t ino = d->stable ? inode_shown(d->entry->d_ino, 0, 0) : d->entry->d_ino;
+                struct stat st = { .st_ino = ino, .st_mode = (mode_t) d->entry->d_type << 12 };
                 off_t next = telldir(d->dir);
                 size_t l = fuse_add_direntry(req, out + used, size - used, d->entry->d_name, &st, next);
                 if (l > size - used)

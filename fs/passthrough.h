@@ -42,8 +42,10 @@ int passthroughs_new(struct handles *handles, uid_t owner, unsigned long nofile,
                      bf_error *err);
 void passthroughs_free(struct passthroughs *pts);
 
-int passthrough_new(struct passthroughs *pts, struct inodes *inodes, struct rootfs *rootfs, void *owner,
-                    struct passthrough **ret, bf_error *err);
+/* Files on state_dev (the state directory's file system) show stable
+ * inode numbers (inodes.h). */
+int passthrough_new(struct passthroughs *pts, struct inodes *inodes, dev_t state_dev, struct rootfs *rootfs,
+                    void *owner, struct passthrough **ret, bf_error *err);
 /* Frees every node too (the kernel forgot them, or the daemon stops). */
 void passthrough_free(struct passthrough *p);
 /* Does the kernel hold any node below the rootfs? */

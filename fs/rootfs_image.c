@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -203,13 +204,23 @@ static void job_show(const struct image_unpack *j, buf *out)
 }
 
 /* The progress of an unpack under way, else the reference last unpacked. */
-static int show(struct container *c, buf *out, bf_error *err)
+/* What a read shows, and (ret_changed, if not NULL) when it last changed:
+ * now while an unpack makes progress, else when the mark last changed (the
+ * rootfs directory's ctime: at least that, and stable while nothing
+ * changes there). */
+static int show(struct container *c, buf *out, struct timespec *ret_changed, bf_error *err)
 {
-        if (container_unpacking(c, job_show, out))
+        if (container_unpacking(c, job_show, out)) {
+                if (ret_changed)
+                        clock_gettime(CLOCK_REALTIME, ret_changed);
                 return out->oom ? bf_error_oom(err) : 0;
+        }
         _cleanup_close_ int fd = rootfs_dir_open(c, err);
         if (fd < 0)
                 return fd;
+        struct stat st;
+        if (ret_changed)
+                *ret_changed = fstat(fd, &st) == 0 ? st.st_ctim : (struct timespec){ 0 };
         char value[MARK_MAX];
         int r = mark_get(fd, NULL, value, err);
         if (r < 0)
@@ -231,7 +242,7 @@ int rootfs_image_open(struct container *c, bool writing, struct content **ret, b
         if (!ret)
                 return 0;
         _cleanup_(buf_free) buf out = { 0 };
-        int r = show(c, &out, err);
+        int r = show(c, &out, NULL, err);
         if (r < 0)
                 return r;
         struct content *content = content_new(out.p ? out.p : "", out.len, 0, NULL);
@@ -241,14 +252,14 @@ int rootfs_image_open(struct container *c, bool writing, struct content **ret, b
         return 0;
 }
 
-int rootfs_image_size(struct container *c, size_t *ret)
+int rootfs_image_stat(struct container *c, size_t *ret_size, struct timespec *ret_mtime)
 {
         _cleanup_(buf_free) buf out = { 0 };
         bf_error err = { 0 };
-        int r = show(c, &out, &err);
+        int r = show(c, &out, ret_mtime, &err);
         if (r < 0)
                 return r;
-        *ret = out.len;
+        *ret_size = out.len;
         return 0;
 }
 

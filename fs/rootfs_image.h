@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "error.h"
 
@@ -45,8 +46,8 @@ void rootfs_image_write(struct image_unpacks *u, fuse_req_t req, struct containe
  * unpacked into the rootfs; ret (NULL: not for reading) gets what a read
  * shows. */
 int rootfs_image_open(struct container *c, bool writing, struct content **ret, bf_error *err);
-/* The size of what a read shows now. */
-int rootfs_image_size(struct container *c, size_t *ret);
+/* The size of what a read shows now, and when it last changed. */
+int rootfs_image_stat(struct container *c, size_t *ret_size, struct timespec *ret_mtime);
 
 /* While a tree is loaded: undo an unpack into the rootfs directory dir that
  * a crash cut short (everything in dir is removed). 1 when there was one

@@ -14,8 +14,23 @@
 #include "platform.h"
 #include "identifiers.h"
 #include "rootfs_image.h"
+#include "scratch.h"
 #include "store.h"
 #include "util.h"
+
+uint64_t persistent_id(struct tree *t, const char *ns, const char *id, struct timespec *ret_born)
+{
+        struct stat st;
+        struct timespec born;
+        if (store_dir_stat(t->parts.store, ns, id, &st, &born) < 0) {
+                if (ret_born)
+                        clock_gettime(CLOCK_REALTIME, ret_born);
+                return 0;
+        }
+        if (ret_born)
+                *ret_born = born.tv_sec ? born : st.st_ctim;
+        return st.st_dev == t->state_dev ? st.st_ino : 0;
+}
 
 /* ---- namespaces ------------------------------------------------------------ */
 
@@ -176,6 +191,7 @@ static void container_free(struct container *c)
                 return;
         passthrough_free(c->pt);
         bundle_free(c->bundle);
+        free(c->anew);
         rootfs_unref(c->rootfs);
         if (c->inode.slot)
                 inodes_remove(c->tree->parts.inodes, &c->inode);
@@ -199,6 +215,7 @@ int container_new(struct tree *t, const char *ns, const char *id, const char *pl
                 return bf_error_oom(err);
         c->tree = t;
         c->inode.kind = INODE_CONTAINER;
+        c->persistent = persistent_id(t, ns, id, &c->born);
         int r = inodes_add(t->parts.inodes, &c->inode, err);
         if (r < 0)
                 return r;
@@ -278,7 +295,7 @@ int container_use_rootfs(struct tree *t, struct container *c, struct rootfs **re
         if (e < 0)
                 return e;
         struct passthrough *pt;
-        e = passthrough_new(t->parts.passthroughs, t->parts.inodes, r, c, &pt, &err);
+        e = passthrough_new(t->parts.passthroughs, t->parts.inodes, t->state_dev, r, c, &pt, &err);
         if (e < 0) {
                 rootfs_unref(r);
                 return e;
@@ -329,8 +346,16 @@ int tree_new(const struct tree_parts *parts, struct tree **ret, bf_error *err)
         struct tree *t = calloc(1, sizeof(*t));
         if (!t)
                 return bf_error_oom(err);
+        int r = scratch_pool_new(&t->pool, err);
+        if (r < 0) {
+                free(t);
+                return r;
+        }
         mutex_init(&t->lock);
         t->parts = *parts;
+        struct stat st;
+        if (store_dir_stat(parts->store, NULL, NULL, &st, NULL) == 0)
+                t->state_dev = st.st_dev;
         *ret = t;
         return 0;
 }
@@ -339,6 +364,19 @@ void tree_free(struct tree *t) NO_LOCK_ANALYSIS
 {
         if (!t)
                 return;
+        /* Scratch files first: they hold their containers. */
+        while (t->orphans) {
+                struct entry *e = t->orphans;
+                t->orphans = e->next;
+                entry_free(t, e);
+        }
+        for (struct namespace *ns = t->namespaces; ns; ns = ns->next)
+                for (struct container *c = ns->containers; c; c = c->next)
+                        while (c->entries) {
+                                struct entry *e = c->entries;
+                                c->entries = e->next;
+                                entry_free(t, e);
+                        }
         while (t->namespaces) {
                 struct namespace *ns = t->namespaces;
                 t->namespaces = ns->next;
@@ -356,6 +394,7 @@ void tree_free(struct tree *t) NO_LOCK_ANALYSIS
                 t->removed = c->next;
                 container_free(c);
         }
+        scratch_pool_free(t->pool);
         mutex_destroy(&t->lock);
         free(t);
 }
@@ -398,8 +437,10 @@ static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYS
         if (!sc->id) {
                 struct namespace *ns;
                 int r = ns_new(t, sc->ns, &ns, &err);
-                if (r == 0)
+                if (r == 0) {
+                        ns->persistent = persistent_id(t, sc->ns, NULL, NULL);
                         ns_insert(t, ns);
+                }
                 return r;
         }
         struct namespace *ns = ns_find(t, sc->ns);
@@ -450,6 +491,18 @@ void node_of_ns(struct namespace *ns, struct node *ret)
         };
 }
 
+void node_of_entry(struct entry *e, struct node *ret)
+{
+        *ret = (struct node){
+                .kind = e->alias ? NODE_FILE : NODE_SCRATCH,
+                .ino = inode_number(&e->inode, 0),
+                .generation = e->inode.generation,
+                .c = e->c,
+                .file = e->alias,
+                .scratch = e->data,
+        };
+}
+
 int tree_node(struct tree *t, uint64_t ino, struct node *ret)
 {
         if (ino == FUSE_ROOT_ID) {
@@ -485,12 +538,55 @@ int tree_node(struct tree *t, uint64_t ino, struct node *ret)
                 };
                 return 0;
         }
+        case INODE_SCRATCH: {
+                if (part)
+                        return -ESTALE;
+                /* alias is set once, under the tree's lock */
+                tree_lock(t);
+                node_of_entry((struct entry *) o, ret);
+                tree_unlock(t);
+                return 0;
+        }
         }
         return -ESTALE;
 }
 
-int tree_lookup(struct tree *t, const struct node *parent, const char *name, struct node *ret)
+static int lookup_in_container(struct tree *t, struct container *c, const char *name, const struct caller *who,
+                               struct node *ret) EXCLUDES(t)
 {
+        const struct file_def *f = file_find(name);
+        if (f && may_make_anew(t, c, f, who->pid))
+                return -ENOENT;
+        int r = -ENOENT;
+        tree_lock(t);
+        if (c->removed) {
+                /* gone */
+        } else if (f || streq(name, "rootfs")) {
+                struct rootfs *rootfs;
+                r = f ? 0 : container_use_rootfs(t, c, &rootfs);
+                if (r == 0) {
+                        if (!f)
+                                rootfs_want(rootfs);
+                        c->nlookup++;
+                        node_of_container(c, f ? (unsigned) file_index(f) + 1 : ROOTFS_PART, ret);
+                }
+        } else {
+                struct entry *e = entry_find(t, c, name);
+                if (e) {
+                        e->nlookup++;
+                        node_of_entry(e, ret);
+                        r = 0;
+                }
+        }
+        tree_unlock(t);
+        return r;
+}
+
+int tree_lookup(struct tree *t, const struct node *parent, const char *name, const struct caller *who,
+                struct node *ret)
+{
+        if (parent->kind == NODE_CONTAINER)
+                return lookup_in_container(t, parent->c, name, who, ret);
         int r = -ENOENT;
         tree_lock(t);
         switch (parent->kind) {
@@ -517,24 +613,6 @@ int tree_lookup(struct tree *t, const struct node *parent, const char *name, str
                         node_of_container(c, 0, ret);
                         r = 0;
                 }
-                break;
-        }
-        case NODE_CONTAINER: {
-                struct container *c = parent->c;
-                bool rootfs = streq(name, "rootfs");
-                const struct file_def *f = rootfs ? NULL : file_find(name);
-                if (c->removed || (!f && !rootfs))
-                        break;
-                if (rootfs) {
-                        struct rootfs *rf;
-                        r = container_use_rootfs(t, c, &rf);
-                        if (r < 0)
-                                break;
-                        rootfs_want(rf);
-                }
-                c->nlookup++;
-                node_of_container(c, f ? (unsigned) file_index(f) + 1 : ROOTFS_PART, ret);
-                r = 0;
                 break;
         }
         default:
@@ -571,63 +649,158 @@ void tree_forget(struct tree *t, uint64_t ino, uint64_t count)
                 container_maybe_free(t, c);
                 break;
         }
+        case INODE_SCRATCH: {
+                struct entry *e = (struct entry *) o;
+                e->nlookup = e->nlookup > count ? e->nlookup - count : 0;
+                entry_maybe_free(t, e);
+                break;
+        }
         }
         tree_unlock(t);
 }
 
+/* ---- attributes ------------------------------------------------------------------------------ */
+
 #define DIR_ATTR_TIMEOUT 1.0
+
+static bool ts_after(struct timespec a, struct timespec b)
+{
+        return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+
+/* The number stat shows for part `part` of container c (inodes.h). */
+static uint64_t container_shown(const struct container *c, unsigned part)
+{
+        return inode_shown(c->persistent, part, inode_number(&c->inode, part));
+}
+
+static uint64_t ns_shown(const struct namespace *ns)
+{
+        return inode_shown(ns->persistent, 0, inode_number(&ns->inode, 0));
+}
+
+/* What the rootfs of c shows (its real directory's number). */
+static uint64_t rootfs_shown(const struct container *c)
+{
+        struct stat st;
+        struct pt_at at = { .p = c->pt, .node = NULL, .ino = inode_number(&c->inode, ROOTFS_PART) };
+        return pt_stat(&at, &st) == 0 ? st.st_ino : inode_shown(0, 0, at.ino);
+}
+
+/* A directory of the state (the namespaces, or one namespace) stands for a
+ * directory of the tree: its entries change together, so do its times. */
+static void dir_times(struct tree *t, const char *ns, struct stat *st)
+{
+        struct stat real;
+        if (store_dir_stat(t->parts.store, ns, NULL, &real, NULL) == 0)
+                st->st_atim = st->st_mtim = st->st_ctim = real.st_mtim;
+}
+
+uint64_t tree_file_shown(const struct node *n)
+{
+        return container_shown(n->c, (unsigned) file_index(n->file) + 1);
+}
 
 int tree_stat(struct tree *t, const struct node *n, struct stat *st, double *ret_timeout)
 {
         memset(st, 0, sizeof(*st));
-        st->st_ino = n->ino;
         st->st_uid = t->parts.uid;
         st->st_gid = t->parts.gid;
         st->st_nlink = 1;
         st->st_blksize = 4096;
         *ret_timeout = DIR_ATTR_TIMEOUT;
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        st->st_atim = st->st_mtim = st->st_ctim = now;
         switch (n->kind) {
         case NODE_ROOT:
         case NODE_NAMESPACE:
                 /* ".", "..", and each subdirectory's ".." */
                 st->st_mode = S_IFDIR | 0755;
+                st->st_ino = FUSE_ROOT_ID;
                 tree_lock(t);
                 st->st_nlink = 2;
-                if (n->kind == NODE_ROOT)
+                if (n->kind == NODE_ROOT) {
                         for (struct namespace *ns = t->namespaces; ns; ns = ns->next)
                                 st->st_nlink++;
-                else
+                        dir_times(t, NULL, st);
+                } else {
+                        st->st_ino = ns_shown(n->ns);
                         st->st_nlink += n->ns->removed ? 0 : n->ns->count;
+                        dir_times(t, n->ns->name, st);
+                }
                 tree_unlock(t);
                 return 0;
-        case NODE_CONTAINER:
+        case NODE_CONTAINER: {
                 st->st_mode = S_IFDIR | 0755;
                 st->st_nlink = 3;       /* and rootfs's ".." */
-                st->st_mtim = st->st_ctim = bundle_mtime(n->c->bundle);
+                st->st_ino = container_shown(n->c, 0);
+                /* Its entries' last change: when it was made, or a scratch
+                 * file since. (Not its files' writes: the kernel keeps a
+                 * directory's attributes a while, and tar -c would see them
+                 * change under it.) */
+                tree_lock(t);
+                struct timespec when = ts_after(n->c->entries_changed, n->c->born) ? n->c->entries_changed : n->c->born;
+                tree_unlock(t);
+                st->st_atim = st->st_mtim = st->st_ctim = when;
                 return 0;
+        }
         case NODE_ROOTFS:
         case NODE_PT:
-                /* the real directory's attributes, under this node's number */
+                /* the real directory's attributes, under its stable number */
                 *ret_timeout = 0;
                 return pt_stat(&n->pt, st);
         case NODE_FILE: {
                 st->st_mode = S_IFREG | n->file->mode;
+                st->st_ino = tree_file_shown(n);
                 *ret_timeout = 0;
                 /* Sizes are exact: the content is generated, as a read would. */
-                size_t size;
-                if ((n->file->kind == FILE_ROOTFS_IMAGE ? rootfs_image_size(n->c, &size) :
-                                                          bundle_size(n->c->bundle, n->file, &size)) == 0)
-                        st->st_size = (off_t) size;
+                size_t size = 0;
+                struct timespec mtime = { 0 };
+                if (n->file->kind == FILE_ROOTFS_IMAGE) {
+                        (void) rootfs_image_stat(n->c, &size, &mtime);
+                        if (!mtime.tv_sec && !mtime.tv_nsec)
+                                mtime = n->c->born;
+                } else {
+                        (void) bundle_stat(n->c->bundle, n->file, &size, &mtime);
+                }
+                st->st_size = (off_t) size;
                 st->st_blocks = (st->st_size + 511) / 512;
-                if (n->file->kind == FILE_OPTS || n->file->kind == FILE_PLATFORM || n->file->kind == FILE_ERROR)
-                        st->st_mtim = st->st_ctim = bundle_mtime(n->c->bundle);
+                st->st_atim = st->st_mtim = st->st_ctim = mtime;
                 return 0;
         }
+        case NODE_SCRATCH:
+                scratch_stat(n->scratch, st);
+                st->st_ino = inode_shown(0, 0, n->ino);
+                *ret_timeout = 0;
+                return 0;
         }
         return -EIO;
+}
+
+int tree_setattr(struct tree *t, const struct node *n, const struct stat *attr, int to_set, const struct caller *who)
+{
+        if (n->kind == NODE_SCRATCH)
+                return scratch_setattr(n->scratch, attr, to_set);
+        /* The tree's own mode and owner stay: setting them to what they are
+         * is no change (cp -p, tar -x and rsync -a restore them), anything
+         * else is refused. Times follow the content, and are left as they
+         * are. */
+        if (!(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
+                return 0;
+        struct stat st;
+        double timeout;
+        int r = tree_stat(t, n, &st, &timeout);
+        if (r < 0)
+                return r;
+        if ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != st.st_uid)
+                return -EPERM;
+        if ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != st.st_gid)
+                return -EPERM;
+        mode_t mode = attr->st_mode & 07777, now = st.st_mode & 07777;
+        if (!(to_set & FUSE_SET_ATTR_MODE) || mode == now)
+                return 0;
+        /* no more than it has, while the process that made it anew sets it up */
+        if ((mode & ~now) == 0 && n->kind == NODE_FILE && made_anew_by(t, n->c, n->file, who))
+                return 0;
+        return -EPERM;
 }
 
 int tree_list(struct tree *t, const struct node *dir, tree_list_fn add, void *ctx)
@@ -636,17 +809,20 @@ int tree_list(struct tree *t, const struct node *dir, tree_list_fn add, void *ct
         tree_lock(t);
         if (dir->kind == NODE_ROOT) {
                 for (struct namespace *ns = t->namespaces; ns && r == 0; ns = ns->next)
-                        r = add(ctx, ns->name, inode_number(&ns->inode, 0), S_IFDIR);
+                        r = add(ctx, ns->name, ns_shown(ns), S_IFDIR);
         } else if (dir->kind == NODE_NAMESPACE) {
                 for (struct container *c = dir->ns->containers; c && r == 0; c = c->next)
-                        r = add(ctx, c->id, inode_number(&c->inode, 0), S_IFDIR);
+                        r = add(ctx, c->id, container_shown(c, 0), S_IFDIR);
         } else if (dir->kind == NODE_CONTAINER && !dir->c->removed) {
+                struct container *c = dir->c;
                 for (size_t i = 0; i < files_count() && r == 0; i++)
-                        r = add(ctx, file_at(i)->name, inode_number(&dir->c->inode, (unsigned) i + 1), S_IFREG);
+                        r = add(ctx, file_at(i)->name, container_shown(c, (unsigned) i + 1), S_IFREG);
                 if (r == 0)
-                        r = add(ctx, "rootfs", inode_number(&dir->c->inode, ROOTFS_PART), S_IFDIR);
+                        r = add(ctx, "rootfs", rootfs_shown(c), S_IFDIR);
+                for (struct entry *e = c->entries; e && r == 0; e = e->next)
+                        r = add(ctx, e->name, inode_shown(0, 0, inode_number(&e->inode, 0)),
+                                scratch_link(e->data) ? S_IFLNK : S_IFREG);
         }
         tree_unlock(t);
         return r;
 }
-

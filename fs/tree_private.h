@@ -3,18 +3,43 @@
  * outside fs/tree*.c and fs/lifecycle.c includes this. */
 #pragma once
 
+#include <time.h>
+
+#include "caller.h"
 #include "inodes.h"
 #include "tree.h"
 
 struct image_unpack;
 struct optline;
 struct store_container;
+struct scratch;
 struct store_log;
 
 #define ROOTFS_PART (INO_PARTS - 1)
 
+/* How long after a process removed one of a container's files, or made
+ * the container, its exclusive create of that file makes it anew. */
+#define CREATE_ANEW_SECONDS 60
+/* Removals (and makings) remembered for that in one container; the oldest
+ * go first. */
+#define ANEW_MAX 32
+
+/* A scratch file's place in the tree (scratch.h holds its bytes). */
+struct entry {
+        struct inode inode;             /* INODE_SCRATCH */
+        struct container *c;            /* held (holders) while the entry lives */
+        char *name;                     /* NULL once unlinked or renamed away */
+        struct entry *next;             /* in c's entries while named, else in the tree's orphans */
+        struct scratch *data;
+        uint64_t nlookup;               /* the kernel's references */
+        /* Renamed onto this file of c: the kernel's node for the name now
+         * (its dentry moved with the rename), standing for the file. */
+        const struct file_def *alias;
+};
+
 struct namespace {
         struct inode inode;             /* INODE_NAMESPACE */
+        uint64_t persistent;            /* its state directory's inode number (inodes.h), 0: none */
         char *name;
         struct namespace *next;         /* sorted by name */
         /* Its containers: a list sorted by id (for readdir) and a hash
@@ -43,7 +68,31 @@ struct container {
          * set under the tree's lock, read atomically. */
         struct rootfs *rootfs;
         struct passthrough *pt;
+        uint64_t persistent;            /* its state directory's inode number (inodes.h), 0: none */
+        struct timespec born;           /* its state directory's birth */
         struct image_unpack *unpack;    /* an image being unpacked into its rootfs, or NULL */
+        struct entry *entries;          /* its scratch files, by name */
+        unsigned nentries;
+        struct timespec entries_changed;        /* a scratch file made, removed or renamed (0: none yet) */
+        /* The process that made it with mkdir, until `until` (monotonic):
+         * its exclusive creates of the container's files make them anew
+         * (cp -r, tar -x into a new container), once each (`made`). */
+        struct proc_id creator;
+        struct timespec creator_until;
+        uint64_t made;
+        struct anew *anew;              /* ANEW_MAX of them, made at the first unlink */
+};
+
+/* A process removed one of a container's files (unlink): until `until`
+ * (monotonic), its exclusive create of that name makes the file anew
+ * (tar -x, install, mv across file systems, git checkout). Once it did
+ * (`made`, also for the container's maker), it may narrow the file's mode
+ * as a new file's (tree_setattr). */
+struct anew {
+        struct proc_id who;             /* tgid 0: a free place */
+        unsigned file;                  /* file_index */
+        struct timespec until;
+        bool made;
 };
 
 /* Everything here is guarded by the tree's lock, and nothing else is
@@ -52,8 +101,11 @@ struct container {
 struct CAPABILITY("mutex") tree {
         mutex lock;
         struct tree_parts parts;
+        dev_t state_dev;                /* inode numbers from there are persistent ids */
+        struct scratch_pool *pool;
         struct namespace *namespaces;
         struct container *removed;      /* removed, still known to the kernel or open */
+        struct entry *orphans;          /* scratch files with no name, still known to the kernel */
 };
 
 static inline void tree_lock(struct tree *t) ACQUIRE(t) NO_LOCK_ANALYSIS
@@ -87,6 +139,27 @@ void container_maybe_free(struct tree *t, struct container *c) REQUIRES(t);
 int container_use_rootfs(struct tree *t, struct container *c, struct rootfs **ret) REQUIRES(t);
 
 /* The node of a container's part (0: its directory, 1 + i: file i,
- * ROOTFS_PART: its rootfs), and of a namespace. */
+ * ROOTFS_PART: its rootfs), of a namespace, and of a scratch file. */
 void node_of_container(struct container *c, unsigned part, struct node *ret);
 void node_of_ns(struct namespace *ns, struct node *ret);
+void node_of_entry(struct entry *e, struct node *ret);
+
+/* The persistent id of the state directory of namespace ns or container
+ * ns/id (inodes.h): its inode number there, or 0; and (ret_born, if not
+ * NULL) when it was made (its ctime where the file system does not say). */
+uint64_t persistent_id(struct tree *t, const char *ns, const char *id, struct timespec *ret_born);
+
+/* Scratch files (lifecycle.c). */
+struct entry *entry_find(struct tree *t, struct container *c, const char *name) REQUIRES(t);
+/* The entry no longer has a name (unlinked, or renamed away): freed once
+ * the kernel forgets it. */
+void entry_unname(struct tree *t, struct entry *e) REQUIRES(t);
+/* Free an entry with no name once the kernel forgot it. */
+void entry_maybe_free(struct tree *t, struct entry *e) REQUIRES(t);
+void entry_free(struct tree *t, struct entry *e);
+/* May the caller's exclusive create make file f of c anew (a removal of
+ * it, or c's making, by its process shortly before)? (Reads /proc: no lock
+ * held.) */
+bool may_make_anew(struct tree *t, struct container *c, const struct file_def *f, pid_t pid) EXCLUDES(t);
+/* Did the process who make file f of c anew, shortly before? (Reads /proc.) */
+bool made_anew_by(struct tree *t, struct container *c, const struct file_def *f, const struct caller *who) EXCLUDES(t);

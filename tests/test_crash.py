@@ -513,7 +513,11 @@ def test_kill_9_while_rootfs_mounts_are_being_made_always_lets_the_daemon_exit(c
         d.start()
         ls = subprocess.Popen(["ls", "-l", str(d.mountpoint / "many")], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.005, 0.04))
+        # Kill once the mounts have begun, at a random moment of them.
+        deadline = time.monotonic() + 5
+        while len(mounts_under(d.mountpoint)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(rng.uniform(0, 0.02))
         mounted = len(mounts_under(d.mountpoint)) - 1
         busy += 0 < mounted < 150
         d.kill9()

@@ -301,6 +301,41 @@ TEST(a_changed_input_makes_the_record_invalid)
         }
 }
 
+/* ---- when the inputs last changed --------------------------------------------- */
+
+static struct timespec ctime_of(const char *path)
+{
+        struct stat st = { 0 };
+        CHECK(stat(path, &st) == 0);
+        return st.st_ctim;
+}
+
+static bool ts_eq(struct timespec a, struct timespec b)
+{
+        return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+TEST(the_latest_change_is_the_newest_stamp_of_the_inputs_read)
+{
+        struct tmp t;
+        if (!tmp_make(&t))
+                return;
+        put(at(&t, "old"), "A=1\n");
+        settle();
+        put(at(&t, "new"), "B=2\n");
+        settle();
+        struct deps *d = deps_new();
+        CHECK_INTEQ(BUILD(d, NULL, t.dir, "WithEnvFile %s/old"), 0);
+        CHECK(ts_eq(deps_latest_change(d), ctime_of(at(&t, "old"))));
+        CHECK_INTEQ(BUILD(d, NULL, t.dir, "WithEnvFile %s/old", "WithEnvFile %s/new"), 0);
+        CHECK(ts_eq(deps_latest_change(d), ctime_of(at(&t, "new"))));
+        /* an absent input has no stamp; nothing read, nothing changed */
+        CHECK_INTEQ(BUILD(d, NULL, t.dir, "WithImageConfig %s/absent.json") < 0, 1);
+        CHECK(ts_eq(deps_latest_change(d), (struct timespec){ 0 }));
+        deps_free(d);
+        tmp_remove(&t);
+}
+
 /* ---- what is recorded ------------------------------------------------------- */
 
 TEST(a_device_node_of_the_host_is_a_valid_input)

@@ -56,3 +56,17 @@ TEST(a_hundred_thousand_objects_have_numbers_below_ten_million)
                 inodes_remove(t, &objs[i]);
         inodes_free(t);
 }
+
+TEST(shown_numbers_come_from_persistent_ids_and_never_meet_the_others)
+{
+        /* an object with a persistent id: the id's parts */
+        CHECK_UINTEQ(inode_shown(1000, 0, 64), 1000 * INO_PARTS);
+        CHECK_UINTEQ(inode_shown(1000, 5, 64), 1000 * INO_PARTS + 5);
+        /* distinct ids and parts never give one number */
+        CHECK(inode_shown(1000, INO_PARTS - 2, 64) < inode_shown(1001, 0, 64));
+        /* none, or too large: from the node id, on the one part no id uses */
+        CHECK_UINTEQ(inode_shown(0, 0, 130), 130 * INO_PARTS + INO_PARTS - 1);
+        CHECK_UINTEQ(inode_shown(INO_PERSISTENT_MAX + 1, 0, 130), 130 * INO_PARTS + INO_PARTS - 1);
+        CHECK_UINTEQ(inode_shown(INO_PERSISTENT_MAX, 0, 130) % INO_PARTS, 0);
+        CHECK(inode_shown(0, 0, 130) != inode_shown(0, 0, 131));
+}

@@ -1,6 +1,7 @@
 /* store: durable appends through the shared journal, and its replay. */
 #include "check.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -103,6 +104,31 @@ TEST(appends_survive_a_reload)
         CHECK_STREQ(f.platform, "linux/arm64");
         CHECK_STREQ(f.text, "WithHostname b\nWithTTY\n");
         close(f.log.fd);
+        store_close(st.s);
+        state_remove(&st);
+}
+
+TEST(a_container_directory_keeps_its_inode_number_across_a_rename_and_a_reopen)
+{
+        struct state st;
+        state_new(&st);
+        struct store_log log;
+        CHECK_INTEQ(store_container_create(st.s, "ns", "c1", "linux/amd64", &log, &st.err), 0);
+        close(log.fd);
+        struct stat before, after, ns;
+        struct timespec birth, birth_after;
+        CHECK_INTEQ(store_dir_stat(st.s, "ns", "c1", &before, &birth), 0);
+        CHECK(S_ISDIR(before.st_mode));
+        CHECK_INTEQ(store_dir_stat(st.s, "ns", NULL, &ns, NULL), 0);
+        CHECK(ns.st_ino != before.st_ino);
+        CHECK_INTEQ(store_container_rename(st.s, "ns", "c1", "ns", "c2", &st.err), 0);
+        CHECK_INTEQ(store_dir_stat(st.s, "ns", "c1", &after, NULL), -ENOENT);
+        store_close(st.s);
+        state_open(&st);
+        CHECK_INTEQ(store_dir_stat(st.s, "ns", "c2", &after, &birth_after), 0);
+        CHECK_INTEQ(after.st_ino, before.st_ino);
+        CHECK_INTEQ(birth_after.tv_sec, birth.tv_sec);
+        CHECK_INTEQ(birth_after.tv_nsec, birth.tv_nsec);
         store_close(st.s);
         state_remove(&st);
 }
