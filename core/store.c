@@ -423,6 +423,25 @@ int store_append_lines(struct store *s, struct store_log *log, const char *text,
         return log_append(s, log, 'A', text, len, NULL, 0, err);
 }
 
+/* "<count> <number>...\n" */
+static void drop_header(buf *out, const uint64_t *drop, size_t ndrop)
+{
+        buf_printf(out, "%zu", ndrop);
+        for (size_t i = 0; i < ndrop; i++)
+                buf_printf(out, " %" PRIu64, drop[i]);
+        buf_putc(out, '\n');
+}
+
+int store_append_control(struct store *s, struct store_log *log, const uint64_t *drop, size_t ndrop,
+                         const char *text, size_t len, bf_error *err)
+{
+        buf head = { 0 };
+        drop_header(&head, drop, ndrop);
+        int r = head.oom ? bf_error_oom(err) : log_append(s, log, 'C', head.p, head.len, text, len, err);
+        buf_free(&head);
+        return r;
+}
+
 int store_truncate_append(struct store *s, struct store_log *log, size_t keep, const char *text, size_t len,
                           bf_error *err)
 {
@@ -445,10 +464,10 @@ static uint64_t log_id_new(void)
         return id;
 }
 
-/* Write a complete log (header, platform, lines) to <dirfd>/log.new, sync
- * it and rename it over log. */
-static int log_write_new(int dirfd, const char *platform, const char *text, size_t len, struct store_log *ret,
-                         bf_error *err)
+/* Write a complete log (header, platform, runs of lines) to <dirfd>/log.new,
+ * sync it and rename it over log. */
+static int log_write_new(int dirfd, const char *platform, const struct store_run *runs, size_t nruns,
+                         struct store_log *ret, bf_error *err)
 {
         _cleanup_close_ int fd = openat(dirfd, LOG_NEW_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
         if (fd < 0)
@@ -457,8 +476,14 @@ static int log_write_new(int dirfd, const char *platform, const char *text, size
         buf b = { 0 };
         buf_printf(&b, LOG_HEADER_FMT, id);
         record_build(&b, 'P', platform, strlen(platform), NULL, 0);
-        if (len)
-                record_build(&b, 'A', text, len, NULL, 0);
+        for (size_t i = 0; i < nruns; i++) {
+                if (!runs[i].len)
+                        continue;
+                if (runs[i].by_control)
+                        record_build(&b, 'C', "0\n", 2, runs[i].text, runs[i].len);
+                else
+                        record_build(&b, 'A', runs[i].text, runs[i].len, NULL, 0);
+        }
         if (b.oom) {
                 buf_free(&b);
                 return bf_error_oom(err);
@@ -478,8 +503,12 @@ static int log_write_new(int dirfd, const char *platform, const char *text, size
 
 struct loaded {
         char *platform;
+        /* Every line added to the list, numbered by its index; NULL once
+         * dropped (by a T or C record). */
         struct optline **lines;
+        bool *control;          /* added by a C record: written through a control file */
         size_t n, cap;
+        size_t live;
 };
 
 static void loaded_free(struct loaded *l)
@@ -488,10 +517,11 @@ static void loaded_free(struct loaded *l)
         for (size_t i = 0; i < l->n; i++)
                 optline_unref(l->lines[i]);
         free(l->lines);
+        free(l->control);
         *l = (struct loaded){ 0 };
 }
 
-static int loaded_add_lines(struct loaded *l, const char *p, size_t len, bf_error *err)
+static int loaded_add_lines(struct loaded *l, const char *p, size_t len, bool control, bf_error *err)
 {
         struct optline **lines;
         size_t n;
@@ -503,18 +533,30 @@ static int loaded_add_lines(struct loaded *l, const char *p, size_t len, bf_erro
                 while (cap < l->n + n)
                         cap *= 2;
                 struct optline **grown = realloc(l->lines, cap * sizeof(*grown));
-                if (!grown) {
+                bool *cgrown = grown ? realloc(l->control, cap * sizeof(*cgrown)) : NULL;
+                if (grown)
+                        l->lines = grown;
+                if (!cgrown) {
                         optline_free_all(lines, n);
                         return bf_error_oom(err);
                 }
-                l->lines = grown;
+                l->control = cgrown;
                 l->cap = cap;
         }
-        if (n)
-                memcpy(l->lines + l->n, lines, n * sizeof(*lines));
+        for (size_t i = 0; i < n; i++) {
+                l->lines[l->n + i] = lines[i];
+                l->control[l->n + i] = control;
+        }
         l->n += n;
+        l->live += n;
         free(lines);
         return 0;
+}
+
+static void loaded_drop(struct loaded *l, size_t i)
+{
+        optline_unref(TAKE_PTR(l->lines[i]));
+        l->live--;
 }
 
 /* Apply one log record to what was loaded so far. */
@@ -526,18 +568,73 @@ static int loaded_apply(struct loaded *out, char type, const char *p, size_t len
                 return out->platform ? 0 : bf_error_oom(err);
         }
         if (type == 'A')
-                return loaded_add_lines(out, p, len, err);
+                return loaded_add_lines(out, p, len, false, err);
+        const char *nl = memchr(p, '\n', len);
+        size_t hl = nl ? (size_t) (nl - p) + 1 : 0;
         if (type == 'T') {
-                const char *nl = memchr(p, '\n', len);
-                size_t keep = 0, hl = nl ? (size_t) (nl - p) + 1 : 0;
-                if (!nl || parse_size(p, nl, &keep) != nl || keep > out->n)
+                size_t keep = 0;
+                if (!nl || parse_size(p, nl, &keep) != nl || keep > out->live)
                         return bf_error_set(err, EINVAL, "bad T record");
-                for (size_t i = keep; i < out->n; i++)
-                        optline_unref(out->lines[i]);
-                out->n = keep;
-                return loaded_add_lines(out, p + hl, len - hl, err);
+                size_t kept = 0;
+                for (size_t i = 0; i < out->n; i++)
+                        if (out->lines[i] && kept++ >= keep)
+                                loaded_drop(out, i);
+                return loaded_add_lines(out, p + hl, len - hl, false, err);
+        }
+        if (type == 'C') {
+                /* "<count> <number>...\n": the lines dropped, then the lines added */
+                size_t count = 0, seq;
+                const char *q = nl ? parse_size(p, nl, &count) : NULL;
+                for (size_t i = 0; q && i < count; i++) {
+                        if (q == nl || *q != ' ' || !(q = parse_size(q + 1, nl, &seq)) || seq >= out->n ||
+                            !out->lines[seq])
+                                q = NULL;
+                        else
+                                loaded_drop(out, seq);
+                }
+                if (!q || q != nl)
+                        return bf_error_set(err, EINVAL, "bad C record");
+                return loaded_add_lines(out, p + hl, len - hl, true, err);
         }
         return bf_error_set(err, EINVAL, "unknown record type '%c'", type);
+}
+
+/* The lines left, in canonical form (for a log written anew). */
+static void loaded_print(const struct loaded *l, buf *out)
+{
+        for (size_t i = 0; i < l->n; i++)
+                if (l->lines[i]) {
+                        buf_put(out, l->lines[i]->text, l->lines[i]->text_len);
+                        buf_putc(out, '\n');
+                }
+}
+
+/* The lines left, with their numbers and provenance, for the caller (who
+ * owns the arrays then). */
+static int loaded_finish(struct loaded *l, struct store_container *c, bf_error *err)
+{
+        size_t n = l->live;
+        c->lines = malloc((n + 1) * sizeof(*c->lines));
+        c->seqs = malloc((n + 1) * sizeof(*c->seqs));
+        c->by_control = malloc((n + 1) * sizeof(*c->by_control));
+        if (!c->lines || !c->seqs || !c->by_control) {
+                free(c->lines);
+                free(c->seqs);
+                free(c->by_control);
+                return bf_error_oom(err);
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < l->n; i++)
+                if (l->lines[i]) {
+                        c->lines[k] = TAKE_PTR(l->lines[i]);
+                        c->seqs[k] = i;
+                        c->by_control[k++] = l->control[i];
+                }
+        c->nlines = k;
+        c->next_seq = l->n;
+        c->platform = TAKE_PTR(l->platform);
+        l->live = 0;
+        return 0;
 }
 
 /* Parse a log; *valid gets the length of its good prefix. Records past a bad
@@ -640,16 +737,24 @@ static int load_container(int nsdirfd, const char *ns, const char *id, struct lo
         if (r == 0 && log_id == 0) {
                 /* A format-1 log: give it an id, so the journal can name it. */
                 buf text = { 0 };
-                optline_print_all(&text, l.lines, l.n);
+                loaded_print(&l, &text);
                 struct store_log nl = { .fd = -1 };
-                r = text.oom ? bf_error_oom(err) :
-                               log_write_new(cdir, l.platform, text.p ? text.p : "", text.len, &nl, err);
+                struct store_run run = { .text = text.p ? text.p : "", .len = text.len };
+                r = text.oom ? bf_error_oom(err) : log_write_new(cdir, l.platform, &run, 1, &nl, err);
                 buf_free(&text);
                 if (r == 0) {
                         close(fd);
                         fd = nl.fd;
                         valid = nl.size;
                         log_id = nl.id;
+                        /* numbered afresh, as the new log numbers them */
+                        struct loaded again = { .platform = TAKE_PTR(l.platform) };
+                        for (size_t i = 0; r == 0 && i < l.n; i++)
+                                if (l.lines[i])
+                                        r = loaded_add_lines(&again, l.lines[i]->text, l.lines[i]->text_len, false,
+                                                             err);
+                        loaded_free(&l);
+                        l = again;
                 }
         }
         char *nsc = strdup(ns), *idc = strdup(id);
@@ -886,15 +991,22 @@ int store_load(struct store *s, store_visit_fn visit, void *userdata, void (*war
                         struct store_container c = {
                                 .ns = all[i].ns,
                                 .id = all[i].id,
-                                .platform = all[i].l.platform,
-                                .lines = all[i].l.lines,
-                                .nlines = all[i].l.n,
                                 .log = all[i].log,
                         };
-                        int v = visit(userdata, &c);
+                        int v = all[i].id ? loaded_finish(&all[i].l, &c, err) : 0;
+                        if (v < 0) {
+                                r = v;
+                                loading_free(&all[i]);
+                                continue;
+                        }
+                        v = visit(userdata, &c);
+                        /* What the callback did not take. */
+                        free(c.platform);
+                        optline_free_all(c.lines, c.nlines);
+                        free(c.seqs);
+                        free(c.by_control);
                         if (v == 0) {
                                 /* The callback owns these now. */
-                                all[i].l = (struct loaded){ 0 };
                                 all[i].log.fd = -1;
                         } else if (all[i].id) {
                                 warnf(warn, userdata, "%s/%s: not loaded (left on disk): %s", all[i].ns, all[i].id,
@@ -953,7 +1065,7 @@ int store_container_create(struct store *s, const char *ns, const char *id, cons
         struct store_log log = { .fd = -1 };
         int r = cdir < 0 ? sys_error(err, "opening", tmp) :
                 mkdirat(cdir, "rootfs", 0755) < 0 && errno != EEXIST ? sys_error(err, "creating", "rootfs") :
-                log_write_new(cdir, platform, "", 0, &log, err);
+                log_write_new(cdir, platform, NULL, 0, &log, err);
         if (r == 0 && renameat2(nsdir, tmp, nsdir, id, RENAME_NOREPLACE) < 0) {
                 int e = errno;
                 close(TAKE_FD(log.fd));
@@ -1085,13 +1197,20 @@ char *store_rootfs_path(const struct store *s, const char *ns, const char *id)
         return p;
 }
 
-int store_replace(struct store *s, const char *ns, const char *id, const char *platform, const char *text,
-                  size_t len, struct store_log *ret_log, bf_error *err)
+int store_rewrite(struct store *s, const char *ns, const char *id, const char *platform, const struct store_run *runs,
+                  size_t nruns, struct store_log *ret_log, bf_error *err)
 {
         char path[512];
         snprintf(path, sizeof(path), "%s/%s", ns, id);
         _cleanup_close_ int cdir = openat(s->nsfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cdir < 0)
                 return sys_error(err, "opening container", path);
-        return log_write_new(cdir, platform, text, len, ret_log, err);
+        return log_write_new(cdir, platform, runs, nruns, ret_log, err);
+}
+
+int store_replace(struct store *s, const char *ns, const char *id, const char *platform, const char *text,
+                  size_t len, struct store_log *ret_log, bf_error *err)
+{
+        struct store_run run = { .text = text, .len = len };
+        return store_rewrite(s, ns, id, platform, &run, 1, ret_log, err);
 }

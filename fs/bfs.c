@@ -26,6 +26,7 @@
 
 struct bfs {
         bfs_log_fn log;
+        char *mountpoint;       /* real path */
         struct store *store;
         struct cache *cache;
         struct inodes *inodes;
@@ -88,7 +89,7 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
         if (!fs)
                 return bf_error_oom(err);
         fs->log = log;
-        _cleanup_free_ char *mnt = realpath(mountpoint, NULL);
+        char *mnt = fs->mountpoint = realpath(mountpoint, NULL);
         if (!mnt)
                 return bf_error_set(err, errno, "mount point %s: %s", mountpoint, strerror(errno));
         int r = files_init(err);
@@ -165,6 +166,7 @@ void bfs_free(struct bfs *fs)
         inodes_free(fs->inodes);
         cache_free(fs->cache);
         store_close(fs->store);
+        free(fs->mountpoint);
         free(fs);
 }
 
@@ -180,6 +182,9 @@ struct fuse_session *bfs_session_new(struct bfs *fs, struct fuse_args *args)
 
 int bfs_start(struct bfs *fs, bf_error *err)
 {
+        int r = openfiles_start(fs->files, fs->mountpoint, err);
+        if (r < 0)
+                return r;
         return mounts_start(fs->mounts, err);
 }
 

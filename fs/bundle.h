@@ -2,7 +2,12 @@
  * spec kept for its next write, and what reads of its files show. Every
  * change, whatever file it came through, is one bundle_commit: checked by
  * rendering the list with it, made durable in the container's log, then
- * kept. Lines arrive typed (parsed once where they were written). */
+ * kept. Lines arrive typed (parsed once where they were written).
+ *
+ * A control file's line may make earlier lines written through control
+ * files pointless (core/compact.h): the change drops them, so a list
+ * written through control files for years stays short. When the log has
+ * grown far past the list it holds, it is written anew. */
 #pragma once
 
 #include <stdbool.h>
@@ -22,11 +27,17 @@ struct file_def;
 struct optline;
 struct optlist;
 struct store;
+struct store_container;
 struct store_log;
 
-/* A bundle for a container loaded or just made; the log becomes its own. */
+/* A container's log written anew once it is this large and holds eight
+ * times the list's bytes. */
+#define BUNDLE_LOG_REWRITE_MIN ((size_t) 4 << 20)
+
+/* A bundle for a container loaded (loaded: its list, NULL for an empty
+ * one) or just made; the log becomes its own. */
 int bundle_new(struct store *store, struct cache *cache, const char *ns, const char *id, const char *platform,
-               struct optline *const *lines, size_t n, const struct store_log *log, struct bundle **ret,
+               const struct store_container *loaded, const struct store_log *log, struct bundle **ret,
                bf_error *err);
 void bundle_free(struct bundle *b);
 
@@ -38,12 +49,14 @@ int bundle_rename(struct bundle *b, const char *ns, const char *id, bf_error *er
 struct value_state {
         bool kept;
         uint64_t version;       /* of the list right after they were kept */
-        size_t start;           /* index of their first line */
+        uint64_t seq;           /* the number of their first line (optlist.h) */
+        size_t n;               /* how many */
 };
 
 enum change_kind {
         CHANGE_APPEND,          /* lines appended (opts >>) */
-        CHANGE_VALUE,           /* a control file's lines, replacing the same open file's earlier ones */
+        CHANGE_VALUE,           /* a control file's lines, replacing the same open file's earlier ones and
+                                   the lines they make pointless */
         CHANGE_REPLACE,         /* a new list (opts >, truncate) */
         CHANGE_PLATFORM,        /* a new platform (normalised) */
 };
@@ -71,6 +84,10 @@ void bundle_accepted(struct bundle *b);
 /* What a read of file f shows now (a reference). A list that no longer
  * renders fails with EIO and says why in `error`. */
 int bundle_read(struct bundle *b, const struct file_def *f, struct content **ret, bf_error *err);
+/* Is content c (of file f) what a read shows now? It is, when the list
+ * and platform are those it was made from and, with check_inputs, nothing
+ * its rendering read changed since. */
+bool bundle_shows(struct bundle *b, const struct file_def *f, const struct content *c, bool check_inputs);
 /* The size such a read shows, and when what it shows last changed (for
  * config.json and the control files: the spec's change, or the latest of
  * what its rendering read), without changing anything anyone can see. */

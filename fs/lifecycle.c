@@ -71,7 +71,7 @@ static int mkdir_container(struct tree *t, struct namespace *ns, const char *nam
         if (r < 0)
                 return r;
         struct container *c;
-        r = container_new(t, ns->name, name, platform, NULL, 0, &log, &c, &err);
+        r = container_new(t, ns->name, name, platform, NULL, &log, &c, &err);
         if (r < 0) {
                 /* Nothing may stay of a mkdir that failed. */
                 store_log_close(t->parts.store, &log);

@@ -207,8 +207,8 @@ static void container_freep(struct container **c)
 /* A container's parts in memory: everything that can fail without memory,
  * before anything is kept. Its rootfs comes at its first use. */
 int container_new(struct tree *t, const char *ns, const char *id, const char *platform,
-                         struct optline *const *lines, size_t n, const struct store_log *log, struct container **ret,
-                         bf_error *err)
+                  const struct store_container *loaded, const struct store_log *log, struct container **ret,
+                  bf_error *err)
 {
         _cleanup_(container_freep) struct container *c = calloc(1, sizeof(*c));
         if (!c || !(c->id = strdup(id)))
@@ -219,7 +219,7 @@ int container_new(struct tree *t, const char *ns, const char *id, const char *pl
         int r = inodes_add(t->parts.inodes, &c->inode, err);
         if (r < 0)
                 return r;
-        r = bundle_new(t->parts.store, t->parts.cache, ns, id, platform, lines, n, log, &c->bundle, err);
+        r = bundle_new(t->parts.store, t->parts.cache, ns, id, platform, loaded, log, &c->bundle, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);
@@ -447,15 +447,13 @@ static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYS
         if (!ns)
                 return -ENOENT;
         struct container *c;
-        int r = container_new(t, sc->ns, sc->id, sc->platform, sc->lines, sc->nlines, &sc->log, &c, &err);
+        int r = container_new(t, sc->ns, sc->id, sc->platform, sc, &sc->log, &c, &err);
         if (r < 0)
                 return r;       /* EMFILE, say: the reason is logged */
         sc->log.fd = -1;        /* the bundle's now */
         container_insert(ns, c);
         load_undo_unpack(l, sc->ns, sc->id);
-        free(TAKE_PTR(sc->platform));
-        optline_free_all(TAKE_PTR(sc->lines), sc->nlines);
-        return 0;
+        return 0;      /* the store frees the lines, which the bundle holds now */
 }
 
 int tree_load(struct tree *t, void (*warn)(void *userdata, const char *msg), void *userdata, bf_error *err)
@@ -698,6 +696,11 @@ static void dir_times(struct tree *t, const char *ns, struct stat *st)
                 st->st_atim = st->st_mtim = st->st_ctim = real.st_mtim;
 }
 
+uint64_t tree_file_shown(const struct node *n)
+{
+        return container_shown(n->c, (unsigned) file_index(n->file) + 1);
+}
+
 int tree_stat(struct tree *t, const struct node *n, struct stat *st, double *ret_timeout)
 {
         memset(st, 0, sizeof(*st));
@@ -746,7 +749,7 @@ int tree_stat(struct tree *t, const struct node *n, struct stat *st, double *ret
                 return pt_stat(&n->pt, st);
         case NODE_FILE: {
                 st->st_mode = S_IFREG | n->file->mode;
-                st->st_ino = container_shown(n->c, (unsigned) file_index(n->file) + 1);
+                st->st_ino = tree_file_shown(n);
                 *ret_timeout = 0;
                 /* Sizes are exact: the content is generated, as a read would. */
                 size_t size = 0;

@@ -11,6 +11,7 @@
 
 struct image_unpack;
 struct optline;
+struct store_container;
 struct scratch;
 struct store_log;
 
@@ -130,7 +131,7 @@ void container_insert(struct namespace *ns, struct container *c);
 void container_unlink(struct namespace *ns, struct container *c);
 /* A container's parts in memory (the log becomes its bundle's). */
 int container_new(struct tree *t, const char *ns, const char *id, const char *platform,
-                  struct optline *const *lines, size_t n, const struct store_log *log, struct container **ret,
+                  const struct store_container *loaded, const struct store_log *log, struct container **ret,
                   bf_error *err);
 /* Free a removed container once nobody holds it. */
 void container_maybe_free(struct tree *t, struct container *c) REQUIRES(t);

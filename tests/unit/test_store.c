@@ -24,6 +24,8 @@ struct found {
         size_t containers;
         char platform[64];
         char text[4096];
+        char numbers[512];      /* each line's number, and c when a control file wrote it */
+        uint64_t next_seq;
         struct store_log log;
 };
 
@@ -35,14 +37,17 @@ static int visit(void *userdata, struct store_container *c)
         f->containers++;
         snprintf(f->platform, sizeof(f->platform), "%s", c->platform);
         f->text[0] = '\0';
+        f->numbers[0] = '\0';
         for (size_t i = 0; i < c->nlines; i++) {
                 strncat(f->text, c->lines[i]->text, sizeof(f->text) - strlen(f->text) - 2);
                 strcat(f->text, "\n");
+                size_t at = strlen(f->numbers);
+                snprintf(f->numbers + at, sizeof(f->numbers) - at, "%s%" PRIu64 "%s", i ? " " : "", c->seqs[i],
+                         c->by_control[i] ? "c" : "");
         }
+        f->next_seq = c->next_seq;
         f->log = c->log;
-        free(c->platform);
-        optline_free_all(c->lines, c->nlines);
-        return 0;
+        return 0;      /* the store frees what it loaded */
 }
 
 static void state_open(struct state *st)
@@ -124,6 +129,80 @@ TEST(a_container_directory_keeps_its_inode_number_across_a_rename_and_a_reopen)
         CHECK_INTEQ(after.st_ino, before.st_ino);
         CHECK_INTEQ(birth_after.tv_sec, birth.tv_sec);
         CHECK_INTEQ(birth_after.tv_nsec, birth.tv_nsec);
+        store_close(st.s);
+        state_remove(&st);
+}
+
+TEST(a_control_record_drops_lines_by_number_and_marks_its_own)
+{
+        struct state st;
+        state_new(&st);
+        struct store_log log;
+        CHECK_INTEQ(store_container_create(st.s, "ns", "c1", "linux/amd64", &log, &st.err), 0);
+        /* lines 0 and 1 by hand, 2 through a control file */
+        CHECK_INTEQ(store_append_lines(st.s, &log, "WithHostname a\nWithEnv A=1\n", 27, &st.err), 0);
+        CHECK_INTEQ(store_append_control(st.s, &log, NULL, 0, "WithMemoryLimit 1\n", 18, &st.err), 0);
+        /* 3 drops 2, 4 drops 0 (the numbers do not move) */
+        uint64_t drop2 = 2, drop0 = 0;
+        CHECK_INTEQ(store_append_control(st.s, &log, &drop2, 1, "WithMemoryLimit 2\n", 18, &st.err), 0);
+        CHECK_INTEQ(store_append_control(st.s, &log, &drop0, 1, "WithHostname b\n", 15, &st.err), 0);
+        close(log.fd);
+        store_close(st.s);
+        state_open(&st);
+        struct found f;
+        load(&st, &f);
+        CHECK_STREQ(f.text, "WithEnv A=1\nWithMemoryLimit 2\nWithHostname b\n");
+        CHECK_STREQ(f.numbers, "1 3c 4c");
+        CHECK_UINTEQ(f.next_seq, 5);
+        close(f.log.fd);
+        store_close(st.s);
+        state_remove(&st);
+}
+
+TEST(a_control_record_naming_a_line_not_there_fails_the_load_of_its_container)
+{
+        struct state st;
+        state_new(&st);
+        struct store_log log;
+        CHECK_INTEQ(store_container_create(st.s, "ns", "c1", "linux/amd64", &log, &st.err), 0);
+        CHECK_INTEQ(store_append_lines(st.s, &log, "WithHostname a\n", 15, &st.err), 0);
+        uint64_t drop = 7;
+        CHECK_INTEQ(store_append_control(st.s, &log, &drop, 1, "WithHostname b\n", 15, &st.err), 0);
+        close(log.fd);
+        store_close(st.s);
+        state_open(&st);
+        struct found f;
+        load(&st, &f);
+        CHECK_INTEQ(f.containers, 0);   /* left on disk, reported */
+        store_close(st.s);
+        state_remove(&st);
+}
+
+TEST(a_log_written_anew_keeps_who_wrote_each_line_and_numbers_them_from_0)
+{
+        struct state st;
+        state_new(&st);
+        struct store_log log;
+        CHECK_INTEQ(store_container_create(st.s, "ns", "c1", "linux/amd64", &log, &st.err), 0);
+        struct store_run runs[] = {
+                { .by_control = false, .text = "WithHostname a\n", .len = 15 },
+                { .by_control = true, .text = "WithMemoryLimit 1\nWithPidsLimit 5\n", .len = 33 },
+                { .by_control = false, .text = "WithEnv A=1\n", .len = 12 },
+        };
+        struct store_log fresh;
+        CHECK_INTEQ(store_rewrite(st.s, "ns", "c1", "linux/arm64", runs, 3, &fresh, &st.err), 0);
+        uint64_t drop = 2;
+        CHECK_INTEQ(store_append_control(st.s, &fresh, &drop, 1, "WithPidsLimit 6\n", 16, &st.err), 0);
+        close(log.fd);
+        close(fresh.fd);
+        store_close(st.s);
+        state_open(&st);
+        struct found f;
+        load(&st, &f);
+        CHECK_STREQ(f.platform, "linux/arm64");
+        CHECK_STREQ(f.text, "WithHostname a\nWithMemoryLimit 1\nWithEnv A=1\nWithPidsLimit 6\n");
+        CHECK_STREQ(f.numbers, "0 1c 3 4c");
+        close(f.log.fd);
         store_close(st.s);
         state_remove(&st);
 }
@@ -261,9 +340,7 @@ static int visit_count_matching(void *userdata, struct store_container *c)
                         m->count++;
                 close(c->log.fd);
         }
-        free(c->platform);
-        optline_free_all(c->lines, c->nlines);
-        return 0;
+        return 0;       /* the store frees what it loaded */
 }
 
 TEST(concurrent_appends_to_many_logs_all_come_back_from_the_journal)
@@ -354,9 +431,7 @@ static int visit_replayed(void *userdata, struct store_container *c)
                 }
                 close(c->log.fd);
         }
-        free(c->platform);
-        optline_free_all(c->lines, c->nlines);
-        return 0;
+        return 0;       /* the store frees what it loaded */
 }
 
 static double seconds_now(void)
