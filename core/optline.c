@@ -478,6 +478,21 @@ const char *optline_option_name(const struct optline *l)
         return l->opt->name;
 }
 
+bool optline_same(const struct optline *a, const struct optline *b)
+{
+        if (a == b)
+                return true;
+        if (a->opt != b->opt || a->text_len != b->text_len)
+                return false;
+        buf x = { 0 }, y = { 0 };
+        optline_print(&x, a);
+        optline_print(&y, b);
+        bool same = !x.oom && !y.oom && x.len == y.len && (!x.len || memcmp(x.p, y.p, x.len) == 0);
+        buf_free(&x);
+        buf_free(&y);
+        return same;
+}
+
 size_t optline_footprint(const struct optline *l)
 {
         return arena_footprint(&l->mem);

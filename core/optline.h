@@ -53,6 +53,8 @@ int optline_build(const char *name, const char *const *args, size_t nargs, struc
 struct optline *optline_ref(struct optline *l);
 /* The containerd name of the line's option, e.g. "WithHostname". */
 const char *optline_option_name(const struct optline *l);
+/* Do a and b have the same canonical text? (False without memory.) */
+bool optline_same(const struct optline *a, const struct optline *b);
 /* Bytes of memory the line holds (its arena). */
 size_t optline_footprint(const struct optline *l);
 void optline_unref(struct optline *l);

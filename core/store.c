@@ -899,6 +899,25 @@ int store_append_lines(struct store *s, struct store_log *log, const char *text,
         return log_append(s, log, 'A', text, len, NULL, 0, err);
 }
 
+/* "<count> <number>...\n" */
+static void drop_header(buf *out, const uint64_t *drop, size_t ndrop)
+{
+        buf_printf(out, "%zu", ndrop);
+        for (size_t i = 0; i < ndrop; i++)
+                buf_printf(out, " %" PRIu64, drop[i]);
+        buf_putc(out, '\n');
+}
+
+int store_append_control(struct store *s, struct store_log *log, const uint64_t *drop, size_t ndrop,
+                         const char *text, size_t len, bf_error *err)
+{
+        buf head = { 0 };
+        drop_header(&head, drop, ndrop);
+        int r = head.oom ? bf_error_oom(err) : log_append(s, log, 'C', head.p, head.len, text, len, err);
+        buf_free(&head);
+        return r;
+}
+
 int store_truncate_append(struct store *s, struct store_log *log, size_t keep, const char *text, size_t len,
                           bf_error *err)
 {
@@ -912,17 +931,24 @@ int store_append_platform(struct store *s, struct store_log *log, const char *pl
         return log_append(s, log, 'P', platform, strlen(platform), NULL, 0, err);
 }
 
-/* Write a complete log (header, platform, lines) to <dir>/log.new, sync it
- * and rename it over <dir>/log, then sync <dir>. */
-static int log_write_new(struct store *s, const struct cpaths *p, const char *platform, const char *text, size_t len,
-                         struct store_log *ret, bf_error *err)
+/* Write a complete log (header, platform, runs of lines: A records, or C
+ * records dropping nothing for lines a control file wrote) to
+ * <dir>/log.new, sync it and rename it over <dir>/log, then sync <dir>. */
+static int log_write_new(struct store *s, const struct cpaths *p, const char *platform, const struct store_run *runs,
+                         size_t nruns, struct store_log *ret, bf_error *err)
 {
         const char *dir = p->dir, *tmp = p->log_new, *rel = p->log;
         uint64_t id = random_id();
         _cleanup_(buf_free) buf b = { 0 };
         log_head(&b, id, platform);
-        if (len)
-                record_build(&b, 'A', text, len, NULL, 0);
+        for (size_t i = 0; i < nruns; i++) {
+                if (!runs[i].len)
+                        continue;
+                if (runs[i].by_control)
+                        record_build(&b, 'C', "0\n", 2, runs[i].text, runs[i].len);
+                else
+                        record_build(&b, 'A', runs[i].text, runs[i].len, NULL, 0);
+        }
         if (b.oom)
                 return bf_error_oom(err);
         if (b.len > STORE_LOG_MAX)
@@ -954,8 +980,8 @@ static int log_write_new(struct store *s, const struct cpaths *p, const char *pl
         return 0;
 }
 
-int store_replace(struct store *s, const char *ns, const char *id, const char *platform, const char *text,
-                  size_t len, struct store_log *ret_log, bf_error *err)
+int store_rewrite(struct store *s, const char *ns, const char *id, const char *platform, const struct store_run *runs,
+                  size_t nruns, struct store_log *ret_log, bf_error *err)
 {
         struct cpaths p;
         int r = cpaths_of(&p, ns, id, err);
@@ -966,7 +992,14 @@ int store_replace(struct store *s, const char *ns, const char *id, const char *p
         mutex_unlock(&s->journal.lock);
         if (stopped)
                 return bf_error_set(err, EIO, "writes stopped after a failed flush (an I/O error); restart bundlefs");
-        return log_write_new(s, &p, platform, text, len, ret_log, err);
+        return log_write_new(s, &p, platform, runs, nruns, ret_log, err);
+}
+
+int store_replace(struct store *s, const char *ns, const char *id, const char *platform, const char *text,
+                  size_t len, struct store_log *ret_log, bf_error *err)
+{
+        struct store_run run = { .text = text, .len = len };
+        return store_rewrite(s, ns, id, platform, &run, 1, ret_log, err);
 }
 
 /* ---- loading ------------------------------------------------------------- */
@@ -979,9 +1012,13 @@ struct budget {
 
 struct loaded {
         char *platform;
+        /* Every line added to the list, numbered by its index; NULL once
+         * dropped (by a T or C record). */
         struct optline **lines;
+        bool *control;          /* added by a C record: written through a control file */
         size_t n, cap;
-        size_t footprint;
+        size_t live;            /* lines not dropped */
+        size_t footprint;       /* what they hold */
         struct budget *budget;
         int over;               /* a limit was passed (EFBIG, ENOMEM): records are checked, lines not kept */
         char reason[160];
@@ -992,7 +1029,8 @@ static void lines_free(struct loaded *l)
         for (size_t i = 0; i < l->n; i++)
                 optline_unref(l->lines[i]);
         free(TAKE_PTR(l->lines));
-        l->n = l->cap = 0;
+        free(TAKE_PTR(l->control));
+        l->n = l->cap = l->live = 0;
         if (l->budget)
                 l->budget->total -= l->footprint;
         l->footprint = 0;
@@ -1018,7 +1056,7 @@ static void loaded_over(struct loaded *l, int code)
         l->over = code;
 }
 
-static int loaded_add_lines(struct loaded *l, const char *p, size_t len, bf_error *err)
+static int loaded_add_lines(struct loaded *l, const char *p, size_t len, bool control, bf_error *err)
 {
         if (l->over)
                 return 0;
@@ -1032,19 +1070,24 @@ static int loaded_add_lines(struct loaded *l, const char *p, size_t len, bf_erro
                 while (cap < l->n + n)
                         cap *= 2;
                 struct optline **grown = realloc(l->lines, cap * sizeof(*grown));
-                if (!grown) {
+                bool *cgrown = grown ? realloc(l->control, cap * sizeof(*cgrown)) : NULL;
+                if (grown)
+                        l->lines = grown;
+                if (!cgrown) {
                         optline_free_all(lines, n);
                         return bf_error_oom(err);
                 }
-                l->lines = grown;
+                l->control = cgrown;
                 l->cap = cap;
         }
         size_t more = 0;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 more += optline_footprint(lines[i]);
-        if (n)
-                memcpy(l->lines + l->n, lines, n * sizeof(*lines));
+                l->lines[l->n + i] = lines[i];
+                l->control[l->n + i] = control;
+        }
         l->n += n;
+        l->live += n;
         free(lines);
         l->footprint += more;
         struct budget *b = l->budget;
@@ -1058,7 +1101,18 @@ static int loaded_add_lines(struct loaded *l, const char *p, size_t len, bf_erro
         return 0;
 }
 
-/* Apply one log record to what was loaded so far. */
+static void loaded_drop(struct loaded *l, size_t i)
+{
+        size_t f = optline_footprint(l->lines[i]);
+        l->footprint -= f;
+        if (l->budget)
+                l->budget->total -= f;
+        optline_unref(TAKE_PTR(l->lines[i]));
+        l->live--;
+}
+
+/* Apply one log record to what was loaded so far. Past a limit (l->over)
+ * the lines are gone: a record is checked for its form alone. */
 static int loaded_apply(struct loaded *out, char type, const char *p, size_t len, bf_error *err)
 {
         if (type == 'P') {
@@ -1067,24 +1121,111 @@ static int loaded_apply(struct loaded *out, char type, const char *p, size_t len
                 return out->platform ? 0 : bf_error_oom(err);
         }
         if (type == 'A')
-                return loaded_add_lines(out, p, len, err);
+                return loaded_add_lines(out, p, len, false, err);
+        const char *nl = memchr(p, '\n', len);
+        size_t hl = nl ? (size_t) (nl - p) + 1 : 0;
         if (type == 'T') {
-                const char *nl = memchr(p, '\n', len);
-                size_t keep = 0, hl = nl ? (size_t) (nl - p) + 1 : 0;
-                if (!nl || parse_size(p, nl, &keep) != nl || (!out->over && keep > out->n))
+                size_t keep = 0;
+                if (!nl || parse_size(p, nl, &keep) != nl || (!out->over && keep > out->live))
                         return bf_error_set(err, EINVAL, "a damaged record (T)");
-                for (size_t i = keep; i < out->n; i++) {
-                        size_t f = optline_footprint(out->lines[i]);
-                        out->footprint -= f;
-                        if (out->budget)
-                                out->budget->total -= f;
-                        optline_unref(out->lines[i]);
+                size_t kept = 0;
+                for (size_t i = 0; !out->over && i < out->n; i++)
+                        if (out->lines[i] && kept++ >= keep)
+                                loaded_drop(out, i);
+                return loaded_add_lines(out, p + hl, len - hl, false, err);
+        }
+        if (type == 'C') {
+                /* "<count> <number>...\n": the lines dropped, then the lines added */
+                size_t count = 0, seq;
+                const char *q = nl ? parse_size(p, nl, &count) : NULL;
+                for (size_t i = 0; q && i < count; i++) {
+                        if (q == nl || *q != ' ' || !(q = parse_size(q + 1, nl, &seq)))
+                                q = NULL;
+                        else if (out->over)
+                                continue;
+                        else if (seq >= out->n || !out->lines[seq])
+                                q = NULL;
+                        else
+                                loaded_drop(out, seq);
                 }
-                if (!out->over)
-                        out->n = keep;
-                return loaded_add_lines(out, p + hl, len - hl, err);
+                if (!q || q != nl)
+                        return bf_error_set(err, EINVAL, "a damaged record (C)");
+                return loaded_add_lines(out, p + hl, len - hl, true, err);
         }
         return bf_error_set(err, EINVAL, "a record of unknown type '%c'", type);
+}
+
+/* The lines left, numbered afresh from 0 as a log written anew numbers
+ * them. */
+static void loaded_renumber(struct loaded *l)
+{
+        size_t k = 0;
+        for (size_t i = 0; i < l->n; i++)
+                if (l->lines[i]) {
+                        l->lines[k] = l->lines[i];
+                        l->control[k++] = l->control[i];
+                }
+        l->n = k;
+}
+
+/* The lines left, in canonical form, in runs by who wrote them (for a log
+ * written anew); runs point into text. */
+static int loaded_runs(const struct loaded *l, buf *text, struct store_run **ret, size_t *ret_n, bf_error *err)
+{
+        struct store_run *runs = malloc((l->live + 1) * sizeof(*runs));
+        if (!runs)
+                return bf_error_oom(err);
+        size_t n = 0;
+        for (size_t i = 0; i < l->n; i++) {
+                if (!l->lines[i])
+                        continue;
+                size_t at = text->len;
+                optline_print(text, l->lines[i]);
+                buf_putc(text, '\n');
+                if (n && runs[n - 1].by_control == l->control[i])
+                        runs[n - 1].len += text->len - at;
+                else
+                        runs[n++] = (struct store_run){ .by_control = l->control[i], .len = text->len - at };
+        }
+        if (text->oom) {
+                free(runs);
+                return bf_error_oom(err);
+        }
+        /* The text is whole now: point the runs into it. */
+        for (size_t i = 0, at = 0; i < n; at += runs[i].len, i++)
+                runs[i].text = text->p + at;
+        *ret = runs;
+        *ret_n = n;
+        return 0;
+}
+
+/* The lines left, with their numbers and provenance, for the visitor (the
+ * store frees whatever it leaves). */
+static int loaded_finish(struct loaded *l, struct store_container *c, bf_error *err)
+{
+        size_t n = l->live;
+        c->lines = malloc((n + 1) * sizeof(*c->lines));
+        c->seqs = malloc((n + 1) * sizeof(*c->seqs));
+        c->by_control = malloc((n + 1) * sizeof(*c->by_control));
+        if (!c->lines || !c->seqs || !c->by_control) {
+                free(TAKE_PTR(c->lines));
+                free(TAKE_PTR(c->seqs));
+                free(TAKE_PTR(c->by_control));
+                return bf_error_oom(err);
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < l->n; i++)
+                if (l->lines[i]) {
+                        c->lines[k] = TAKE_PTR(l->lines[i]);
+                        c->seqs[k] = i;
+                        c->by_control[k++] = l->control[i];
+                }
+        c->nlines = k;
+        c->next_seq = l->n;
+        c->footprint = l->footprint;
+        c->platform = TAKE_PTR(l->platform);
+        l->live = 0;
+        return 0;
 }
 
 /* The records of data[pos..n) applied; where the good ones end. Records
@@ -1236,15 +1377,18 @@ static int load_log(struct store *s, struct loading *ld, void (*warn)(void *, co
                 return 0;
         /* A format-1 log: give it an id, so the journal can name it. */
         _cleanup_(buf_free) buf text = { 0 };
-        optline_print_all(&text, ld->l.lines, ld->l.n);
-        if (text.oom)
-                return bf_error_oom(err);
+        _cleanup_free_ struct store_run *runs = NULL;
+        size_t nruns = 0;
+        r = loaded_runs(&ld->l, &text, &runs, &nruns, err);
+        if (r < 0)
+                return r;
         struct store_log nl = { .fd = -1 };
-        r = log_write_new(s, &p, ld->l.platform, text.p ? text.p : "", text.len, &nl, err);
+        r = log_write_new(s, &p, ld->l.platform, runs, nruns, &nl, err);
         if (r < 0)
                 return r;
         close(nl.fd);
         ld->log = (struct store_log){ .fd = -1, .size = nl.size, .id = nl.id };
+        loaded_renumber(&ld->l);        /* as the new log numbers them */
         return 0;
 }
 
@@ -1656,25 +1800,27 @@ static int load_all(struct load *ld, bf_error *err)
         return ld->s->format == STORE_FORMAT_VERSION ? 0 : format_write(ld->s, STORE_FORMAT_VERSION, err);
 }
 
-/* Hand one loaded container (or namespace) to the visitor. */
+/* Hand one loaded container (or namespace) to the visitor; the store
+ * frees what it leaves. */
 static int visit_one(struct load *ld, struct loading *c, store_visit_fn visit, void *userdata, bf_error *err)
 {
-        bool loaded = !c->error && !c->l.over;
         struct store_container sc = {
                 .ns = c->ns,
                 .id = c->id,
-                .platform = loaded ? TAKE_PTR(c->l.platform) : NULL,
-                .lines = loaded ? TAKE_PTR(c->l.lines) : NULL,
-                .nlines = loaded ? c->l.n : 0,
-                .footprint = loaded ? c->l.footprint : 0,
                 .log = { .fd = -1, .size = c->log.size, .id = c->log.id },
-                .error = c->error ? c->error : c->l.over,
-                .reason = c->error ? c->reason : c->l.reason,
         };
-        /* The visitor owns the platform and the lines now. */
-        if (loaded)
-                c->l.n = 0;
+        bf_error ferr = { 0 };
+        if (c->id && !c->error && !c->l.over && loaded_finish(&c->l, &sc, &ferr) < 0) {
+                c->error = ENOMEM;
+                snprintf(c->reason, sizeof(c->reason), "%s", ferr.msg);
+        }
+        sc.error = c->error ? c->error : c->l.over;
+        sc.reason = c->error ? c->reason : c->l.reason;
         int v = visit(userdata, &sc);
+        free(sc.platform);
+        optline_free_all(sc.lines, sc.nlines);
+        free(sc.seqs);
+        free(sc.by_control);
         if (v < 0 && !c->id)
                 return bf_error_set(err, -v, "namespace %s: %s", c->ns, strerror(-v));
         if (v < 0)

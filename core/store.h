@@ -15,9 +15,11 @@
  * The log is a header line ("bundlefs-log 2 <id>", id a random 64-bit
  * number naming this log) and records, each "<type> <length> <crc32>\n"
  * followed by <length> bytes: type P sets the platform, type A appends
- * option lines (canonical text, one per line), type T keeps the first N
- * lines ("N\n" first) and appends the rest, for a value written in several
- * writes that replaces its own earlier line.
+ * option lines (canonical text, one per line), type C drops lines and
+ * appends lines written through a control file ("K s1 ... sK\n" first: the
+ * numbers of the lines dropped; lines are numbered from 0 in the order the
+ * log added them, dropped ones included), and type T (written by earlier
+ * versions) keeps the first N lines ("N\n" first) and appends the rest.
  *
  * An append writes its record to the container's log (no sync) and then the
  * same bytes, with the log's id and offset, to the shared journal, whose
@@ -120,7 +122,10 @@ struct store_container {
         const char *id;
         char *platform;         /* NULL when it has no log yet (the host platform) */
         struct optline **lines;
+        uint64_t *seqs;         /* each line's number in the log */
+        bool *by_control;       /* each line's: written through a control file (a C record) */
         size_t nlines;
+        uint64_t next_seq;      /* the number the log gives the next line */
         size_t footprint;       /* memory its lines hold (optline_footprint) */
         struct store_log log;   /* never open */
         int error;              /* not 0: the list could not be loaded; reason says why */
@@ -134,8 +139,9 @@ typedef int (*store_visit_fn)(void *userdata, struct store_container *c);
  * whatever the number of containers. A container whose list cannot be
  * loaded (unreadable, damaged, over a limit, out of memory) is visited all
  * the same, with its error and reason: it exists on disk. The callback
- * takes ownership of c->platform and c->lines, whatever it returns; a
- * failure it returns is reported through warn (if given). */
+ * takes whichever of c->platform, c->lines, c->seqs and c->by_control it
+ * sets to NULL, whatever it returns; the store frees the rest. A failure
+ * it returns is reported through warn (if given). */
 int store_load(struct store *s, const struct store_limits *limits, store_visit_fn visit, void *userdata,
                void (*warn)(void *userdata, const char *msg), bf_error *err);
 
@@ -186,10 +192,24 @@ int store_append_platform(struct store *s, struct store_log *log, const char *pl
 /* Keep the first `keep` lines of the list, then append text: one record. */
 int store_truncate_append(struct store *s, struct store_log *log, size_t keep, const char *text, size_t len,
                           bf_error *err);
+/* Drop the lines numbered drop[0..ndrop), then append text's lines,
+ * written through a control file: one record. */
+int store_append_control(struct store *s, struct store_log *log, const uint64_t *drop, size_t ndrop,
+                         const char *text, size_t len, bf_error *err);
 
 /* Write a new log holding platform and lines (canonical text), sync it and
  * rename it into place; *ret_log is the new log (the old one's fd is the
- * caller's to close). A failure leaves the old log as it was and nothing
- * else. */
+ * caller's to close). Its lines are numbered from 0. A failure (a full
+ * disk) leaves the old log as it was and nothing else. */
 int store_replace(struct store *s, const char *ns, const char *id, const char *platform, const char *text,
                   size_t len, struct store_log *ret_log, bf_error *err) REQUIRES_SHARED(store_names(s));
+/* The same for lines written in runs, each run by hand (A records) or
+ * through a control file (C records dropping nothing): a log grown long
+ * with dropped lines, written anew with each line's writer. */
+struct store_run {
+        bool by_control;
+        const char *text;
+        size_t len;
+};
+int store_rewrite(struct store *s, const char *ns, const char *id, const char *platform, const struct store_run *runs,
+                  size_t nruns, struct store_log *ret_log, bf_error *err) REQUIRES_SHARED(store_names(s));

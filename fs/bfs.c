@@ -27,6 +27,7 @@
 
 struct bfs {
         bfs_log_fn log;
+        char *mountpoint;       /* real path */
         struct store *store;
         struct budget *budget;
         struct cache *cache;
@@ -91,7 +92,7 @@ int bfs_new(const char *state_dir, const char *mountpoint, size_t max_memory, bf
         if (!fs)
                 return bf_error_oom(err);
         fs->log = log;
-        _cleanup_free_ char *mnt = realpath(mountpoint, NULL);
+        char *mnt = fs->mountpoint = realpath(mountpoint, NULL);
         if (!mnt)
                 return bf_error_set(err, errno, "mount point %s: %s", mountpoint, strerror(errno));
         int r = files_init(err);
@@ -173,6 +174,7 @@ void bfs_free(struct bfs *fs)
         cache_free(fs->cache);
         budget_free(fs->budget);
         store_close(fs->store);
+        free(fs->mountpoint);
         free(fs);
 }
 
@@ -188,6 +190,9 @@ struct fuse_session *bfs_session_new(struct bfs *fs, struct fuse_args *args)
 
 int bfs_start(struct bfs *fs, bf_error *err)
 {
+        int r = openfiles_start(fs->files, fs->mountpoint, err);
+        if (r < 0)
+                return r;
         return mounts_start(fs->mounts, err);
 }
 

@@ -1,6 +1,7 @@
 /* A container's spec (bundle.h). */
 #include "bundle.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "budget.h"
 #include "cache.h"
+#include "compact.h"
 #include "content.h"
 #include "ctl.h"
 #include "deps.h"
@@ -54,6 +56,7 @@ struct times {
 struct bundle {
         struct store *store;
         struct cache_slot *slot;
+        struct content_shelf *shelves;  /* the latest bytes of each file (files.h), shared */
         struct budget *budget;
         /* Not NULL: the list could not be loaded (why, for `error`); reads
          * fail with EIO, writes are refused. Set once, at creation. */
@@ -67,6 +70,9 @@ struct bundle {
         struct live *live GUARDED_BY(write_lock);
         struct store_log log GUARDED_BY(write_lock);
         size_t held;            /* memory the list holds, taken from budget (written under write_lock, read atomically) */
+        uint64_t next_seq GUARDED_BY(write_lock);       /* the number the log gives the next line */
+        struct compactor comp GUARDED_BY(write_lock);   /* which lines a control file's may drop */
+        size_t rewrite_at GUARDED_BY(write_lock);       /* the log size at which to look at writing it anew */
 
         mutex lock;     /* everything below, held briefly */
         struct frame *frame GUARDED_BY(lock);
@@ -210,6 +216,18 @@ static bool live_current(struct bundle *b, uint64_t version) REQUIRES(b->write_l
         return b->live && b->live->version == version && deps_still_valid(b->live->deps);
 }
 
+/* The compactor of a list read from the start (lines dropped long ago are
+ * not dropped again: the list is as its log left it). */
+static void compactor_replay(struct compactor *c, const struct optlist *l)
+{
+        compactor_init(c);
+        struct optline *const *lines = optlist_lines(l);
+        for (size_t i = 0; lines && i < optlist_len(l); i++) {
+                uint64_t unused;
+                (void) compactor_add(c, lines[i], optlist_seq(l, i), optlist_by_control(l, i), &unused);
+        }
+}
+
 /* ---- times ------------------------------------------------------------------ */
 
 static bool ts_after(struct timespec a, struct timespec b)
@@ -258,7 +276,8 @@ static uint64_t bytes_hash(const char *p, size_t len)
 /* ---- the bundle -------------------------------------------------------------- */
 
 static struct bundle *bundle_alloc(struct store *store, struct cache *cache, struct budget *budget, const char *ns,
-                                   const char *id, const char *platform, struct optline *const *lines, size_t n)
+                                   const char *id, const char *platform, const struct store_container *loaded)
+        NO_LOCK_ANALYSIS
 {
         struct bundle *b = calloc(1, sizeof(*b));
         if (!b)
@@ -269,9 +288,13 @@ static struct bundle *bundle_alloc(struct store *store, struct cache *cache, str
         mutex_init(&b->write_lock);
         mutex_init(&b->lock);
         b->frame = frame_new(store, ns, id, platform);
-        b->list = optlist_new(lines, n);
+        b->list = loaded ? optlist_new(loaded->lines, loaded->seqs, loaded->by_control, loaded->nlines) :
+                           optlist_new(NULL, NULL, NULL, 0);
+        b->next_seq = loaded ? loaded->next_seq : 0;
+        b->rewrite_at = BUNDLE_LOG_REWRITE_MIN;
         b->slot = cache_slot_new(cache, drop_kept, b);
-        if (!b->frame || !b->list || !b->slot) {
+        b->shelves = content_shelves_new(files_count());
+        if (!b->frame || !b->list || !b->slot || !b->shelves) {
                 bundle_free(b);
                 return NULL;
         }
@@ -279,18 +302,19 @@ static struct bundle *bundle_alloc(struct store *store, struct cache *cache, str
 }
 
 int bundle_new(struct store *store, struct cache *cache, struct budget *budget, const char *ns, const char *id,
-               const char *platform, struct optline *const *lines, size_t n, size_t footprint,
-               const struct store_log *log, struct bundle **ret, bf_error *err)
+               const char *platform, const struct store_container *loaded, const struct store_log *log,
+               struct bundle **ret, bf_error *err) NO_LOCK_ANALYSIS
 {
-        struct bundle *b = bundle_alloc(store, cache, budget, ns, id, platform, lines, n);
+        struct bundle *b = bundle_alloc(store, cache, budget, ns, id, platform, loaded);
         if (!b)
                 return bf_error_oom(err);
         /* Taken from the budget by the caller; given back when freed. */
-        b->held = footprint;
+        b->held = loaded ? loaded->footprint : 0;
         b->log = *log;
         struct timespec t = disk_time(store, b->log.fd, ns, id);
         b->times = (struct times){ .list = t, .platform = t, .spec = t, .error = t, .inputs = t };
         store_log_release(store, &b->log);
+        compactor_replay(&b->comp, b->list);
         *ret = b;
         return 0;
 }
@@ -298,7 +322,7 @@ int bundle_new(struct store *store, struct cache *cache, struct budget *budget, 
 int bundle_new_broken(struct store *store, struct cache *cache, const char *ns, const char *id, const char *platform,
                       const char *reason, struct bundle **ret, bf_error *err) NO_LOCK_ANALYSIS
 {
-        struct bundle *b = bundle_alloc(store, cache, NULL, ns, id, platform, NULL, 0);
+        struct bundle *b = bundle_alloc(store, cache, NULL, ns, id, platform, NULL);
         if (!b)
                 return bf_error_oom(err);
         if (asprintf(&b->broken, "the option list could not be loaded: %s", reason) < 0) {
@@ -320,6 +344,7 @@ void bundle_free(struct bundle *b) NO_LOCK_ANALYSIS
         if (b->budget)
                 budget_give(b->budget, b->held);
         cache_slot_free(b->slot);
+        content_shelves_free(b->shelves, files_count());
         store_log_close(b->store, &b->log);
         live_free(b->live);
         optlist_unref(b->list);
@@ -462,22 +487,97 @@ char *bundle_platform(struct bundle *b)
 
 /* ---- writing ------------------------------------------------------------------- */
 
-/* The spec of s's list's first `base` lines then more, under frame: more
- * applied to the kept spec when it is that of s's whole list and still
- * current, else built from scratch. The kept spec is taken (b->live is
- * NULL afterwards). */
-static int writer_build(struct bundle *b, const struct snapshot *s, const struct frame *frame, size_t base,
-                        struct optline *const *more, size_t nmore, struct live **ret, bf_error *err)
-        REQUIRES(b->write_lock)
+/* What a change does to the list: the lines it drops (by number), and the
+ * spec that checks it. */
+struct plan {
+        uint64_t *drop;
+        size_t ndrop;
+        bool replace_own;       /* drops the lines the same open file kept before */
+        struct compactor comp;  /* the bundle's, after the change */
+        uint64_t first_seq;     /* of the lines added */
+};
+
+static void plan_done(struct plan *p)
 {
-        bool extend = frame == s->frame && base == optlist_len(s->list) && live_current(b, s->version);
+        free(p->drop);
+}
+
+/* Which lines ch drops: the same open file's earlier value, and the lines
+ * its new ones make pointless (core/compact.h). */
+static int plan_make(struct bundle *b, const struct change *ch, const struct snapshot *s, struct plan *p,
+                     bf_error *err) REQUIRES(b->write_lock)
+{
+        *p = (struct plan){ .comp = b->comp, .first_seq = b->next_seq };
+        if (ch->kind == CHANGE_REPLACE || ch->kind == CHANGE_PLATFORM)
+                return 0;
+        /* A later write of the same open file replaces what it kept
+         * before, unless the list changed in between. */
+        const struct value_state *vs = ch->kind == CHANGE_VALUE ? ch->value : NULL;
+        p->replace_own = vs && vs->kept && vs->version == s->version;
+        size_t own = p->replace_own ? vs->n : 0;
+        if (!(p->drop = malloc((own + ch->n + 1) * sizeof(*p->drop))))
+                return bf_error_oom(err);
+        for (size_t i = 0; i < own; i++) {
+                p->drop[p->ndrop++] = vs->seq + i;
+                compactor_forget(&p->comp, vs->seq + i);
+        }
+        bool by_control = ch->kind == CHANGE_VALUE;
+        for (size_t i = 0; i < ch->n; i++) {
+                uint64_t d;
+                if (compactor_add(&p->comp, ch->lines[i], p->first_seq + i, by_control, &d))
+                        p->drop[p->ndrop++] = d;
+        }
+        return 0;
+}
+
+/* The list s holds without the lines plan drops, then more: side by side,
+ * for a spec built from scratch. */
+static int lines_after(const struct snapshot *s, const struct plan *p, struct optline *const *more, size_t nmore,
+                       struct optline ***ret, size_t *ret_n, bf_error *err)
+{
+        size_t n = optlist_len(s->list);
+        struct optline *const *lines = optlist_lines(s->list);
+        struct optline **all = malloc((n + nmore + 1) * sizeof(*all));
+        if (!all || (n && !lines)) {
+                free(all);
+                return bf_error_oom(err);
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                bool dropped = false;
+                for (size_t j = 0; j < p->ndrop && !dropped; j++)
+                        dropped = optlist_seq(s->list, i) == p->drop[j];
+                if (!dropped)
+                        all[k++] = lines[i];
+        }
+        for (size_t i = 0; i < nmore; i++)
+                all[k++] = more[i];
+        *ret = all;
+        *ret_n = k;
+        return 0;
+}
+
+/* The spec of s's list after plan and more, under frame: more applied to
+ * the kept spec when it is that of s's whole list and still current (the
+ * lines plan drops change nothing other lines see: core/compact.h), else
+ * built from scratch. The kept spec is taken (b->live is NULL afterwards). */
+static int writer_build(struct bundle *b, const struct snapshot *s, const struct frame *frame,
+                        const struct plan *p, struct optline *const *more, size_t nmore, struct live **ret,
+                        bf_error *err) REQUIRES(b->write_lock)
+{
+        bool extend = frame == s->frame && !p->replace_own && live_current(b, s->version);
         _cleanup_(live_freep) struct live *l = TAKE_PTR(b->live);
-        if (!extend)
-                return live_build(frame, optlist_lines(s->list), base, more, nmore, ret, err);
-        if (base + nmore > OPTS_LINES_MAX)
+        size_t len = optlist_len(s->list) - p->ndrop + nmore;
+        if (len > OPTS_LINES_MAX)
                 return bf_error_set(err, EFBIG, "an option list holds at most %d lines", OPTS_LINES_MAX);
+        if (!extend) {
+                _cleanup_free_ struct optline **all = NULL;
+                size_t n = 0;
+                int r = lines_after(s, p, more, nmore, &all, &n, err);
+                return r < 0 ? r : live_build(frame, all, n, NULL, 0, ret, err);
+        }
         struct render_input in = input_of(frame, more, nmore, l->deps);
-        int r = spec_apply(&l->a, &in, &l->spec, base, NULL, err);
+        int r = spec_apply(&l->a, &in, &l->spec, len - nmore, NULL, err);
         if (r < 0)
                 return r;       /* half applied: the spec is no longer any list's (freed) */
         *ret = TAKE_PTR(l);
@@ -505,8 +605,8 @@ static void live_keep(struct bundle *b, struct live *l, uint64_t version) REQUIR
  * named by frame (the bundle's current one, read under the store's names),
  * and when it was made (the times of the log and the container's directory
  * once it is). */
-static int change_store(struct bundle *b, const struct change *ch, const struct frame *frame, size_t base,
-                        bool replace_own, struct store_log *ret_new_log, struct timespec *ret_when, bf_error *err)
+static int change_store(struct bundle *b, const struct change *ch, const struct frame *frame, const struct plan *p,
+                        struct store_log *ret_new_log, struct timespec *ret_when, bf_error *err)
         REQUIRES(b->write_lock) REQUIRES_SHARED(store_names(b->store))
 {
         _cleanup_(buf_free) buf payload = { 0 };
@@ -515,9 +615,10 @@ static int change_store(struct bundle *b, const struct change *ch, const struct 
                 if (payload.oom)
                         return bf_error_oom(err);
         }
+        const char *text = payload.p ? payload.p : "";
         if (ch->kind == CHANGE_REPLACE) {
-                int r = store_replace(b->store, frame->ns, frame->id, frame->platform, payload.p ? payload.p : "",
-                                      payload.len, ret_new_log, err);
+                int r = store_replace(b->store, frame->ns, frame->id, frame->platform, text, payload.len, ret_new_log,
+                                      err);
                 if (r == 0)
                         *ret_when = disk_time(b->store, ret_new_log->fd, frame->ns, frame->id);
                 return r;
@@ -527,14 +628,92 @@ static int change_store(struct bundle *b, const struct change *ch, const struct 
                 return r;
         if (ch->kind == CHANGE_PLATFORM)
                 r = store_append_platform(b->store, &b->log, ch->platform, err);
-        else if (replace_own)
-                r = store_truncate_append(b->store, &b->log, base, payload.p, payload.len, err);
+        else if (ch->kind == CHANGE_VALUE)
+                r = store_append_control(b->store, &b->log, p->drop, p->ndrop, text, payload.len, err);
         else
-                r = store_append_lines(b->store, &b->log, payload.p, payload.len, err);
+                r = store_append_lines(b->store, &b->log, text, payload.len, err);
         if (r == 0)
                 *ret_when = disk_time(b->store, b->log.fd, frame->ns, frame->id);
         store_log_release(b->store, &b->log);
         return r;
+}
+
+/* Write the log anew holding list cur alone (frame names the container):
+ * the renumbered list, or NULL when that failed (the old log is still good). */
+static struct optlist *log_write_anew(struct bundle *b, const struct optlist *cur, const struct frame *frame)
+        REQUIRES(b->write_lock) REQUIRES_SHARED(store_names(b->store))
+{
+        size_t n = optlist_len(cur);
+        struct optline *const *lines = optlist_lines(cur);
+        _cleanup_free_ struct store_run *runs = malloc((n + 1) * sizeof(*runs));
+        _cleanup_free_ bool *flags = malloc((n + 1) * sizeof(*flags));
+        _cleanup_(buf_free) buf text = { 0 };
+        if (!runs || !flags || (n && !lines))
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                flags[i] = optlist_by_control(cur, i);
+                optline_print(&text, lines[i]);
+                buf_putc(&text, '\n');
+        }
+        if (text.oom)
+                return NULL;
+        size_t nruns = 0, off = 0;
+        for (size_t i = 0; i < n; i++) {
+                size_t len = lines[i]->text_len + 1;
+                if (nruns && runs[nruns - 1].by_control == flags[i])
+                        runs[nruns - 1].len += len;
+                else
+                        runs[nruns++] = (struct store_run){ .by_control = flags[i], .text = text.p + off, .len = len };
+                off += len;
+        }
+        struct optlist *renumbered = optlist_new(lines, NULL, flags, n);
+        struct store_log new_log = { .fd = -1 };
+        bf_error err = { 0 };
+        if (!renumbered ||
+            store_rewrite(b->store, frame->ns, frame->id, frame->platform, runs, nruns, &new_log, &err) < 0) {
+                optlist_unref(renumbered);
+                return NULL;
+        }
+        store_log_close(b->store, &b->log);
+        b->log = new_log;
+        store_log_release(b->store, &b->log);
+        return renumbered;
+}
+
+/* A log grown far past the list it holds (control files write one record
+ * each, and the lines they make pointless stay in the log) is written anew,
+ * holding the list alone, its lines numbered from 0. Failing (a full disk)
+ * changes nothing: the old log is still good, and the next try waits until
+ * the log has doubled. The store's names are held meanwhile, so that the
+ * frame names the container where it is. */
+static void log_rewrite(struct bundle *b) REQUIRES(b->write_lock)
+{
+        if (b->log.size < b->rewrite_at)
+                return;
+        b->rewrite_at = b->log.size * 2;
+        rwlock_lock_shared(store_names(b->store));
+        _cleanup_(snapshot_done) struct snapshot s;
+        snapshot_take(b, &s);
+        struct optlist *renumbered =
+                b->log.size < 8 * optlist_bytes(s.list) ? NULL : log_write_anew(b, s.list, s.frame);
+        rwlock_unlock_shared(store_names(b->store));
+        if (!renumbered)
+                return;
+        size_t n = optlist_len(renumbered);
+        b->rewrite_at = b->log.size * 8 > BUNDLE_LOG_REWRITE_MIN ? b->log.size * 8 : BUNDLE_LOG_REWRITE_MIN;
+        b->next_seq = n;
+        compactor_replay(&b->comp, renumbered);
+        /* Open files name their lines by number: a new version tells them
+         * the numbers changed. */
+        mutex_lock(&b->lock);
+        optlist_unref(b->list);
+        b->list = renumbered;
+        touch(b, b->times.spec);        /* the same content: its times stay */
+        uint64_t now = b->version;
+        mutex_unlock(&b->lock);
+        if (b->live)
+                b->live->version = now;         /* the same spec */
+        cache_kept(b->slot, live_bytes(b->live), now);
 }
 
 static void optlist_unrefp(struct optlist **l)
@@ -566,9 +745,9 @@ static struct frame *frame_current(struct bundle *b) EXCLUDES(b->lock)
  * where its current name says, and stays there until the change is kept
  * (a rename in between would otherwise see the old name come back with a
  * platform change). */
-static int commit_keep(struct bundle *b, const struct change *ch, const struct snapshot *s, size_t base,
-                       bool replace_own, struct frame **frame, struct optlist **next, uint64_t *ret_now,
-                       bf_error *err) REQUIRES(b->write_lock) REQUIRES_SHARED(store_names(b->store))
+static int commit_keep(struct bundle *b, const struct change *ch, const struct snapshot *s, const struct plan *p,
+                       struct frame **frame, struct optlist **next, uint64_t *ret_now, bf_error *err)
+        REQUIRES(b->write_lock) REQUIRES_SHARED(store_names(b->store))
 {
         _cleanup_(frame_unrefp) struct frame *cur = frame_current(b);
         if (*frame && (!streq(cur->ns, s->frame->ns) || !streq(cur->id, s->frame->id))) {
@@ -581,7 +760,7 @@ static int commit_keep(struct bundle *b, const struct change *ch, const struct s
         }
         struct store_log new_log = { .fd = -1 };
         struct timespec when;
-        int r = change_store(b, ch, cur, base, replace_own, &new_log, &when, err);
+        int r = change_store(b, ch, cur, p, &new_log, &when, err);
         if (r < 0)
                 return r;
         /* Durable: keep it. */
@@ -606,6 +785,12 @@ static int commit_keep(struct bundle *b, const struct change *ch, const struct s
                 store_log_close(b->store, &b->log);
                 b->log = new_log;
                 store_log_release(b->store, &b->log);
+                b->next_seq = ch->n;
+                compactor_init(&b->comp);
+                b->rewrite_at = BUNDLE_LOG_REWRITE_MIN;
+        } else if (ch->kind != CHANGE_PLATFORM) {
+                b->next_seq += ch->n;
+                b->comp = p->comp;
         }
         return 0;
 }
@@ -614,44 +799,52 @@ static int commit_keep(struct bundle *b, const struct change *ch, const struct s
 static int commit_locked(struct bundle *b, const struct change *ch, const struct snapshot *s, bf_error *err)
         REQUIRES(b->write_lock)
 {
-        size_t len = optlist_len(s->list);
-        /* A later write of the same open file replaces what it kept before,
-         * unless the list changed in between. */
-        struct value_state *vs = ch->kind == CHANGE_VALUE ? ch->value : NULL;
-        bool replace_own = vs && vs->kept && vs->version == s->version && vs->start <= len;
-        size_t base = ch->kind == CHANGE_REPLACE ? 0 : replace_own ? vs->start : len;
+        _cleanup_(plan_done) struct plan p;
+        int r = plan_make(b, ch, s, &p, err);
+        if (r < 0)
+                return commit_refused(b, r, err);
 
         _cleanup_(frame_unrefp) struct frame *frame = NULL;
         if (ch->kind == CHANGE_PLATFORM &&
             !(frame = frame_new(b->store, s->frame->ns, s->frame->id, ch->platform)))
                 return commit_refused(b, bf_error_oom(err), err);
         _cleanup_(live_freep) struct live *l = NULL;
-        int r;
         if (ch->kind == CHANGE_REPLACE) {
                 live_free(TAKE_PTR(b->live));
                 r = live_build(s->frame, ch->lines, ch->n, NULL, 0, &l, err);
         } else {
-                r = writer_build(b, s, frame ? frame : s->frame, base, ch->lines, ch->n, &l, err);
+                r = writer_build(b, s, frame ? frame : s->frame, &p, ch->lines, ch->n, &l, err);
         }
         if (r < 0)
                 return commit_refused(b, r, err);
+        /* Everything the change needs is made before it is stored: a
+         * change the store refuses leaves nothing, and one it made durable
+         * is kept whole. */
         _cleanup_(optlist_unrefp) struct optlist *next = NULL;
-        if (ch->kind != CHANGE_PLATFORM &&
-            !(next = ch->kind == CHANGE_REPLACE ? optlist_new(ch->lines, ch->n) :
-                                                  optlist_extend(s->list, base, ch->lines, ch->n)))
+        if (ch->kind == CHANGE_REPLACE)
+                next = optlist_new(ch->lines, NULL, NULL, ch->n);
+        else if (ch->kind != CHANGE_PLATFORM)
+                next = optlist_change(s->list, p.drop, p.ndrop, ch->lines, ch->n, p.first_seq,
+                                      ch->kind == CHANGE_VALUE);
+        if (ch->kind != CHANGE_PLATFORM && !next)
                 return commit_refused(b, bf_error_oom(err), err);
 
         /* The memory the list will hold: refused here when over a limit. */
         size_t add = ch->kind == CHANGE_PLATFORM ? 0 : lines_footprint(ch->lines, ch->n);
-        size_t drop = ch->kind == CHANGE_REPLACE ? b->held :
-                      replace_own ? lines_footprint(optlist_lines(s->list) + base, len - base) : 0;
+        size_t drop = ch->kind == CHANGE_REPLACE ? b->held : 0;
+        for (size_t i = 0; ch->kind != CHANGE_REPLACE && i < p.ndrop; i++) {
+                struct optline *gone = optlist_find(s->list, p.drop[i]);
+                drop += gone ? optline_footprint(gone) : 0;
+        }
+        if (drop > b->held)
+                drop = b->held;
         size_t list = b->held - drop + add;
         if (add > drop && (r = budget_take(b->budget, list, add - drop, err)) < 0)
                 return commit_refused(b, r, err);
 
         uint64_t now = 0;
         rwlock_lock_shared(store_names(b->store));
-        r = commit_keep(b, ch, s, base, replace_own, &frame, &next, &now, err);
+        r = commit_keep(b, ch, s, &p, &frame, &next, &now, err);
         rwlock_unlock_shared(store_names(b->store));
         if (r < 0) {
                 if (add > drop)
@@ -661,12 +854,14 @@ static int commit_locked(struct bundle *b, const struct change *ch, const struct
         if (drop > add)
                 budget_give(b->budget, drop - add);
         __atomic_store_n(&b->held, list, __ATOMIC_RELAXED);
-        if (vs)
-                *vs = (struct value_state){ .kept = true, .version = now, .start = base };
+        if (ch->kind == CHANGE_VALUE)
+                *ch->value = (struct value_state){ .kept = true, .version = now, .seq = p.first_seq, .n = ch->n };
         if (now == s->version + 1)
                 live_keep(b, TAKE_PTR(l), now);
         else
                 cache_kept(b->slot, 0, now);    /* a rename came in between: the spec names the old one */
+        if (p.ndrop)
+                log_rewrite(b);
         return 0;
 }
 
@@ -716,6 +911,8 @@ static int show(const struct file_def *f, const struct spec *spec, const struct 
                 return 0;
         }
         struct ctl_view v = { .spec = spec, .lines = optlist_lines(s->list), .nlines = optlist_len(s->list) };
+        if (!v.lines && v.nlines)
+                return bf_error_oom(err);
         return ctl_show(f->ctl, &v, out, err);
 }
 
@@ -736,7 +933,7 @@ static int show_kept(struct bundle *b, const struct file_def *f, const struct sn
         /* Under write_lock the list cannot move. */
         if (live_current(b, s->version)) {
                 r = show(f, &b->live->spec, s, out, err);
-                if (r == 0 && f->kind == FILE_CONFIG && (*ret_deps = deps_new()))
+                if (r == 0 && (*ret_deps = deps_new()))
                         deps_merge(*ret_deps, b->live->deps);
         }
         mutex_unlock(&b->write_lock);
@@ -747,17 +944,21 @@ static int show_kept(struct bundle *b, const struct file_def *f, const struct sn
 static int show_built(const struct file_def *f, const struct snapshot *s, buf *out, struct deps **ret_deps,
                       bf_error *err)
 {
-        if (f->kind == FILE_CONFIG)
-                *ret_deps = deps_new();
+        *ret_deps = deps_new();
         arena a;
         arena_init(&a, RENDER_ARENA_LIMIT);
         struct spec spec;
         struct render_input in = input_of(s->frame, optlist_lines(s->list), optlist_len(s->list), *ret_deps);
-        int r = spec_build(&a, &in, &spec, NULL, err);
+        int r = !in.lines && in.nlines ? bf_error_oom(err) : spec_build(&a, &in, &spec, NULL, err);
         if (r == 0)
                 r = show(f, &spec, s, out, err);
         arena_done(&a);
         return r;
+}
+
+static struct content_shelf *shelf_of(struct bundle *b, const struct file_def *f)
+{
+        return content_shelf_at(b->shelves, file_index(f));
 }
 
 /* A config.json was rendered afresh from list version `version` (c NULL:
@@ -778,8 +979,9 @@ static void rendering_seen(struct bundle *b, uint64_t version, const struct cont
         mutex_unlock(&b->lock);
 }
 
-/* The content of a rendered file (config.json or a control file). A
- * config.json is kept in the cache for the next reader. */
+/* The content of a rendered file (config.json or a control file), with
+ * what its rendering read. A config.json is kept in the cache for the
+ * next reader. */
 static int rendered(struct bundle *b, const struct file_def *f, struct content **ret, bf_error *err)
 {
         if (f->kind == FILE_CONFIG) {
@@ -802,7 +1004,9 @@ static int rendered(struct bundle *b, const struct file_def *f, struct content *
                         rendering_seen(b, s.version, NULL);
                 return r;
         }
-        struct content *c = out.oom ? NULL : content_new(out.p, out.len, s.version, TAKE_PTR(deps));
+        struct content *c = out.oom ? NULL :
+                            content_new_shared(shelf_of(b, f), out.p ? out.p : "", out.len, s.version,
+                                               TAKE_PTR(deps));
         if (!c)
                 return bf_error_oom(err);
         if (f->kind == FILE_CONFIG) {
@@ -818,10 +1022,24 @@ static int content_of(struct bundle *b, const struct file_def *f, struct content
 {
         if (f->kind == FILE_CONFIG || f->kind == FILE_CONTROL)
                 return rendered(b, f, ret, err);
+        if (f->kind == FILE_OPTS) {
+                /* The list's text is the same for the same version: printed once. */
+                struct content *c = content_new_shared(shelf_of(b, f), NULL, 0, version_of(b), NULL);
+                if (c) {
+                        *ret = c;
+                        return 0;
+                }
+                if (errno)
+                        return bf_error_oom(err);
+        }
         buf out = { 0 };
         mutex_lock(&b->lock);
         if (f->kind == FILE_OPTS) {
-                optline_print_all(&out, optlist_lines(b->list), optlist_len(b->list));
+                struct optline *const *lines = optlist_lines(b->list);
+                if (lines)
+                        optline_print_all(&out, lines, optlist_len(b->list));
+                else if (optlist_len(b->list))
+                        out.oom = true;
         } else {
                 const char *s = f->kind == FILE_ERROR ? b->error : b->frame->platform;
                 if (s && *s) {
@@ -831,7 +1049,8 @@ static int content_of(struct bundle *b, const struct file_def *f, struct content
         }
         uint64_t version = b->version;
         mutex_unlock(&b->lock);
-        struct content *c = out.oom ? NULL : content_new(out.p, out.len, version, NULL);
+        struct content *c = out.oom ? NULL :
+                            content_new_shared(shelf_of(b, f), out.p ? out.p : "", out.len, version, NULL);
         buf_free(&out);
         if (!c)
                 return bf_error_oom(err);
@@ -857,6 +1076,15 @@ int bundle_read(struct bundle *b, const struct file_def *f, struct content **ret
         }
         mutex_unlock(&b->lock);
         return r;
+}
+
+bool bundle_shows(struct bundle *b, const struct file_def *f, const struct content *c, bool check_inputs)
+{
+        if (f->kind == FILE_ERROR)
+                return false;   /* changes with no new version: read again (a line at most) */
+        if (content_version(c) != version_of(b))
+                return false;
+        return !check_inputs || content_current(c);
 }
 
 /* When what config.json and the control files show last changed: the

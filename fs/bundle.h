@@ -2,7 +2,12 @@
  * spec kept for its next write, and what reads of its files show. Every
  * change, whatever file it came through, is one bundle_commit: checked by
  * rendering the list with it, made durable in the container's log, then
- * kept. Lines arrive typed (parsed once where they were written). */
+ * kept. Lines arrive typed (parsed once where they were written).
+ *
+ * A control file's line may make earlier lines written through control
+ * files pointless (core/compact.h): the change drops them, so a list
+ * written through control files for years stays short. When the log has
+ * grown far past the list it holds, it is written anew. */
 #pragma once
 
 #include <stdbool.h>
@@ -24,15 +29,21 @@ struct file_def;
 struct optline;
 struct optlist;
 struct store;
+struct store_container;
 struct store_log;
 
-/* A bundle for a container loaded or just made; the log becomes its own
- * (id 0: none yet, made by the first write). The lines hold footprint
- * bytes, taken from budget by the caller and given back when the bundle is
- * freed; later changes take and give their own. */
+/* A container's log written anew once it is this large and holds eight
+ * times the list's bytes. */
+#define BUNDLE_LOG_REWRITE_MIN ((size_t) 4 << 20)
+
+/* A bundle for a container loaded (loaded: its list, NULL for an empty
+ * one) or just made; the log becomes its own (id 0: none yet, made by the
+ * first write). The lines hold loaded->footprint bytes, taken from budget
+ * by the caller and given back when the bundle is freed; later changes
+ * take and give their own. */
 int bundle_new(struct store *store, struct cache *cache, struct budget *budget, const char *ns, const char *id,
-               const char *platform, struct optline *const *lines, size_t n, size_t footprint,
-               const struct store_log *log, struct bundle **ret, bf_error *err);
+               const char *platform, const struct store_container *loaded, const struct store_log *log,
+               struct bundle **ret, bf_error *err);
 /* A bundle whose list could not be loaded: `error` says why (reason),
  * reads of its other files fail with EIO, writes are refused with EIO. Its
  * container can still be renamed and removed. */
@@ -53,12 +64,14 @@ void bundle_rename(struct bundle *b, struct bundle_name *n);
 struct value_state {
         bool kept;
         uint64_t version;       /* of the list right after they were kept */
-        size_t start;           /* index of their first line */
+        uint64_t seq;           /* the number of their first line (optlist.h) */
+        size_t n;               /* how many */
 };
 
 enum change_kind {
         CHANGE_APPEND,          /* lines appended (opts >>) */
-        CHANGE_VALUE,           /* a control file's lines, replacing the same open file's earlier ones */
+        CHANGE_VALUE,           /* a control file's lines, replacing the same open file's earlier ones and
+                                   the lines they make pointless */
         CHANGE_REPLACE,         /* a new list (opts >, truncate) */
         CHANGE_PLATFORM,        /* a new platform (normalised) */
 };
@@ -86,6 +99,10 @@ void bundle_accepted(struct bundle *b);
 /* What a read of file f shows now (a reference). A list that no longer
  * renders fails with EIO and says why in `error`. */
 int bundle_read(struct bundle *b, const struct file_def *f, struct content **ret, bf_error *err);
+/* Is content c (of file f) what a read shows now? It is, when the list
+ * and platform are those it was made from and, with check_inputs, nothing
+ * its rendering read changed since. */
+bool bundle_shows(struct bundle *b, const struct file_def *f, const struct content *c, bool check_inputs);
 /* The size such a read shows, and when what it shows last changed (for
  * config.json and the control files: the spec's change, or the latest of
  * what its rendering read), without changing anything anyone can see. */

@@ -74,7 +74,7 @@ static int mkdir_container(struct tree *t, struct namespace *ns, const char *nam
                 return r;
         struct store_log log = { .fd = -1 };
         struct container *c;
-        r = container_new(t, ns->name, name, platform_host(), NULL, 0, 0, &log, &c, &err);
+        r = container_new(t, ns->name, name, platform_host(), NULL, &log, &c, &err);
         if (r < 0) {
                 store_container_abort(store, ns->name, name);
                 return r;

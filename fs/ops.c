@@ -331,7 +331,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
         if (r == 0 && !s) {
                 /* A container's file made anew: it starts empty (opts: a new list). */
                 bf_error err = { 0 };
-                r = openfile_open(ctx->files, n.c, n.file, fi->flags | O_TRUNC, who.uid, &of, &err);
+                r = openfile_open(ctx->files, n.c, n.file, tree_file_shown(&n), fi->flags | O_TRUNC, who.uid, &of,
+                                  &err);
                 if (r < 0)
                         tree_forget(ctx->tree, n.ino, 1);
         }
@@ -721,7 +722,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         }
         bf_error err = { 0 };
         struct openfile *of;
-        int r = openfile_open(ctx_of(req)->files, n.c, n.file, fi->flags, fuse_req_ctx(req)->uid, &of, &err);
+        int r = openfile_open(ctx_of(req)->files, n.c, n.file, tree_file_shown(&n), fi->flags, fuse_req_ctx(req)->uid,
+                              &of, &err);
         if (r < 0) {
                 fuse_reply_err(req, -r);
                 return;
@@ -760,7 +762,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         }
         struct content *c;
         size_t start, len;
-        int r = openfile_read(openfile_of(fi), off, size, &c, &start, &len);
+        bf_error err = { 0 };
+        int r = openfile_read(openfile_of(fi), off, size, &c, &start, &len, &err);
         if (r < 0) {
                 fuse_reply_err(req, -r);
                 return;
@@ -793,11 +796,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
                 return;
         }
         bf_error err = { 0 };
-        int r = openfile_write(openfile_of(fi), data, size, &err);
+        size_t count;
+        int r = openfile_write(openfile_of(fi), data, size, &count, &err);
         if (r < 0)
                 fuse_reply_err(req, -r);
         else
-                fuse_reply_write(req, size);
+                fuse_reply_write(req, count);     /* short: the writer sends the rest again */
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -814,7 +818,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 return;
         }
         bf_error err = { 0 };
-        fuse_reply_err(req, -openfile_flush(openfile_of(fi), &err));
+        fuse_reply_err(req, -openfile_flush(openfile_of(fi), fuse_req_ctx(req)->pid, &err));
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -230,15 +230,15 @@ static int container_parts(struct tree *t, const char *ns, const char *id, struc
 /* A container's parts in memory: everything that can fail without memory
  * or descriptors, before anything is kept. */
 int container_new(struct tree *t, const char *ns, const char *id, const char *platform,
-                  struct optline *const *lines, size_t n, size_t footprint, const struct store_log *log,
-                  struct container **ret, bf_error *err)
+                  const struct store_container *loaded, const struct store_log *log, struct container **ret,
+                  bf_error *err)
 {
         _cleanup_(container_freep) struct container *c = NULL;
         int r = container_parts(t, ns, id, &c, err);
         if (r < 0)
                 return r;
-        r = bundle_new(t->parts.store, t->parts.cache, t->parts.budget, ns, id, platform, lines, n, footprint, log,
-                       &c->bundle, err);
+        r = bundle_new(t->parts.store, t->parts.cache, t->parts.budget, ns, id, platform, loaded, log, &c->bundle,
+                       err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);
@@ -490,16 +490,15 @@ static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYS
                 return -ENOENT;
         struct container *c = NULL;
         int r = sc->error ? -sc->error : 0;
-        /* Within the limits (the store checked them as it loaded). */
+        /* Within the limits (the store checked them as it loaded). The
+         * bundle takes references to the lines it keeps; the store frees
+         * the rest. */
         if (r == 0 && (r = budget_take(t->parts.budget, 0, sc->footprint, &err)) == 0) {
-                r = container_new(t, sc->ns, sc->id, sc->platform ? sc->platform : platform_host(), sc->lines,
-                                  sc->nlines, sc->footprint, &sc->log, &c, &err);
+                r = container_new(t, sc->ns, sc->id, sc->platform ? sc->platform : platform_host(), sc, &sc->log, &c,
+                                  &err);
                 if (r < 0)
                         budget_give(t->parts.budget, sc->footprint);
         }
-        /* The bundle took references to the lines it keeps. */
-        optline_free_all(TAKE_PTR(sc->lines), sc->nlines);
-        free(TAKE_PTR(sc->platform));
         if (r < 0) {
                 /* Never hidden: it exists on disk, and its name is taken. */
                 const char *why = sc->error ? sc->reason : err.msg;
@@ -760,6 +759,11 @@ static void dir_times(struct tree *t, const char *ns, struct stat *st)
                 st->st_atim = st->st_mtim = st->st_ctim = real.st_mtim;
 }
 
+uint64_t tree_file_shown(const struct node *n)
+{
+        return container_shown(n->c, (unsigned) file_index(n->file) + 1);
+}
+
 int tree_stat(struct tree *t, const struct node *n, struct stat *st, double *ret_timeout)
 {
         memset(st, 0, sizeof(*st));
@@ -808,7 +812,7 @@ int tree_stat(struct tree *t, const struct node *n, struct stat *st, double *ret
                 return pt_stat(&n->pt, st);
         case NODE_FILE: {
                 st->st_mode = S_IFREG | n->file->mode;
-                st->st_ino = container_shown(n->c, (unsigned) file_index(n->file) + 1);
+                st->st_ino = tree_file_shown(n);
                 *ret_timeout = 0;
                 /* Sizes are exact: the content is generated, as a read would. */
                 size_t size = 0;

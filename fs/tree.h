@@ -98,6 +98,9 @@ void tree_forget(struct tree *t, uint64_t ino, uint64_t count);
  * anyone can see. st_ino is the stable number (inodes.h); mtime and ctime
  * are when the content last changed (atime too). */
 int tree_stat(struct tree *t, const struct node *n, struct stat *ret, double *ret_timeout);
+/* The number stat shows for n, a container's file (what the kernel names
+ * it by, in /proc/<pid>/fdinfo too). */
+uint64_t tree_file_shown(const struct node *n);
 /* chmod, chown and utimes (FUSE_SET_ATTR_* bits of to_set): a scratch
  * file takes them, and a size; the tree's own files and directories keep
  * theirs, so a mode or owner other than the current one is refused (EPERM)

@@ -11,6 +11,7 @@
 
 struct image_unpack;
 struct optline;
+struct store_container;
 struct scratch;
 struct store_log;
 
@@ -131,8 +132,8 @@ void container_unlink(struct namespace *ns, struct container *c);
 /* A container's parts in memory (the log becomes its bundle's; the
  * lines' footprint is taken from the budget already). */
 int container_new(struct tree *t, const char *ns, const char *id, const char *platform,
-                  struct optline *const *lines, size_t n, size_t footprint, const struct store_log *log,
-                  struct container **ret, bf_error *err);
+                  const struct store_container *loaded, const struct store_log *log, struct container **ret,
+                  bf_error *err);
 /* Free a container made by container_new that never joined the tree. */
 void container_discard(struct container *c);
 /* Free a removed container once nobody holds it. */

@@ -357,9 +357,10 @@ def test_writes_to_one_open_file_build_one_value(render_bin, ctr):
     finally:
         os.close(fd)
     assert config(ctr)["process"]["args"] == ["a", "b", "c"]
-    # A new open file is a new value: one more line.
+    # A new open file is a new value; its line makes the earlier one
+    # pointless (nothing between them reads the arguments): it replaces it.
     write_value(ctr / "args", "d")
-    assert opts_lines(ctr) == ["WithProcessArgs a b c", "WithProcessArgs d"]
+    assert opts_lines(ctr) == ["WithProcessArgs d"]
     assert_config_fresh(render_bin, ctr)
 
 
@@ -430,10 +431,13 @@ def test_writing_back_what_was_read_changes_nothing(render_bin, ctr, tmp_path, n
     cfg_before = read(ctr / "config.json")
     n_before = len(opts_lines(ctr))
 
+    # Exactly what the file shows: nothing changes, not even opts.
+    opts_before = read(ctr / "opts")
     write_value(ctr / name, shown)
     assert read(ctr / "config.json") == cfg_before
     assert read(ctr / name) == shown
-    assert len(opts_lines(ctr)) == n_before + 1
+    assert read(ctr / "opts") == opts_before
+    assert len(opts_lines(ctr)) == n_before
 
     # The same with a shell: cat f > saved; cat saved > f
     saved = tmp_path / "saved"
@@ -468,9 +472,9 @@ BAD = [
     ("caps", "+CAP_SYS_ADMIN -CAP_CHOWN", E), ("caps", "12", E), ("caps", "all CAP_CHOWN", E),
     ("caps", "+", E),
     ("caps.ambient", "CAP_BOGUS", E), ("caps.ambient", "+CAP_KILL", E),
-    ("cpu.cfs", "100", E), ("cpu.cfs", "x y", E), ("cpu.cfs", "50000 -1", E), ("cpu.cfs", "max", E),
+    ("cpu.cfs", "100", E), ("cpu.cfs", "x y", E), ("cpu.cfs", "50000 -1", E),
     ("cpu.cfs", "1 2 3", E), ("cpu.cfs", "9223372036854775808 100000", E),
-    ("cpu.rt", "1000", E), ("cpu.rt", "max", E), ("cpu.rt", "1000 18446744073709551616", E),
+    ("cpu.rt", "1000", E), ("cpu.rt", "1000 18446744073709551616", E),
     ("cpu.shares", "-5", E), ("cpu.shares", "abc", E), ("cpu.shares", "18446744073709551616", E),
     ("cpu.shares", "1 2", E), ("cpu.shares", "max", E),
     ("cpuset.cpus", "a-b", E), ("cpuset.cpus", "1-", E), ("cpuset.cpus", "0,,1", E),
@@ -485,24 +489,24 @@ BAD = [
     ("hostname", "a\nb", E), ("hostname", b"\xc3\x28", E),
     ("image", "images/user-name.json", E), ("image", f"{FIX}/images/no-such.json", N),
     ("image", f"{FIX}/images/invalid.json", E),
-    ("memory.limit", "-1", E), ("memory.limit", "-5M", E), ("memory.limit", "max", E), ("memory.limit", "1.5G", E),
+    ("memory.limit", "-1", E), ("memory.limit", "-5M", E), ("memory.limit", "1.5G", E),
     ("memory.limit", "10X", E), ("memory.limit", "G", E), ("memory.limit", "18446744073709551616", E),
     ("memory.limit", "16777216T", E), ("memory.limit", "1 G", E),
     # over 2^63-1 the spec's signed limit would read back negative
     ("memory.limit", "9223372036854775808", E), ("memory.limit", "18446744073709551615", E),
     ("memory.limit", "8388608T", E),
-    ("memory.swap", "-2", E), ("memory.swap", "max", E), ("memory.swap", "9223372036854775808", E),
+    ("memory.swap", "-2", E), ("memory.swap", "9223372036854775808", E),
     ("memory.swap", "8388608T", E),
     ("mounts", "[{", E), ("mounts", "/run", E), ("mounts", '[{"destination": 1}]', E), ("mounts", "-run", E),
     ("mounts", '{"destination": "/x"}', E),
     ("namespaces", "bogus", E), ("namespaces", "host", E), ("namespaces", "network rel/path", E),
     ("namespaces", "host bogus", E), ("namespaces", "network /a /b", E),
-    ("pids.max", "max", E), ("pids.max", "abc", E), ("pids.max", "99999999999999999999", E),
+    ("pids.max", "abc", E), ("pids.max", "99999999999999999999", E),
     ("pids.max", "1.5", E),
-    ("privileged", "0", E), ("privileged", "yes", E), ("privileged", "2", E),
+    ("privileged", "yes", E), ("privileged", "2", E),
     ("rootfs.path", "/a\n/b", E),
-    ("rootfs.readonly", "0", E), ("rootfs.readonly", "true", E),
-    ("tty", "2", E), ("tty", "80x", E), ("tty", "x24", E), ("tty", "axb", E), ("tty", "0", E),
+    ("rootfs.readonly", "true", E),
+    ("tty", "2", E), ("tty", "80x", E), ("tty", "x24", E), ("tty", "axb", E),
     ("user", "nosuchuser", N), ("user", "alice:nosuchgroup", N), ("user", "a b", E), ("user", "a\nb", E),
 ]
 # Every file: an empty value, a good value with a NUL byte in it (C strings
@@ -536,8 +540,22 @@ def test_error_names_the_file_and_the_reason(ctr):
     assert "CAP_BOGUS" in err
 
 
+# What a file shows when nothing is set (`max`, `0`) reads back as a no-op
+# (test_fs_roundtrip.py); once something is set, no option unsets it.
+@pytest.mark.parametrize("name,setting,unset", [
+    ("memory.limit", "1G", "max"), ("memory.swap", "1G", "max"), ("pids.max", "64", "max"),
+    ("cpu.cfs", "1000 100000", "max"), ("cpu.rt", "1000 100000", "max"), ("tty", "1", "0"),
+    ("rootfs.readonly", "1", "0"), ("privileged", "1", "0"),
+])
+def test_a_setting_cannot_be_undone_by_writing_what_shows_when_unset(render_bin, ctr, name, setting, unset):
+    write_value(ctr / name, setting)
+    assert read(ctr / name) != unset + "\n"
+    assert_refused(ctr, name, unset, errno.EINVAL)
+    assert_config_fresh(render_bin, ctr)
+
+
 def test_a_refusal_in_another_file_is_cleared_by_any_accepted_write(ctr):
-    assert_refused(ctr, "memory.limit", "max", errno.EINVAL)
+    assert_refused(ctr, "memory.limit", "-1", errno.EINVAL)
     write_value(ctr / "hostname", "ok")
     assert error_text(ctr) == ""
 
@@ -567,8 +585,10 @@ def test_a_value_written_line_by_line_survives_a_restart_as_one_line(daemon, ctr
     daemon.start()
     assert opts_lines(ctr) == ["WithHostname h", 'WithProcessArgs a "b c"']
     assert config(ctr)["process"]["args"] == ["a", "b c"]
+    # The restarted daemon knows the line came through a control file: the
+    # next value replaces it.
     write_value(ctr / "args", "d")
-    assert opts_lines(ctr) == ["WithHostname h", 'WithProcessArgs a "b c"', "WithProcessArgs d"]
+    assert opts_lines(ctr) == ["WithHostname h", "WithProcessArgs d"]
 
 
 def test_control_files_read_in_small_pieces(ctr):

@@ -420,7 +420,8 @@ def test_sed_i(ctr):
     run("sed", "-i", "s/box/sedbox/", ctr / "hostname")
     assert read_text(ctr / "hostname") == "sedbox\n"
     run("sed", "-i", "$ a WithEnv A=1", ctr / "opts")
-    assert opts_of(ctr) == ["WithHostname box", "WithHostname sedbox", "WithEnv A=1"]
+    # the new hostname's line replaces the old one (compaction, docs section 3)
+    assert opts_of(ctr) == ["WithHostname sedbox", "WithEnv A=1"]
     (ctr / "memory.limit").write_text("1G")
     refused = run("sed", "-i", "s/.*/lots/", ctr / "memory.limit", ok=False)
     assert refused.returncode == 4 and "cannot rename" in refused.stderr

@@ -44,6 +44,8 @@ struct found {
                 bool has_platform;
                 char platform[64];
                 char text[4096];
+                char numbers[512];      /* each line's number, and c when a control file wrote it */
+                uint64_t next_seq;
                 size_t nlines;
                 char last[64];
                 size_t footprint;
@@ -75,6 +77,13 @@ static int visit(void *userdata, struct store_container *c)
                 f->c[k].has_platform = c->platform != NULL;
                 snprintf(f->c[k].platform, sizeof(f->c[k].platform), "%s", c->platform ? c->platform : "");
                 lines_text(f->c[k].text, sizeof(f->c[k].text), c->lines, c->nlines);
+                f->c[k].numbers[0] = '\0';
+                for (size_t i = 0; i < c->nlines; i++) {
+                        size_t at = strlen(f->c[k].numbers);
+                        snprintf(f->c[k].numbers + at, sizeof(f->c[k].numbers) - at, "%s%" PRIu64 "%s", i ? " " : "",
+                                 c->seqs[i], c->by_control[i] ? "c" : "");
+                }
+                f->c[k].next_seq = c->next_seq;
                 f->c[k].nlines = c->nlines;
                 f->c[k].footprint = c->footprint;
                 snprintf(f->c[k].last, sizeof(f->c[k].last), "%s", c->nlines ? text_of(c->lines[c->nlines - 1]) : "");
@@ -82,9 +91,7 @@ static int visit(void *userdata, struct store_container *c)
                 snprintf(f->c[k].reason, sizeof(f->c[k].reason), "%s", c->reason ? c->reason : "");
                 f->c[k].log = c->log;
         }
-        free(c->platform);
-        optline_free_all(c->lines, c->nlines);
-        return 0;
+        return 0;       /* the store frees what it loaded */
 }
 
 static void state_open(struct state *st)
@@ -159,6 +166,27 @@ static int append(struct state *st, const char *id, struct store_log *log, const
         return r;
 }
 
+/* A control file's record: lines dropped by number, then text's lines. */
+static int control(struct state *st, const char *id, struct store_log *log, const uint64_t *drop, size_t ndrop,
+                   const char *text)
+{
+        rwlock_lock_shared(store_names(st->s));
+        int r = store_log_acquire(st->s, "ns", id, PLATFORM, log, &st->err);
+        if (r == 0)
+                r = store_append_control(st->s, log, drop, ndrop, text, strlen(text), &st->err);
+        rwlock_unlock_shared(store_names(st->s));
+        return r;
+}
+
+static int rewrite(struct state *st, const char *id, const char *platform, const struct store_run *runs,
+                   size_t nruns, struct store_log *ret)
+{
+        rwlock_lock_shared(store_names(st->s));
+        int r = store_rewrite(st->s, "ns", id, platform, runs, nruns, ret, &st->err);
+        rwlock_unlock_shared(store_names(st->s));
+        return r;
+}
+
 static int remove_container(struct state *st, const char *id)
 {
         rwlock_lock(store_names(st->s));
@@ -229,6 +257,97 @@ TEST(a_container_directory_keeps_its_inode_number_across_a_rename_and_a_reopen)
         CHECK_INTEQ(after.st_ino, before.st_ino);
         CHECK_INTEQ(birth_after.tv_sec, birth.tv_sec);
         CHECK_INTEQ(birth_after.tv_nsec, birth.tv_nsec);
+        state_remove(&st);
+}
+
+TEST(a_control_record_drops_lines_by_number_and_marks_its_own)
+{
+        struct state st;
+        state_new(&st);
+        make(&st, "c1");
+        struct store_log log = { .fd = -1 };
+        /* lines 0 and 1 by hand, 2 through a control file */
+        CHECK_INTEQ(append(&st, "c1", &log, "WithHostname a\nWithEnv A=1\n"), 0);
+        CHECK_INTEQ(control(&st, "c1", &log, NULL, 0, "WithMemoryLimit 1\n"), 0);
+        /* 3 drops 2, 4 drops 0 (the numbers do not move) */
+        uint64_t drop2 = 2, drop0 = 0;
+        CHECK_INTEQ(control(&st, "c1", &log, &drop2, 1, "WithMemoryLimit 2\n"), 0);
+        CHECK_INTEQ(control(&st, "c1", &log, &drop0, 1, "WithHostname b\n"), 0);
+        store_log_close(st.s, &log);
+        struct found f;
+        reopen(&st, &f);
+        CHECK_STREQ(f.c[1].text, "WithEnv A=1\nWithMemoryLimit 2\nWithHostname b\n");
+        CHECK_STREQ(f.c[1].numbers, "1 3c 4c");
+        CHECK_UINTEQ(f.c[1].next_seq, 5);
+        state_remove(&st);
+}
+
+TEST(a_first_write_through_a_control_file_makes_the_log_and_comes_back_from_the_journal)
+{
+        struct state st;
+        state_new(&st);
+        make(&st, "c1");
+        struct store_log log = { .fd = -1 };
+        CHECK_INTEQ(control(&st, "c1", &log, NULL, 0, "WithMemoryLimit 1\n"), 0);
+        uint64_t drop0 = 0;
+        CHECK_INTEQ(control(&st, "c1", &log, &drop0, 1, "WithMemoryLimit 2\n"), 0);
+        store_log_close(st.s, &log);
+        /* As if a power cut lost the log, its directory entry never synced. */
+        char path[256];
+        snprintf(path, sizeof(path), "%s/namespaces/ns/c1/log", st.dir);
+        CHECK_INTEQ(unlink(path), 0);
+        struct found f;
+        reopen(&st, &f);
+        CHECK(!f.c[1].error);
+        CHECK_STREQ(f.c[1].text, "WithMemoryLimit 2\n");
+        CHECK_STREQ(f.c[1].numbers, "1c");
+        CHECK_STREQ(f.c[1].platform, PLATFORM);
+        state_remove(&st);
+}
+
+TEST(a_control_record_naming_a_line_not_there_is_reported_with_its_container)
+{
+        struct state st;
+        state_new(&st);
+        make(&st, "c1");
+        struct store_log log = { .fd = -1 };
+        CHECK_INTEQ(append(&st, "c1", &log, "WithHostname a\n"), 0);
+        uint64_t drop = 7;
+        CHECK_INTEQ(control(&st, "c1", &log, &drop, 1, "WithHostname b\n"), 0);
+        store_log_close(st.s, &log);
+        struct found f;
+        reopen(&st, &f);
+        CHECK_INTEQ(f.containers, 1);   /* shown, broken: left on disk */
+        CHECK(f.c[1].seen && f.c[1].error == EINVAL);
+        CHECK(strstr(f.c[1].reason, "damaged record (C)") != NULL);
+        CHECK_INTEQ(f.c[1].nlines, 0);
+        state_remove(&st);
+}
+
+TEST(a_log_written_anew_keeps_who_wrote_each_line_and_numbers_them_from_0)
+{
+        struct state st;
+        state_new(&st);
+        make(&st, "c1");
+        struct store_log log = { .fd = -1 };
+        CHECK_INTEQ(append(&st, "c1", &log, "WithTTY\n"), 0);
+        struct store_run runs[] = {
+                { .by_control = false, .text = "WithHostname a\n", .len = 15 },
+                { .by_control = true, .text = "WithMemoryLimit 1\nWithPidsLimit 5\n", .len = 33 },
+                { .by_control = false, .text = "WithEnv A=1\n", .len = 12 },
+        };
+        struct store_log fresh = { .fd = -1 };
+        CHECK_INTEQ(rewrite(&st, "c1", "linux/arm64", runs, 3, &fresh), 0);
+        CHECK(fresh.id != log.id);
+        uint64_t drop = 2;
+        CHECK_INTEQ(control(&st, "c1", &fresh, &drop, 1, "WithPidsLimit 6\n"), 0);
+        store_log_close(st.s, &log);
+        store_log_close(st.s, &fresh);
+        struct found f;
+        reopen(&st, &f);
+        CHECK_STREQ(f.c[1].platform, "linux/arm64");
+        CHECK_STREQ(f.c[1].text, "WithHostname a\nWithMemoryLimit 1\nWithEnv A=1\nWithPidsLimit 6\n");
+        CHECK_STREQ(f.c[1].numbers, "0 1c 3 4c");
         state_remove(&st);
 }
 
@@ -597,6 +716,88 @@ TEST(a_refused_replace_leaves_no_new_log_behind)
         struct found f;
         reopen(&st, &f);
         CHECK_STREQ(f.c[1].text, "WithHostname a\n");
+        state_remove(&st);
+}
+
+TEST(a_refused_control_record_drops_nothing_and_the_next_one_goes_on)
+{
+        signal(SIGXFSZ, SIG_IGN);
+        struct state st;
+        state_new(&st);
+        make(&st, "c1");
+        struct store_log log = { .fd = -1 };
+        CHECK_INTEQ(control(&st, "c1", &log, NULL, 0, "WithMemoryLimit 1\n"), 0);
+        size_t size = log.size;
+        struct rlimit old;
+        limit_file_size(size + 10, &old);
+        uint64_t drop0 = 0;
+        CHECK_INTEQ(control(&st, "c1", &log, &drop0, 1, "WithMemoryLimit 2\n"), -EFBIG);
+        CHECK_INTEQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+        CHECK_INTEQ(log.size, size);
+        CHECK_INTEQ((off_t) size, file_size(st.dir, "namespaces/ns/c1/log"));
+        /* The refused record took no number: the next line is 1. */
+        CHECK_INTEQ(control(&st, "c1", &log, &drop0, 1, "WithMemoryLimit 3\n"), 0);
+        store_log_close(st.s, &log);
+        struct found f;
+        reopen(&st, &f);
+        CHECK_STREQ(f.c[1].text, "WithMemoryLimit 3\n");
+        CHECK_STREQ(f.c[1].numbers, "1c");
+        state_remove(&st);
+}
+
+TEST(a_refused_first_write_through_a_control_file_leaves_no_log)
+{
+        signal(SIGXFSZ, SIG_IGN);
+        struct state st;
+        state_new(&st);
+        make(&st, "c1");
+        struct store_log log = { .fd = -1 };
+        struct rlimit old;
+        limit_file_size(40, &old);
+        CHECK_INTEQ(control(&st, "c1", &log, NULL, 0, "WithMemoryLimit 1\n"), -EFBIG);
+        CHECK_INTEQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+        CHECK(log.id == 0 && log.fd < 0);
+        CHECK(!exists(st.dir, "namespaces/ns/c1/log"));
+        struct found f;
+        reopen(&st, &f);
+        CHECK(f.c[1].seen && !f.c[1].error);
+        CHECK_INTEQ(f.c[1].nlines, 0);
+        state_remove(&st);
+}
+
+TEST(a_refused_rewrite_keeps_the_old_log_whole_and_appends_go_on)
+{
+        signal(SIGXFSZ, SIG_IGN);
+        struct state st;
+        state_new(&st);
+        make(&st, "c1");
+        struct store_log log = { .fd = -1 };
+        CHECK_INTEQ(append(&st, "c1", &log, "WithHostname a\n"), 0);
+        CHECK_INTEQ(control(&st, "c1", &log, NULL, 0, "WithMemoryLimit 1\n"), 0);
+        uint64_t drop1 = 1;
+        CHECK_INTEQ(control(&st, "c1", &log, &drop1, 1, "WithMemoryLimit 2\n"), 0);
+        off_t before = file_size(st.dir, "namespaces/ns/c1/log");
+        struct store_run runs[] = {
+                { .by_control = false, .text = "WithHostname a\n", .len = 15 },
+                { .by_control = true, .text = "WithMemoryLimit 2\n", .len = 18 },
+        };
+        struct store_log fresh = { .fd = -1 };
+        struct rlimit old;
+        limit_file_size(40, &old);
+        CHECK_INTEQ(rewrite(&st, "c1", PLATFORM, runs, 2, &fresh), -EFBIG);
+        CHECK_INTEQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+        CHECK(fresh.fd < 0);
+        CHECK(!exists(st.dir, "namespaces/ns/c1/log.new"));
+        CHECK_INTEQ(file_size(st.dir, "namespaces/ns/c1/log"), before);
+        /* The old log, its numbers and all, takes the next record. */
+        uint64_t drop2 = 2;
+        CHECK_INTEQ(control(&st, "c1", &log, &drop2, 1, "WithMemoryLimit 3\n"), 0);
+        store_log_close(st.s, &log);
+        struct found f;
+        reopen(&st, &f);
+        CHECK(!f.c[1].error);
+        CHECK_STREQ(f.c[1].text, "WithHostname a\nWithMemoryLimit 3\n");
+        CHECK_STREQ(f.c[1].numbers, "0 3c");
         state_remove(&st);
 }
 
