@@ -34,6 +34,21 @@ void *arena_alloc_slow(arena *a, size_t size)
         size_t want = a->chunk_min ? a->chunk_min : ARENA_CHUNK_MIN;
         if (a->head)
                 want = a->head->size < (8u << 20) ? a->head->size * 2 : (16u << 20);
+        if (a->head && size > want / 2) {
+                /* A large block gets a chunk of its own, of its size, behind the
+                 * current one, which goes on serving small blocks: a chunk
+                 * twice its size would be half empty (a long option line
+                 * would take three times its length). */
+                struct arena_chunk *own = malloc(sizeof(*own) + size);
+                if (!own)
+                        return NULL;
+                own->size = size;
+                own->next = a->head->next;
+                a->head->next = own;
+                a->used += size;
+                memset(own->data, 0, size);
+                return own->data;
+        }
         if (want < size)
                 want = size;
         struct arena_chunk *c = malloc(sizeof(*c) + want);
@@ -54,7 +69,8 @@ void arena_reset(arena *a)
         struct arena_chunk *c = a->head;
         if (!c)
                 return;
-        /* Keep the largest chunk (the newest) to avoid malloc churn in loops. */
+        /* Keep the current chunk (the largest of the geometric ones) to avoid
+         * malloc churn in loops. */
         struct arena_chunk *rest = c->next;
         while (rest) {
                 struct arena_chunk *n = rest->next;

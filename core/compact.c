@@ -214,8 +214,7 @@ static bool supersedes(const struct model *m, const struct optline *earlier, con
         case ANY:
                 return true;
         case SAME:
-                return earlier->opt == later->opt && earlier->text_len == later->text_len &&
-                       memcmp(earlier->text, later->text, later->text_len) == 0;
+                return optline_same(earlier, later);
         case KEYS:
                 return keys_covered(earlier, later);
         case KEEP:

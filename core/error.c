@@ -74,15 +74,26 @@ void bf_error_clear(bf_error *err)
         }
 }
 
-int bf_errno_class(int e)
+bool bf_errno_system(int e)
 {
         switch (e) {
-        case ENOENT:
-        case ENOTDIR:
-                return ENOENT;
         case ENOMEM:
-                return ENOMEM;
+        case EMFILE:
+        case ENFILE:
+        case EIO:
+        case ENOSPC:
+        case EDQUOT:
+        case EAGAIN:
+        case ENOBUFS:
+                return true;
         default:
-                return EINVAL;
+                return false;
         }
+}
+
+int bf_errno_class(int e)
+{
+        if (e == ENOENT || e == ENOTDIR)
+                return ENOENT;
+        return bf_errno_system(e) ? e : EINVAL;
 }

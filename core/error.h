@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 
 #define BF_ERROR_MAX 512
 
@@ -28,5 +29,10 @@ int bf_error_oom(bf_error *err);
 
 /* The errno a refusal reports for a failed system call, by the interface's
  * table: ENOENT for a missing file (or a path through a non-directory),
- * ENOMEM kept, EINVAL for anything else. */
+ * the system's own failures kept (bf_errno_system), EINVAL for anything
+ * else. */
 int bf_errno_class(int e);
+/* Is e a failure of the system rather than of the input (out of memory or
+ * descriptors, an I/O error, a full disk)? Those keep their errno: the same
+ * write may succeed later. */
+bool bf_errno_system(int e);

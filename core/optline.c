@@ -352,25 +352,28 @@ void optline_put_string(buf *out, const char *s)
                 json_put_string(out, s);
 }
 
-static int build_text(struct optline *l, bf_error *err)
+void optline_print(buf *out, const struct optline *l)
 {
-        buf b = { 0 };
-        buf_puts(&b, l->opt->name);
+        buf_puts(out, l->opt->name);
         for (size_t i = 0; i < l->nargs; i++) {
-                buf_putc(&b, ' ');
+                buf_putc(out, ' ');
                 if (l->args[i].json)
-                        buf_puts(&b, l->args[i].json);
+                        buf_puts(out, l->args[i].json);
                 else
-                        optline_put_string(&b, l->args[i].str);
+                        optline_put_string(out, l->args[i].str);
         }
-        if (b.oom) {
-                buf_free(&b);
+}
+
+/* The canonical text is printed when it is shown, not kept: a long line
+ * would hold its value twice. Only its length is kept (file sizes). */
+static int measure_text(struct optline *l, bf_error *err)
+{
+        _cleanup_(buf_free) buf b = { 0 };
+        optline_print(&b, l);
+        if (b.oom)
                 return bf_error_oom(err);
-        }
-        l->text = arena_strndup(&l->mem, b.p, b.len);
         l->text_len = b.len;
-        buf_free(&b);
-        return l->text ? 0 : bf_error_oom(err);
+        return 0;
 }
 
 /* The line of opt with the given argument tokens: arguments checked and
@@ -407,7 +410,7 @@ static int line_from_tokens(const struct option *opt, const struct token *args, 
                         return r;
                 }
         }
-        int r = build_text(l, err);
+        int r = measure_text(l, err);
         if (r < 0) {
                 optline_unref(l);
                 return r;
@@ -475,10 +478,30 @@ const char *optline_option_name(const struct optline *l)
         return l->opt->name;
 }
 
+bool optline_same(const struct optline *a, const struct optline *b)
+{
+        if (a == b)
+                return true;
+        if (a->opt != b->opt || a->text_len != b->text_len)
+                return false;
+        buf x = { 0 }, y = { 0 };
+        optline_print(&x, a);
+        optline_print(&y, b);
+        bool same = !x.oom && !y.oom && x.len == y.len && (!x.len || memcmp(x.p, y.p, x.len) == 0);
+        buf_free(&x);
+        buf_free(&y);
+        return same;
+}
+
+size_t optline_footprint(const struct optline *l)
+{
+        return arena_footprint(&l->mem);
+}
+
 void optline_print_all(buf *out, struct optline *const *lines, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
-                buf_put(out, lines[i]->text, lines[i]->text_len);
+                optline_print(out, lines[i]);
                 buf_putc(out, '\n');
         }
 }

@@ -3,8 +3,8 @@
  * Tokens are separated by spaces or tabs. A token starting with `"` is a JSON
  * string, one starting with `{` or `[` is one JSON value up to its matching
  * bracket, anything else is a bare word. Parsing checks the arguments against
- * the option's signature and converts them once; the canonical text is kept
- * for `cat opts`. */
+ * the option's signature and converts them once; the canonical text is
+ * printed from them (`cat opts`), never kept twice. */
 #pragma once
 
 #include "buf.h"
@@ -37,10 +37,9 @@ struct optline {
         const struct option *opt;
         size_t nargs;
         struct optarg *args;
-        const char *text;       /* canonical form, without newline */
-        size_t text_len;
+        size_t text_len;        /* of its canonical form (optline_print), without newline */
         refcount refs;
-        arena mem;              /* holds args, text and decoded values */
+        arena mem;              /* holds args and decoded values */
 };
 
 /* Parse one line (no newline; blank and comment lines are the caller's).
@@ -54,6 +53,10 @@ int optline_build(const char *name, const char *const *args, size_t nargs, struc
 struct optline *optline_ref(struct optline *l);
 /* The containerd name of the line's option, e.g. "WithHostname". */
 const char *optline_option_name(const struct optline *l);
+/* Do a and b have the same canonical text? (False without memory.) */
+bool optline_same(const struct optline *a, const struct optline *b);
+/* Bytes of memory the line holds (its arena). */
+size_t optline_footprint(const struct optline *l);
 void optline_unref(struct optline *l);
 
 /* Parse every line of text (blank and # lines skipped). A message about a
@@ -65,6 +68,8 @@ int optline_parse_text(const char *text, size_t len, struct optline ***ret, size
 int optline_parse_numbered(const char *text, size_t len, struct optline ***ret, size_t **ret_numbers, size_t *ret_n,
                            bf_error *err);
 void optline_free_all(struct optline **lines, size_t n);
+/* The line in canonical form, without newline, appended to out. */
+void optline_print(buf *out, const struct optline *l);
 /* The lines in canonical form, one per line (what `cat opts` shows). */
 void optline_print_all(buf *out, struct optline *const *lines, size_t n);
 

@@ -12,6 +12,7 @@ static struct render render_of(arena *a, const struct render_input *in, bf_error
                 .namespace_ = in->namespace_,
                 .id = in->id,
                 .bundle_rootfs = in->bundle_rootfs,
+                .bundle_rootfs_shown = in->bundle_rootfs_shown,
                 .platform = in->platform,
                 .deps = in->deps,
         };

@@ -18,6 +18,7 @@ struct render_input {
         const char *namespace_;
         const char *id;
         const char *bundle_rootfs;      /* look-up root when root.path is relative (NULL: none) */
+        const char *bundle_rootfs_shown;        /* how messages name it (NULL: bundle_rootfs) */
         struct optline *const *lines;
         size_t nlines;
         /* The number messages give each line (bundlefs-render: its line of
@@ -33,6 +34,7 @@ struct render {
         const char *namespace_;
         const char *id;
         const char *bundle_rootfs;
+        const char *bundle_rootfs_shown;
         const char *platform;           /* the container's, which images are resolved for */
         struct deps *deps;              /* NULL: inputs are not recorded */
 };

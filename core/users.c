@@ -18,6 +18,13 @@
 
 #define ACCOUNTS_FILE_MAX ((size_t) 16 << 20)
 
+/* How messages name a look-up root: the bundle's rootfs as its caller
+ * shows it (the daemon's state directory is its own). */
+static const char *root_shown(const struct render *r, const char *root)
+{
+        return root == r->bundle_rootfs && r->bundle_rootfs_shown ? r->bundle_rootfs_shown : root;
+}
+
 int lookup_root_open(struct render *r, const struct spec *s, int *ret_fd, const char **ret_name)
 {
         const char *root = s->root && s->root->path && s->root->path[0] == '/' ? s->root->path : NULL;
@@ -32,7 +39,7 @@ int lookup_root_open(struct render *r, const struct spec *s, int *ret_fd, const 
                 /* The rendering fails; keep it from being reused once the root is there. */
                 deps_note_volatile(r);
                 return bf_error_set(r->err, bf_errno_class(e), "failed to mount %s: %s",
-                                    root, e == ENOENT ? "no such file or directory" : strerror(e));
+                                    root_shown(r, root), e == ENOENT ? "no such file or directory" : strerror(e));
         }
         *ret_fd = fd;
         *ret_name = root;
@@ -161,8 +168,9 @@ static int read_in_root(struct render *r, int rootfd, const char *root_name, con
                         size_t *ret_len)
 {
         char name[4096];
-        size_t rl = strlen(root_name);
-        snprintf(name, sizeof(name), rl && root_name[rl - 1] == '/' ? "%s%s" : "%s/%s", root_name, rel);
+        const char *shown = root_shown(r, root_name);
+        size_t rl = strlen(shown);
+        snprintf(name, sizeof(name), rl && shown[rl - 1] == '/' ? "%s%s" : "%s/%s", shown, rel);
         int fd = open_in_root(rootfd, rel);
         if (fd < 0) {
                 int e = -fd;
@@ -171,8 +179,9 @@ static int read_in_root(struct render *r, int rootfd, const char *root_name, con
                         return bf_error_set(r->err, ENOENT, "open %s: no such file or directory", name);
                 }
                 deps_note_volatile(r);
-                /* Only a missing file counts as "not there" (Go's os.IsNotExist). */
-                return bf_error_set(r->err, EINVAL, "open %s: %s", name, strerror(e));
+                /* Only a missing file counts as "not there" (Go's os.IsNotExist);
+                 * the system's own failures keep their errno. */
+                return bf_error_set(r->err, bf_errno_system(e) ? e : EINVAL, "open %s: %s", name, strerror(e));
         }
         /* stat before reading: a change after this is seen by a later check */
         struct stat st;

@@ -11,6 +11,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "cache.h"
 #include "files.h"
 #include "handles.h"
@@ -28,6 +29,7 @@ struct bfs {
         bfs_log_fn log;
         char *mountpoint;       /* real path */
         struct store *store;
+        struct budget *budget;
         struct cache *cache;
         struct inodes *inodes;
         struct handles *handles;
@@ -83,7 +85,8 @@ static void bfs_freep(struct bfs **fs)
         bfs_free(*fs);
 }
 
-int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struct bfs **ret, bf_error *err)
+int bfs_new(const char *state_dir, const char *mountpoint, size_t max_memory, bfs_log_fn log, struct bfs **ret,
+            bf_error *err)
 {
         _cleanup_(bfs_freep) struct bfs *fs = calloc(1, sizeof(*fs));
         if (!fs)
@@ -99,6 +102,9 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
         if (r < 0)
                 return r;
         r = store_open(state_dir, &fs->store, err);
+        if (r < 0)
+                return r;
+        r = budget_new(max_memory, &fs->budget, err);
         if (r < 0)
                 return r;
         r = cache_new(BFS_CACHE_SIZE_DEFAULT, &fs->cache, err);
@@ -130,6 +136,7 @@ int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struc
                 .mounts = fs->mounts,
                 .passthroughs = fs->passthroughs,
                 .inodes = fs->inodes,
+                .budget = fs->budget,
                 .files = fs->files,
                 .uid = getuid(),
                 .gid = getgid(),
@@ -165,6 +172,7 @@ void bfs_free(struct bfs *fs)
         handles_free(fs->handles);
         inodes_free(fs->inodes);
         cache_free(fs->cache);
+        budget_free(fs->budget);
         store_close(fs->store);
         free(fs->mountpoint);
         free(fs);

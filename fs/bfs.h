@@ -14,8 +14,13 @@ typedef void (*bfs_log_fn)(int priority, const char *msg);
 
 #define BFS_CACHE_SIZE_DEFAULT ((size_t) 16 << 20)
 
-/* Open the state directory and load every container. */
-int bfs_new(const char *state_dir, const char *mountpoint, bfs_log_fn log, struct bfs **ret, bf_error *err);
+/* Open the state directory and load every container. max_memory bounds
+ * the memory option lists hold, all containers together (a quarter of it
+ * one container's list; 0: no bound): a write that would pass it is
+ * refused, a list that does not fit when loading is served as not loaded
+ * (EIO, `error` says why). */
+int bfs_new(const char *state_dir, const char *mountpoint, size_t max_memory, bfs_log_fn log, struct bfs **ret,
+            bf_error *err);
 void bfs_free(struct bfs *fs);
 /* Memory for cached renderings, all containers together. */
 void bfs_set_cache_size(struct bfs *fs, size_t bytes);

@@ -2,10 +2,12 @@
 #include "bundle.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "budget.h"
 #include "cache.h"
 #include "compact.h"
 #include "content.h"
@@ -26,6 +28,7 @@ struct frame {
         char *ns;
         char *id;
         char *rootfs;           /* the rootfs directory, for look-ups */
+        char *rootfs_shown;     /* how messages name it: "<ns>/<id>/rootfs", as the tree shows it */
         char *platform;
 };
 
@@ -54,6 +57,10 @@ struct bundle {
         struct store *store;
         struct cache_slot *slot;
         struct content_shelf *shelves;  /* the latest bytes of each file (files.h), shared */
+        struct budget *budget;
+        /* Not NULL: the list could not be loaded (why, for `error`); reads
+         * fail with EIO, writes are refused. Set once, at creation. */
+        char *broken;
 
         /* Writers hold write_lock for the whole check-and-keep, so the list
          * cannot change under a check. Readers never wait for it: an option
@@ -62,6 +69,7 @@ struct bundle {
         mutex write_lock;
         struct live *live GUARDED_BY(write_lock);
         struct store_log log GUARDED_BY(write_lock);
+        size_t held;            /* memory the list holds, taken from budget (written under write_lock, read atomically) */
         uint64_t next_seq GUARDED_BY(write_lock);       /* the number the log gives the next line */
         struct compactor comp GUARDED_BY(write_lock);   /* which lines a control file's may drop */
         size_t rewrite_at GUARDED_BY(write_lock);       /* the log size at which to look at writing it anew */
@@ -97,6 +105,7 @@ static void frame_unref(struct frame *f)
         free(f->ns);
         free(f->id);
         free(f->rootfs);
+        free(f->rootfs_shown);
         free(f->platform);
         free(f);
 }
@@ -122,7 +131,9 @@ static struct frame *frame_new(struct store *store, const char *ns, const char *
         f->id = strdup(id);
         f->platform = strdup(platform);
         f->rootfs = store_rootfs_path(store, ns, id);
-        if (!f->ns || !f->id || !f->platform || !f->rootfs)
+        if (asprintf(&f->rootfs_shown, "%s/%s/rootfs", ns, id) < 0)
+                f->rootfs_shown = NULL;
+        if (!f->ns || !f->id || !f->platform || !f->rootfs || !f->rootfs_shown)
                 return NULL;
         return TAKE_PTR(f);
 }
@@ -167,6 +178,7 @@ static struct render_input input_of(const struct frame *frame, struct optline *c
                 .namespace_ = frame->ns,
                 .id = frame->id,
                 .bundle_rootfs = frame->rootfs,
+                .bundle_rootfs_shown = frame->rootfs_shown,
                 .lines = lines,
                 .nlines = n,
                 .deps = deps,
@@ -245,6 +257,8 @@ static struct timespec disk_time(struct store *store, int log_fd, const char *ns
         struct stat st;
         if (log_fd >= 0 && fstat(log_fd, &st) == 0)
                 t = st.st_mtim;
+        else if (log_fd < 0)
+                (void) store_log_mtime(store, ns, id, &t);      /* closed, or none yet (t stays 0) */
         if (store_dir_stat(store, ns, id, &st, NULL) == 0)
                 t = ts_max(t, st.st_ctim);
         return t.tv_sec ? t : now();
@@ -261,15 +275,16 @@ static uint64_t bytes_hash(const char *p, size_t len)
 
 /* ---- the bundle -------------------------------------------------------------- */
 
-int bundle_new(struct store *store, struct cache *cache, const char *ns, const char *id, const char *platform,
-               const struct store_container *loaded, const struct store_log *log, struct bundle **ret,
-               bf_error *err) NO_LOCK_ANALYSIS
+static struct bundle *bundle_alloc(struct store *store, struct cache *cache, struct budget *budget, const char *ns,
+                                   const char *id, const char *platform, const struct store_container *loaded)
+        NO_LOCK_ANALYSIS
 {
         struct bundle *b = calloc(1, sizeof(*b));
         if (!b)
-                return bf_error_oom(err);
+                return NULL;
         b->store = store;
-        b->log = *log;
+        b->budget = budget;
+        b->log = (struct store_log){ .fd = -1 };
         mutex_init(&b->write_lock);
         mutex_init(&b->lock);
         b->frame = frame_new(store, ns, id, platform);
@@ -280,10 +295,22 @@ int bundle_new(struct store *store, struct cache *cache, const char *ns, const c
         b->slot = cache_slot_new(cache, drop_kept, b);
         b->shelves = content_shelves_new(files_count());
         if (!b->frame || !b->list || !b->slot || !b->shelves) {
-                b->log.fd = -1;         /* still the caller's */
                 bundle_free(b);
-                return bf_error_oom(err);
+                return NULL;
         }
+        return b;
+}
+
+int bundle_new(struct store *store, struct cache *cache, struct budget *budget, const char *ns, const char *id,
+               const char *platform, const struct store_container *loaded, const struct store_log *log,
+               struct bundle **ret, bf_error *err) NO_LOCK_ANALYSIS
+{
+        struct bundle *b = bundle_alloc(store, cache, budget, ns, id, platform, loaded);
+        if (!b)
+                return bf_error_oom(err);
+        /* Taken from the budget by the caller; given back when freed. */
+        b->held = loaded ? loaded->footprint : 0;
+        b->log = *log;
         struct timespec t = disk_time(store, b->log.fd, ns, id);
         b->times = (struct times){ .list = t, .platform = t, .spec = t, .error = t, .inputs = t };
         store_log_release(store, &b->log);
@@ -292,10 +319,30 @@ int bundle_new(struct store *store, struct cache *cache, const char *ns, const c
         return 0;
 }
 
+int bundle_new_broken(struct store *store, struct cache *cache, const char *ns, const char *id, const char *platform,
+                      const char *reason, struct bundle **ret, bf_error *err) NO_LOCK_ANALYSIS
+{
+        struct bundle *b = bundle_alloc(store, cache, NULL, ns, id, platform, NULL);
+        if (!b)
+                return bf_error_oom(err);
+        if (asprintf(&b->broken, "the option list could not be loaded: %s", reason) < 0) {
+                b->broken = NULL;
+                bundle_free(b);
+                return bf_error_oom(err);
+        }
+        b->error = strdup(b->broken);
+        struct timespec t = disk_time(store, -1, ns, id);
+        b->times = (struct times){ .list = t, .platform = t, .spec = t, .error = t, .inputs = t };
+        *ret = b;
+        return 0;
+}
+
 void bundle_free(struct bundle *b) NO_LOCK_ANALYSIS
 {
         if (!b)
                 return;
+        if (b->budget)
+                budget_give(b->budget, b->held);
         cache_slot_free(b->slot);
         content_shelves_free(b->shelves, files_count());
         store_log_close(b->store, &b->log);
@@ -303,6 +350,7 @@ void bundle_free(struct bundle *b) NO_LOCK_ANALYSIS
         optlist_unref(b->list);
         frame_unref(b->frame);
         free(b->error);
+        free(b->broken);
         mutex_destroy(&b->write_lock);
         mutex_destroy(&b->lock);
         free(b);
@@ -339,26 +387,57 @@ static void snapshot_done(struct snapshot *s)
         *s = (struct snapshot){ 0 };
 }
 
-int bundle_rename(struct bundle *b, const char *ns, const char *id, bf_error *err)
+/* A new name is a new frame, with the platform the bundle has: the tree
+ * makes it and sets it holding the store's names alone, so no platform
+ * change is being kept meanwhile. */
+struct bundle_name {
+        struct frame *frame;
+};
+
+int bundle_name_new(struct bundle *b, const char *ns, const char *id, struct bundle_name **ret, bf_error *err)
+{
+        struct bundle_name *n = calloc(1, sizeof(*n));
+        if (!n)
+                return bf_error_oom(err);
+        mutex_lock(&b->lock);
+        n->frame = frame_new(b->store, ns, id, b->frame->platform);
+        mutex_unlock(&b->lock);
+        if (!n->frame) {
+                free(n);
+                return bf_error_oom(err);
+        }
+        *ret = n;
+        return 0;
+}
+
+void bundle_name_free(struct bundle_name *n)
+{
+        if (!n)
+                return;
+        frame_unref(n->frame);
+        free(n);
+}
+
+void bundle_rename(struct bundle *b, struct bundle_name *n)
 {
         /* A container renamed is its directory renamed, which stamps it;
          * its namespace renamed stamps nothing of its own: the time of the
          * rename, then, until a restart. */
         struct stat st;
-        struct timespec when = store_dir_stat(b->store, ns, id, &st, NULL) == 0 ? st.st_ctim : now();
+        struct timespec when =
+                store_dir_stat(b->store, n->frame->ns, n->frame->id, &st, NULL) == 0 ? st.st_ctim : now();
         mutex_lock(&b->lock);
-        struct frame *f = frame_new(b->store, ns, id, b->frame->platform);
-        if (f) {
-                frame_unref(b->frame);
-                b->frame = f;
-                touch(b, ts_after(when, b->times.spec) ? when : now());
-        }
+        frame_unref(b->frame);
+        b->frame = TAKE_PTR(n->frame);
+        touch(b, ts_after(when, b->times.spec) ? when : now());
         mutex_unlock(&b->lock);
-        return f ? 0 : bf_error_oom(err);
+        free(n);
 }
 
 static void error_set(struct bundle *b, const bf_error *err, bool from_read) REQUIRES(b->lock)
 {
+        if (b->broken)
+                return;         /* `error` keeps saying why it was not loaded */
         /* `error` is rewritten: its mtime moves, as a file's does */
         free(b->error);
         b->error = strdup(err->msg);
@@ -368,6 +447,8 @@ static void error_set(struct bundle *b, const bf_error *err, bool from_read) REQ
 
 static void error_clear(struct bundle *b) REQUIRES(b->lock)
 {
+        if (b->broken)
+                return;
         if (b->error)
                 b->times.error = now();
         free(TAKE_PTR(b->error));
@@ -520,46 +601,47 @@ static void live_keep(struct bundle *b, struct live *l, uint64_t version) REQUIR
         cache_kept(b->slot, live_bytes(l), version);
 }
 
-/* The record that makes the change durable, and when it was made (the
- * times of the log and the container's directory once it is). */
-static int change_store(struct bundle *b, const struct change *ch, const struct snapshot *s, const struct plan *p,
+/* The record that makes the change durable, in the log of the container
+ * named by frame (the bundle's current one, read under the store's names),
+ * and when it was made (the times of the log and the container's directory
+ * once it is). */
+static int change_store(struct bundle *b, const struct change *ch, const struct frame *frame, const struct plan *p,
                         struct store_log *ret_new_log, struct timespec *ret_when, bf_error *err)
-        REQUIRES(b->write_lock)
+        REQUIRES(b->write_lock) REQUIRES_SHARED(store_names(b->store))
 {
-        buf payload = { 0 };
-        optline_print_all(&payload, ch->lines, ch->n);
-        if (payload.oom)
-                return bf_error_oom(err);
+        _cleanup_(buf_free) buf payload = { 0 };
+        if (ch->kind != CHANGE_PLATFORM) {
+                optline_print_all(&payload, ch->lines, ch->n);
+                if (payload.oom)
+                        return bf_error_oom(err);
+        }
         const char *text = payload.p ? payload.p : "";
-        int r;
         if (ch->kind == CHANGE_REPLACE) {
-                r = store_replace(b->store, s->frame->ns, s->frame->id, s->frame->platform, text, payload.len,
-                                  ret_new_log, err);
-                buf_free(&payload);
+                int r = store_replace(b->store, frame->ns, frame->id, frame->platform, text, payload.len, ret_new_log,
+                                      err);
                 if (r == 0)
-                        *ret_when = disk_time(b->store, ret_new_log->fd, s->frame->ns, s->frame->id);
+                        *ret_when = disk_time(b->store, ret_new_log->fd, frame->ns, frame->id);
                 return r;
         }
-        r = store_log_acquire(b->store, s->frame->ns, s->frame->id, &b->log, err);
-        if (r == 0) {
-                if (ch->kind == CHANGE_PLATFORM)
-                        r = store_append_platform(b->store, &b->log, ch->platform, err);
-                else if (ch->kind == CHANGE_VALUE)
-                        r = store_append_control(b->store, &b->log, p->drop, p->ndrop, text, payload.len, err);
-                else
-                        r = store_append_lines(b->store, &b->log, text, payload.len, err);
-                if (r == 0)
-                        *ret_when = disk_time(b->store, b->log.fd, s->frame->ns, s->frame->id);
-                store_log_release(b->store, &b->log);
-        }
-        buf_free(&payload);
+        int r = store_log_acquire(b->store, frame->ns, frame->id, frame->platform, &b->log, err);
+        if (r < 0)
+                return r;
+        if (ch->kind == CHANGE_PLATFORM)
+                r = store_append_platform(b->store, &b->log, ch->platform, err);
+        else if (ch->kind == CHANGE_VALUE)
+                r = store_append_control(b->store, &b->log, p->drop, p->ndrop, text, payload.len, err);
+        else
+                r = store_append_lines(b->store, &b->log, text, payload.len, err);
+        if (r == 0)
+                *ret_when = disk_time(b->store, b->log.fd, frame->ns, frame->id);
+        store_log_release(b->store, &b->log);
         return r;
 }
 
 /* Write the log anew holding list cur alone (frame names the container):
  * the renumbered list, or NULL when that failed (the old log is still good). */
 static struct optlist *log_write_anew(struct bundle *b, const struct optlist *cur, const struct frame *frame)
-        REQUIRES(b->write_lock)
+        REQUIRES(b->write_lock) REQUIRES_SHARED(store_names(b->store))
 {
         size_t n = optlist_len(cur);
         struct optline *const *lines = optlist_lines(cur);
@@ -570,7 +652,7 @@ static struct optlist *log_write_anew(struct bundle *b, const struct optlist *cu
                 return NULL;
         for (size_t i = 0; i < n; i++) {
                 flags[i] = optlist_by_control(cur, i);
-                buf_put(&text, lines[i]->text, lines[i]->text_len);
+                optline_print(&text, lines[i]);
                 buf_putc(&text, '\n');
         }
         if (text.oom)
@@ -600,19 +682,21 @@ static struct optlist *log_write_anew(struct bundle *b, const struct optlist *cu
 
 /* A log grown far past the list it holds (control files write one record
  * each, and the lines they make pointless stay in the log) is written anew,
- * holding the list alone, its lines numbered from 0. Failing changes
- * nothing: the old log is still good, and the next try waits until the log
- * has doubled. */
+ * holding the list alone, its lines numbered from 0. Failing (a full disk)
+ * changes nothing: the old log is still good, and the next try waits until
+ * the log has doubled. The store's names are held meanwhile, so that the
+ * frame names the container where it is. */
 static void log_rewrite(struct bundle *b) REQUIRES(b->write_lock)
 {
         if (b->log.size < b->rewrite_at)
                 return;
         b->rewrite_at = b->log.size * 2;
+        rwlock_lock_shared(store_names(b->store));
         _cleanup_(snapshot_done) struct snapshot s;
         snapshot_take(b, &s);
-        if (b->log.size < 8 * optlist_bytes(s.list))
-                return;
-        struct optlist *renumbered = log_write_anew(b, s.list, s.frame);
+        struct optlist *renumbered =
+                b->log.size < 8 * optlist_bytes(s.list) ? NULL : log_write_anew(b, s.list, s.frame);
+        rwlock_unlock_shared(store_names(b->store));
         if (!renumbered)
                 return;
         size_t n = optlist_len(renumbered);
@@ -649,6 +733,68 @@ static int commit_refused(struct bundle *b, int r, const bf_error *err) REQUIRES
         return r;
 }
 
+static struct frame *frame_current(struct bundle *b) EXCLUDES(b->lock)
+{
+        mutex_lock(&b->lock);
+        struct frame *f = frame_ref(b->frame);
+        mutex_unlock(&b->lock);
+        return f;
+}
+
+/* Store ch and keep it, with the store's names held: the container is
+ * where its current name says, and stays there until the change is kept
+ * (a rename in between would otherwise see the old name come back with a
+ * platform change). */
+static int commit_keep(struct bundle *b, const struct change *ch, const struct snapshot *s, const struct plan *p,
+                       struct frame **frame, struct optlist **next, uint64_t *ret_now, bf_error *err)
+        REQUIRES(b->write_lock) REQUIRES_SHARED(store_names(b->store))
+{
+        _cleanup_(frame_unrefp) struct frame *cur = frame_current(b);
+        if (*frame && (!streq(cur->ns, s->frame->ns) || !streq(cur->id, s->frame->id))) {
+                /* Renamed since the check: the new platform goes with the new name. */
+                struct frame *f = frame_new(b->store, cur->ns, cur->id, (*frame)->platform);
+                if (!f)
+                        return bf_error_oom(err);
+                frame_unref(*frame);
+                *frame = f;
+        }
+        struct store_log new_log = { .fd = -1 };
+        struct timespec when;
+        int r = change_store(b, ch, cur, p, &new_log, &when, err);
+        if (r < 0)
+                return r;
+        /* Durable: keep it. */
+        mutex_lock(&b->lock);
+        if (*next) {
+                optlist_unref(b->list);
+                b->list = TAKE_PTR(*next);
+        }
+        if (*frame) {
+                frame_unref(b->frame);
+                b->frame = TAKE_PTR(*frame);
+        }
+        touch(b, when);
+        if (ch->kind == CHANGE_PLATFORM)
+                b->times.platform = when;
+        else
+                b->times.list = when;
+        error_clear(b);
+        *ret_now = b->version;
+        mutex_unlock(&b->lock);
+        if (ch->kind == CHANGE_REPLACE) {
+                store_log_close(b->store, &b->log);
+                b->log = new_log;
+                store_log_release(b->store, &b->log);
+                b->next_seq = ch->n;
+                compactor_init(&b->comp);
+                b->rewrite_at = BUNDLE_LOG_REWRITE_MIN;
+        } else if (ch->kind != CHANGE_PLATFORM) {
+                b->next_seq += ch->n;
+                b->comp = p->comp;
+        }
+        return 0;
+}
+
 /* Check, store and keep ch against s, the bundle as it is. */
 static int commit_locked(struct bundle *b, const struct change *ch, const struct snapshot *s, bf_error *err)
         REQUIRES(b->write_lock)
@@ -671,53 +817,43 @@ static int commit_locked(struct bundle *b, const struct change *ch, const struct
         }
         if (r < 0)
                 return commit_refused(b, r, err);
-        struct store_log new_log = { .fd = -1 };
-        struct timespec when;
-        r = change_store(b, ch, s, &p, &new_log, &when, err);
-        if (r < 0)
-                return commit_refused(b, r, err);
-
-        /* Durable: keep it. */
+        /* Everything the change needs is made before it is stored: a
+         * change the store refuses leaves nothing, and one it made durable
+         * is kept whole. */
         _cleanup_(optlist_unrefp) struct optlist *next = NULL;
         if (ch->kind == CHANGE_REPLACE)
                 next = optlist_new(ch->lines, NULL, NULL, ch->n);
         else if (ch->kind != CHANGE_PLATFORM)
                 next = optlist_change(s->list, p.drop, p.ndrop, ch->lines, ch->n, p.first_seq,
                                       ch->kind == CHANGE_VALUE);
-        if (ch->kind != CHANGE_PLATFORM && !next) {
-                /* The log has it: only a restart shows it now. */
-                r = commit_refused(b, bf_error_oom(err), err);
-                bf_error_prefix(err, "kept, but not shown until bundlefs restarts");
-                return r;
+        if (ch->kind != CHANGE_PLATFORM && !next)
+                return commit_refused(b, bf_error_oom(err), err);
+
+        /* The memory the list will hold: refused here when over a limit. */
+        size_t add = ch->kind == CHANGE_PLATFORM ? 0 : lines_footprint(ch->lines, ch->n);
+        size_t drop = ch->kind == CHANGE_REPLACE ? b->held : 0;
+        for (size_t i = 0; ch->kind != CHANGE_REPLACE && i < p.ndrop; i++) {
+                struct optline *gone = optlist_find(s->list, p.drop[i]);
+                drop += gone ? optline_footprint(gone) : 0;
         }
-        mutex_lock(&b->lock);
-        if (next) {
-                optlist_unref(b->list);
-                b->list = TAKE_PTR(next);
+        if (drop > b->held)
+                drop = b->held;
+        size_t list = b->held - drop + add;
+        if (add > drop && (r = budget_take(b->budget, list, add - drop, err)) < 0)
+                return commit_refused(b, r, err);
+
+        uint64_t now = 0;
+        rwlock_lock_shared(store_names(b->store));
+        r = commit_keep(b, ch, s, &p, &frame, &next, &now, err);
+        rwlock_unlock_shared(store_names(b->store));
+        if (r < 0) {
+                if (add > drop)
+                        budget_give(b->budget, add - drop);
+                return commit_refused(b, r, err);
         }
-        if (frame) {
-                frame_unref(b->frame);
-                b->frame = TAKE_PTR(frame);
-        }
-        touch(b, when);
-        if (ch->kind == CHANGE_PLATFORM)
-                b->times.platform = when;
-        else
-                b->times.list = when;
-        error_clear(b);
-        uint64_t now = b->version;
-        mutex_unlock(&b->lock);
-        if (ch->kind == CHANGE_REPLACE) {
-                store_log_close(b->store, &b->log);
-                b->log = new_log;
-                store_log_release(b->store, &b->log);
-                b->next_seq = ch->n;
-                compactor_init(&b->comp);
-                b->rewrite_at = BUNDLE_LOG_REWRITE_MIN;
-        } else if (ch->kind != CHANGE_PLATFORM) {
-                b->next_seq += ch->n;
-                b->comp = p.comp;
-        }
+        if (drop > add)
+                budget_give(b->budget, drop - add);
+        __atomic_store_n(&b->held, list, __ATOMIC_RELAXED);
         if (ch->kind == CHANGE_VALUE)
                 *ch->value = (struct value_state){ .kept = true, .version = now, .seq = p.first_seq, .n = ch->n };
         if (now == s->version + 1)
@@ -731,6 +867,8 @@ static int commit_locked(struct bundle *b, const struct change *ch, const struct
 
 int bundle_commit(struct bundle *b, const struct change *ch, bf_error *err)
 {
+        if (b->broken)
+                return bf_error_set(err, EIO, "%s", b->broken);
         if (ch->kind != CHANGE_REPLACE && ch->kind != CHANGE_PLATFORM && ch->n == 0) {
                 /* only blank and comment lines: accepted, nothing to keep */
                 mutex_lock(&b->lock);
@@ -749,6 +887,13 @@ int bundle_commit(struct bundle *b, const struct change *ch, bf_error *err)
 int bundle_check(struct bundle *b, struct optline *const *base, size_t nbase, struct optline *const *more,
                  size_t nmore, bf_error *err)
 {
+        if (b->broken)
+                return bf_error_set(err, EIO, "%s", b->broken);
+        /* What the list would hold once kept; nothing is taken yet. */
+        size_t list = lines_footprint(base, nbase) + lines_footprint(more, nmore);
+        int r = budget_check(b->budget, list, __atomic_load_n(&b->held, __ATOMIC_RELAXED), err);
+        if (r < 0)
+                return r;
         _cleanup_(snapshot_done) struct snapshot s;
         snapshot_take(b, &s);
         _cleanup_(live_freep) struct live *l = NULL;
@@ -915,6 +1060,8 @@ static int content_of(struct bundle *b, const struct file_def *f, struct content
 
 int bundle_read(struct bundle *b, const struct file_def *f, struct content **ret, bf_error *err)
 {
+        if (b->broken && f->kind != FILE_ERROR)
+                return bf_error_set(err, EIO, "%s", b->broken);
         int r = content_of(b, f, ret, err);
         if (f->kind != FILE_CONFIG && f->kind != FILE_CONTROL)
                 return r;
@@ -959,6 +1106,12 @@ static struct timespec rendered_mtime(struct bundle *b)
 int bundle_stat(struct bundle *b, const struct file_def *f, size_t *ret_size, struct timespec *ret_mtime)
 {
         *ret_size = 0;
+        if (b->broken && f->kind != FILE_ERROR) {
+                mutex_lock(&b->lock);
+                *ret_mtime = b->times.spec;
+                mutex_unlock(&b->lock);
+                return -EIO;
+        }
         if (f->kind == FILE_OPTS) {
                 mutex_lock(&b->lock);
                 *ret_size = optlist_bytes(b->list);

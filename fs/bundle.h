@@ -20,7 +20,9 @@
 /* Lines in one option list; more: EFBIG. */
 #define OPTS_LINES_MAX 100000
 
+struct budget;
 struct bundle;
+struct bundle_name;
 struct cache;
 struct content;
 struct file_def;
@@ -35,14 +37,27 @@ struct store_log;
 #define BUNDLE_LOG_REWRITE_MIN ((size_t) 4 << 20)
 
 /* A bundle for a container loaded (loaded: its list, NULL for an empty
- * one) or just made; the log becomes its own. */
-int bundle_new(struct store *store, struct cache *cache, const char *ns, const char *id, const char *platform,
-               const struct store_container *loaded, const struct store_log *log, struct bundle **ret,
-               bf_error *err);
+ * one) or just made; the log becomes its own (id 0: none yet, made by the
+ * first write). The lines hold loaded->footprint bytes, taken from budget
+ * by the caller and given back when the bundle is freed; later changes
+ * take and give their own. */
+int bundle_new(struct store *store, struct cache *cache, struct budget *budget, const char *ns, const char *id,
+               const char *platform, const struct store_container *loaded, const struct store_log *log,
+               struct bundle **ret, bf_error *err);
+/* A bundle whose list could not be loaded: `error` says why (reason),
+ * reads of its other files fail with EIO, writes are refused with EIO. Its
+ * container can still be renamed and removed. */
+int bundle_new_broken(struct store *store, struct cache *cache, const char *ns, const char *id, const char *platform,
+                      const char *reason, struct bundle **ret, bf_error *err);
 void bundle_free(struct bundle *b);
 
-/* The container is called <ns>/<id> now (renderings name it). */
-int bundle_rename(struct bundle *b, const char *ns, const char *id, bf_error *err);
+/* Renaming: the new name is made first (it may fail), then set (it cannot),
+ * both while the store's names are held alone, so that the name on disk
+ * and the one renderings use change together. */
+int bundle_name_new(struct bundle *b, const char *ns, const char *id, struct bundle_name **ret, bf_error *err);
+void bundle_name_free(struct bundle_name *n);
+/* The container is called n now (renderings name it); takes n. */
+void bundle_rename(struct bundle *b, struct bundle_name *n);
 
 /* The option lines one open control file has kept, so that its later
  * writes (a shell writes line by line) replace them: one value, one line. */

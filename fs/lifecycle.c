@@ -65,17 +65,24 @@ static int mkdir_container(struct tree *t, struct namespace *ns, const char *nam
         if (container_find(ns, name))
                 return -EEXIST;
         bf_error err = { 0 };
-        const char *platform = platform_host();
-        struct store_log log = { .fd = -1 };
-        int r = store_container_create(t->parts.store, ns->name, name, platform, &log, &err);
+        struct store *store = t->parts.store;
+        /* The directories, then what memory needs (its inode, its bundle),
+         * then one sync of the namespace: nothing stays of a mkdir that
+         * failed. No log yet: the first write makes it. */
+        int r = store_container_create(store, ns->name, name, &err);
         if (r < 0)
                 return r;
+        struct store_log log = { .fd = -1 };
         struct container *c;
-        r = container_new(t, ns->name, name, platform, NULL, &log, &c, &err);
+        r = container_new(t, ns->name, name, platform_host(), NULL, &log, &c, &err);
         if (r < 0) {
-                /* Nothing may stay of a mkdir that failed. */
-                store_log_close(t->parts.store, &log);
-                (void) store_container_remove(t->parts.store, ns->name, name, &err);
+                store_container_abort(store, ns->name, name);
+                return r;
+        }
+        r = store_container_commit(store, ns->name, name, &err);
+        if (r < 0) {
+                container_discard(c);
+                store_container_abort(store, ns->name, name);
                 return r;
         }
         container_insert(ns, c);
@@ -144,7 +151,10 @@ static int rmdir_container(struct tree *t, struct namespace *ns, const char *nam
         /* Fails with ENOTEMPTY, changing nothing, unless the rootfs is
          * empty: rmdir never deletes data. */
         bf_error err = { 0 };
-        int r = store_container_remove(t->parts.store, ns->name, name, &err);
+        struct store *store = t->parts.store;
+        rwlock_lock(store_names(store));
+        int r = store_container_remove(store, ns->name, name, &err);
+        rwlock_unlock(store_names(store));
         if (r < 0)
                 return r;
         container_unlink(ns, c);
@@ -426,6 +436,34 @@ int tree_unlink(struct tree *t, const struct node *parent, const char *name, con
         return exists ? -EISDIR : -ENOENT;
 }
 
+/* New names for the bundles of a namespace's containers, made before the
+ * rename on disk so that keeping them cannot fail. */
+struct renames {
+        struct bundle_name **names;
+        size_t n;
+};
+
+static void renames_free(struct renames *rn)
+{
+        for (size_t i = 0; i < rn->n; i++)
+                bundle_name_free(rn->names[i]);
+        free(rn->names);
+}
+
+static int renames_prepare(struct namespace *ns, const char *newname, struct renames *rn, bf_error *err)
+{
+        rn->names = calloc(ns->count + 1, sizeof(*rn->names));
+        if (!rn->names)
+                return bf_error_oom(err);
+        for (struct container *c = ns->containers; c; c = c->next) {
+                int r = bundle_name_new(c->bundle, newname, c->id, &rn->names[rn->n], err);
+                if (r < 0)
+                        return r;
+                rn->n++;
+        }
+        return 0;
+}
+
 static int rename_namespace(struct tree *t, const char *name, const char *newname) REQUIRES(t)
 {
         struct namespace *ns = ns_find(t, name);
@@ -442,19 +480,30 @@ static int rename_namespace(struct tree *t, const char *name, const char *newnam
         if (!nn)
                 return -ENOMEM;
         bf_error err = { 0 };
-        int r = store_namespace_rename(t->parts.store, name, newname, &err);
-        if (r < 0)
+        struct store *store = t->parts.store;
+        _cleanup_(renames_free) struct renames rn = { 0 };
+        rwlock_lock(store_names(store));
+        int r = renames_prepare(ns, newname, &rn, &err);
+        if (r == 0)
+                r = store_namespace_rename(store, name, newname, &err);
+        if (r < 0) {
+                rwlock_unlock(store_names(store));
                 return r;
+        }
         ns_unlink(t, ns);
         free(ns->name);
         ns->name = TAKE_PTR(nn);
         ns_insert(t, ns);
         /* Renderings name the container (WithNamespacedCgroup). */
+        size_t i = 0;
         for (struct container *c = ns->containers; c; c = c->next) {
-                (void) bundle_rename(c->bundle, newname, c->id, &err);
+                bundle_rename(c->bundle, TAKE_PTR(rn.names[i++]));
+                /* Only the place of its bind mount: should this fail, the
+                 * rootfs is served through FUSE. */
                 if (c->rootfs)
                         (void) rootfs_rename(c->rootfs, newname, c->id, &err);
         }
+        rwlock_unlock(store_names(store));
         return 0;
 }
 
@@ -474,17 +523,26 @@ static int rename_container(struct tree *t, struct namespace *from, const char *
         if (!nid)
                 return -ENOMEM;
         bf_error err = { 0 };
-        int r = store_container_rename(t->parts.store, from->name, name, to->name, newname, &err);
-        if (r < 0)
+        struct store *store = t->parts.store;
+        struct bundle_name *bn = NULL;
+        rwlock_lock(store_names(store));
+        int r = bundle_name_new(c->bundle, to->name, newname, &bn, &err);
+        if (r == 0)
+                r = store_container_rename(store, from->name, name, to->name, newname, &err);
+        if (r < 0) {
+                rwlock_unlock(store_names(store));
+                bundle_name_free(bn);
                 return r;
-        if (bundle_rename(c->bundle, to->name, newname, &err) < 0 ||
-            (c->rootfs && rootfs_rename(c->rootfs, to->name, newname, &err) < 0)) {
-                /* Back as it was, on disk and in the bundle. */
-                (void) store_container_rename(t->parts.store, to->name, newname, from->name, name, &err);
-                (void) bundle_rename(c->bundle, from->name, name, &err);
+        }
+        if (c->rootfs && rootfs_rename(c->rootfs, to->name, newname, &err) < 0) {
+                /* Back as it was on disk; the bundle was not renamed yet. */
+                (void) store_container_rename(store, to->name, newname, from->name, name, &err);
+                rwlock_unlock(store_names(store));
+                bundle_name_free(bn);
                 return -ENOMEM;
         }
-        /* The bind mount sits on the rootfs dentry and moves with it. */
+        bundle_rename(c->bundle, bn);
+        rwlock_unlock(store_names(store));
         container_unlink(from, c);
         free(c->id);
         c->id = TAKE_PTR(nid);

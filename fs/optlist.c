@@ -292,6 +292,12 @@ int optlist_has(const struct optlist *l, uint64_t seq)
         return slot < l->upto && alive_in(l->arr, slot, l->stamp);
 }
 
+struct optline *optlist_find(const struct optlist *l, uint64_t seq)
+{
+        size_t slot = slot_of(l->arr, l->upto, seq);
+        return slot < l->upto && alive_in(l->arr, slot, l->stamp) ? l->arr->lines[slot] : NULL;
+}
+
 size_t optlist_bytes(const struct optlist *l)
 {
         return l->bytes;

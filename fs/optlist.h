@@ -42,5 +42,7 @@ uint64_t optlist_seq(const struct optlist *l, size_t i);
 bool optlist_by_control(const struct optlist *l, size_t i);
 /* Is the line numbered seq in l? */
 int optlist_has(const struct optlist *l, uint64_t seq);
+/* The line numbered seq in l (no reference), or NULL. */
+struct optline *optlist_find(const struct optlist *l, uint64_t seq);
 /* The size of the list as `opts` shows it. */
 size_t optlist_bytes(const struct optlist *l);

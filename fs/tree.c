@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "budget.h"
 #include "bundle.h"
 #include "files.h"
 #include "inodes.h"
@@ -189,7 +190,8 @@ static void container_free(struct container *c)
 {
         if (!c)
                 return;
-        passthrough_free(c->pt);
+        if (c->pt)
+                passthrough_free(c->pt);
         bundle_free(c->bundle);
         free(c->anew);
         rootfs_unref(c->rootfs);
@@ -204,11 +206,13 @@ static void container_freep(struct container **c)
         container_free(*c);
 }
 
-/* A container's parts in memory: everything that can fail without memory,
- * before anything is kept. Its rootfs comes at its first use. */
-int container_new(struct tree *t, const char *ns, const char *id, const char *platform,
-                  const struct store_container *loaded, const struct store_log *log, struct container **ret,
-                  bf_error *err)
+void container_discard(struct container *c)
+{
+        container_free(c);
+}
+
+/* A container's parts but its bundle. Its rootfs comes at its first use. */
+static int container_parts(struct tree *t, const char *ns, const char *id, struct container **ret, bf_error *err)
 {
         _cleanup_(container_freep) struct container *c = calloc(1, sizeof(*c));
         if (!c || !(c->id = strdup(id)))
@@ -219,7 +223,38 @@ int container_new(struct tree *t, const char *ns, const char *id, const char *pl
         int r = inodes_add(t->parts.inodes, &c->inode, err);
         if (r < 0)
                 return r;
-        r = bundle_new(t->parts.store, t->parts.cache, ns, id, platform, loaded, log, &c->bundle, err);
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* A container's parts in memory: everything that can fail without memory
+ * or descriptors, before anything is kept. */
+int container_new(struct tree *t, const char *ns, const char *id, const char *platform,
+                  const struct store_container *loaded, const struct store_log *log, struct container **ret,
+                  bf_error *err)
+{
+        _cleanup_(container_freep) struct container *c = NULL;
+        int r = container_parts(t, ns, id, &c, err);
+        if (r < 0)
+                return r;
+        r = bundle_new(t->parts.store, t->parts.cache, t->parts.budget, ns, id, platform, loaded, log, &c->bundle,
+                       err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* A container whose list could not be loaded: shown, with `error` saying
+ * why; it can be renamed and removed. */
+static int container_new_broken(struct tree *t, const char *ns, const char *id, const char *reason,
+                                struct container **ret, bf_error *err)
+{
+        _cleanup_(container_freep) struct container *c = NULL;
+        int r = container_parts(t, ns, id, &c, err);
+        if (r < 0)
+                return r;
+        r = bundle_new_broken(t->parts.store, t->parts.cache, ns, id, platform_host(), reason, &c->bundle, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);
@@ -405,11 +440,18 @@ struct loading {
         void *userdata;
 };
 
-static void load_warn(void *userdata, const char *msg)
+static void load_warn_store(void *userdata, const char *msg)
 {
         struct loading *l = userdata;
         if (l->warn)
                 l->warn(l->userdata, msg);
+}
+
+static void load_warn(struct loading *l, const char *ns, const char *id, const char *why)
+{
+        char msg[BF_ERROR_MAX + 256];
+        snprintf(msg, sizeof(msg), "%s/%s: its option list was not loaded (reads fail with EIO): %s", ns, id, why);
+        load_warn_store(l, msg);
 }
 
 /* An unpack into the container's rootfs that a crash cut short is undone
@@ -426,7 +468,7 @@ static void load_undo_unpack(struct loading *l, const char *ns, const char *id)
         else if (r < 0)
                 snprintf(msg, sizeof(msg), "%s/%s: undoing an unpack cut short: %s", ns, id, err.msg);
         if (r != 0)
-                load_warn(l, msg);
+                load_warn_store(l, msg);
 }
 
 static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYSIS
@@ -446,20 +488,40 @@ static int load_visit(void *userdata, struct store_container *sc) NO_LOCK_ANALYS
         struct namespace *ns = ns_find(t, sc->ns);
         if (!ns)
                 return -ENOENT;
-        struct container *c;
-        int r = container_new(t, sc->ns, sc->id, sc->platform, sc, &sc->log, &c, &err);
-        if (r < 0)
-                return r;       /* EMFILE, say: the reason is logged */
-        sc->log.fd = -1;        /* the bundle's now */
+        struct container *c = NULL;
+        int r = sc->error ? -sc->error : 0;
+        /* Within the limits (the store checked them as it loaded). The
+         * bundle takes references to the lines it keeps; the store frees
+         * the rest. */
+        if (r == 0 && (r = budget_take(t->parts.budget, 0, sc->footprint, &err)) == 0) {
+                r = container_new(t, sc->ns, sc->id, sc->platform ? sc->platform : platform_host(), sc, &sc->log, &c,
+                                  &err);
+                if (r < 0)
+                        budget_give(t->parts.budget, sc->footprint);
+        }
+        if (r < 0) {
+                /* Never hidden: it exists on disk, and its name is taken. */
+                const char *why = sc->error ? sc->reason : err.msg;
+                char msg[BF_ERROR_MAX];
+                snprintf(msg, sizeof(msg), "%s", why);
+                load_warn(l, sc->ns, sc->id, msg);
+                r = container_new_broken(t, sc->ns, sc->id, msg, &c, &err);
+                if (r < 0)
+                        return r;
+        }
         container_insert(ns, c);
         load_undo_unpack(l, sc->ns, sc->id);
-        return 0;      /* the store frees the lines, which the bundle holds now */
+        return 0;
 }
 
 int tree_load(struct tree *t, void (*warn)(void *userdata, const char *msg), void *userdata, bf_error *err)
 {
         struct loading l = { .tree = t, .warn = warn, .userdata = userdata };
-        return store_load(t->parts.store, load_visit, &l, load_warn, err);
+        struct store_limits limits = {
+                .list_max = budget_list_max(t->parts.budget),
+                .total_max = budget_max(t->parts.budget),
+        };
+        return store_load(t->parts.store, &limits, load_visit, &l, load_warn_store, err);
 }
 
 /* ---- nodes -------------------------------------------------------------------------------- */
@@ -520,7 +582,8 @@ int tree_node(struct tree *t, uint64_t ino, struct node *ret)
                 node_of_ns((struct namespace *) o, ret);
                 return 0;
         case INODE_CONTAINER:
-                if (part != ROOTFS_PART && part > files_count())
+                if ((part != ROOTFS_PART && part > files_count()) ||
+                    (part == ROOTFS_PART && !((struct container *) o)->pt))
                         return -ESTALE;
                 node_of_container((struct container *) o, part, ret);
                 if (part == ROOTFS_PART && !ret->pt.p)

@@ -15,6 +15,7 @@
 #include "lock.h"
 #include "passthrough.h"
 
+struct budget;
 struct buf;
 struct bundle;
 struct cache;
@@ -39,6 +40,7 @@ struct tree_parts {
         struct mounts *mounts;
         struct passthroughs *passthroughs;
         struct inodes *inodes;
+        struct budget *budget;
         struct openfiles *files;        /* commits of scratch files renamed onto a container's files */
         uid_t uid;              /* owner of everything shown */
         gid_t gid;
@@ -52,8 +54,9 @@ struct caller {
 };
 
 int tree_new(const struct tree_parts *parts, struct tree **ret, bf_error *err);
-/* Load every namespace and container from the store; a container that
- * cannot be loaded is reported through warn and left on disk. */
+/* Load every namespace and container from the store. A container whose
+ * list cannot be loaded is in the tree all the same: `error` says why, and
+ * reads of its other files fail with EIO (warn says so too). */
 int tree_load(struct tree *t, void (*warn)(void *userdata, const char *msg), void *userdata, bf_error *err);
 void tree_free(struct tree *t);
 

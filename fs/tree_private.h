@@ -129,10 +129,13 @@ void ns_maybe_free(struct tree *t, struct namespace *ns) REQUIRES(t);
 struct container *container_find(struct namespace *ns, const char *id);
 void container_insert(struct namespace *ns, struct container *c);
 void container_unlink(struct namespace *ns, struct container *c);
-/* A container's parts in memory (the log becomes its bundle's). */
+/* A container's parts in memory (the log becomes its bundle's; the
+ * lines' footprint is taken from the budget already). */
 int container_new(struct tree *t, const char *ns, const char *id, const char *platform,
                   const struct store_container *loaded, const struct store_log *log, struct container **ret,
                   bf_error *err);
+/* Free a container made by container_new that never joined the tree. */
+void container_discard(struct container *c);
 /* Free a removed container once nobody holds it. */
 void container_maybe_free(struct tree *t, struct container *c) REQUIRES(t);
 /* Its rootfs and passthrough, made now if this is the first use. */

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "optline.h"
 #include "sandbox.h"
 
 /* A broken invariant: leave the sandbox, say what broke, abort (libFuzzer
@@ -61,4 +62,15 @@ static inline void check_config_json(const char *what, const buf *out)
                 FAIL("%s: output is not one JSON object (%s at byte %zu):\n%s", what, json_tokener_error_desc(e), end,
                      out->p);
         json_object_put(j);
+}
+
+/* A line's canonical text (valid until eight more calls). */
+static inline const char *text_of(const struct optline *l)
+{
+        static buf ring[8];
+        static unsigned next;
+        buf *b = &ring[next++ % 8];
+        b->len = 0;
+        optline_print(b, l);
+        return b->p ? b->p : "";
 }

@@ -105,7 +105,7 @@ static int write_value(const struct ctl *c, const char *v, size_t len, struct st
         if (verbose) {
                 fuzz_sandbox_leave();
                 fprintf(stderr, "%s: value \"%.*s\" -> %s\n", ctl_name(c), (int) len, v,
-                        r < 0 ? err.msg : ret->n ? ret->lines[0]->text : "(no lines)");
+                        r < 0 ? err.msg : ret->n ? text_of(ret->lines[0]) : "(no lines)");
                 fuzz_sandbox_enter();
         }
         if (r < 0)
@@ -115,12 +115,12 @@ static int write_value(const struct ctl *c, const char *v, size_t len, struct st
         for (size_t i = 0; i < ret->n; i++) {
                 struct optline *again = NULL;
                 const struct optline *l = ret->lines[i];
-                if (optline_parse(l->text, l->text_len, &again, &err) < 0)
+                if (optline_parse(text_of(l), l->text_len, &again, &err) < 0)
                         FAIL("%s: the canonical text of a line does not parse: %s\n  text: %s", ctl_name(c), err.msg,
-                             l->text);
-                if (again->text_len != l->text_len || memcmp(again->text, l->text, l->text_len) != 0)
-                        FAIL("%s: a line reads back differently\n  text:  %s\n  again: %s", ctl_name(c), l->text,
-                             again->text);
+                             text_of(l));
+                if (again->text_len != l->text_len || memcmp(text_of(again), text_of(l), l->text_len) != 0)
+                        FAIL("%s: a line reads back differently\n  text:  %s\n  again: %s", ctl_name(c), text_of(l),
+                             text_of(again));
                 optline_unref(again);
         }
         return 0;

@@ -74,19 +74,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         fprintf(stderr, "optline_parse: %s\n", err.msg);
                 return 0;
         }
-        if (!l->text || strlen(l->text) != l->text_len || memchr(l->text, '\n', l->text_len))
+        if (strlen(text_of(l)) != l->text_len || memchr(text_of(l), '\n', l->text_len))
                 FAIL("canonical text of \"%.*s\" is not one NUL-free line", (int) size, line);
 
         /* The canonical text parses to the same option and the same text. */
         bf_error err2 = { 0 };
-        r = optline_parse(l->text, l->text_len, &l2, &err2);
+        r = optline_parse(text_of(l), l->text_len, &l2, &err2);
         if (r < 0)
                 FAIL("canonical text does not parse again\n  input:     %.*s\n  canonical: %s\n  error:     %s",
-                     (int) size, line, l->text, err2.msg);
+                     (int) size, line, text_of(l), err2.msg);
         if (l2->opt != l->opt || l2->nargs != l->nargs || l2->text_len != l->text_len ||
-            memcmp(l2->text, l->text, l->text_len) != 0)
+            memcmp(text_of(l2), text_of(l), l->text_len) != 0)
                 FAIL("canonical text is not stable\n  input:  %.*s\n  first:  %s\n  second: %s", (int) size, line,
-                     l->text, l2->text);
+                     text_of(l), text_of(l2));
 
         /* Rendering never crashes; the canonical line renders the same. */
         struct result a, b, w;
@@ -96,12 +96,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (a.r < 0 && (a.err.code != b.err.code || strcmp(a.err.msg, b.err.msg) != 0)))
                 FAIL("the canonical line renders differently\n  input:     %.*s\n  canonical: %s\n"
                      "  input renders (%d) %s%s\n  canonical renders (%d) %s%s",
-                     (int) size, line, l->text, a.r, a.r < 0 ? a.err.msg : "", a.r < 0 ? "" : a.out.p, b.r,
+                     (int) size, line, text_of(l), a.r, a.r < 0 ? a.err.msg : "", a.r < 0 ? "" : a.out.p, b.r,
                      b.r < 0 ? b.err.msg : "", b.r < 0 ? "" : b.out.p);
         render(l, "windows/amd64", &w);
         if (verbose) {
                 fuzz_sandbox_leave();
-                fprintf(stderr, "canonical: %s\nlinux/amd64: %s%s\nwindows/amd64: %s%s\n", l->text,
+                fprintf(stderr, "canonical: %s\nlinux/amd64: %s%s\nwindows/amd64: %s%s\n", text_of(l),
                         a.r < 0 ? a.err.msg : "", a.r < 0 ? "\n" : a.out.p, w.r < 0 ? w.err.msg : "",
                         w.r < 0 ? "\n" : w.out.p);
         }

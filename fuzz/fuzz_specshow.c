@@ -138,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 check_error("spec_build", r, &err, EINVAL, ENOENT, ENODEV, EFBIG, ENOMEM, 0);
                 if (verbose) {
                         fuzz_sandbox_leave();
-                        fprintf(stderr, "%s: %s\n", line->text, r < 0 ? err.msg : "renders");
+                        fprintf(stderr, "%s: %s\n", text_of(line), r < 0 ? err.msg : "renders");
                         fuzz_sandbox_enter();
                 }
                 if (r == 0)

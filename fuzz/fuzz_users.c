@@ -195,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         check_config_json("spec_render", &out);
                 if (verbose) {
                         fuzz_sandbox_leave();
-                        fprintf(stderr, "%s\n-> %s%s", l->text, r < 0 ? err.msg : out.p, r < 0 ? "\n" : "");
+                        fprintf(stderr, "%s\n-> %s%s", text_of(l), r < 0 ? err.msg : out.p, r < 0 ? "\n" : "");
                 }
                 buf_free(&out);
                 optline_unref(l);

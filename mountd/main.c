@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 struct config {
         char *state;
         unsigned long cache_size;
+        char *max_memory;
         int help;
 };
 
@@ -32,6 +34,8 @@ static const struct fuse_opt option_spec[] = {
         { "--state %s", offsetof(struct config, state), 1 },
         { "--cache-size=%lu", offsetof(struct config, cache_size), 0 },
         { "--cache-size %lu", offsetof(struct config, cache_size), 0 },
+        { "--max-memory=%s", offsetof(struct config, max_memory), 0 },
+        { "--max-memory %s", offsetof(struct config, max_memory), 0 },
         { "-h", offsetof(struct config, help), 1 },
         { "--help", offsetof(struct config, help), 1 },
         FUSE_OPT_END,
@@ -60,12 +64,17 @@ static void logf_msg(int priority, const char *fmt, ...)
 
 static void usage(void)
 {
-        printf("Usage: bundlefs [-f] [-d] [-o FUSE-OPTIONS] [--state DIR] [--cache-size BYTES] MOUNTPOINT\n"
+        printf("Usage: bundlefs [-f] [-d] [-o FUSE-OPTIONS] [--state DIR] [--cache-size BYTES] [--max-memory BYTES]\n"
+               "                MOUNTPOINT\n"
                "Mount a tree of OCI runtime bundles whose config.json is rendered as containerd v1.7.7 would.\n"
                "\n"
                "  --state DIR   where option lists and root filesystems are kept (default %s)\n"
                "  --cache-size BYTES\n"
                "                memory for cached renderings, all containers together (default %zu)\n"
+               "  --max-memory BYTES\n"
+               "                memory the option lists may hold, all containers together, with a K, M, G\n"
+               "                or T suffix (1024-based); one list may hold a quarter of it; 0: no limit\n"
+               "                (default: a quarter of the memory bundlefs may use)\n"
                "  -f            stay in the foreground (log to stderr; otherwise to syslog)\n"
                "  -d            debug: print every FUSE request (implies -f)\n"
                "  -o OPTIONS    FUSE mount options, passed on\n"
@@ -74,6 +83,93 @@ static void usage(void)
                "\n"
                "SIGTERM or SIGINT unmount the tree cleanly. See bundlefs(8).\n",
                DEFAULT_STATE, BFS_CACHE_SIZE_DEFAULT);
+}
+
+/* "512M", "2G", "1048576": bytes, 1024-based suffixes. */
+static int parse_bytes(const char *s, size_t *ret)
+{
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno || end == s || *s == '-')
+                return -1;
+        unsigned shift = 0;
+        switch (*end) {
+        case 'T': case 't': shift = 40; break;
+        case 'G': case 'g': shift = 30; break;
+        case 'M': case 'm': shift = 20; break;
+        case 'K': case 'k': shift = 10; break;
+        case '\0': break;
+        default: return -1;
+        }
+        if (*end && end[1])
+                return -1;
+        if (shift && v > (SIZE_MAX >> shift))
+                return -1;
+        *ret = (size_t) v << shift;
+        return 0;
+}
+
+/* The lowest memory limit of a cgroup and its ancestors (file: the limit's
+ * name in each), below root. */
+static uint64_t cgroup_limit(const char *root, const char *path, const char *file)
+{
+        uint64_t lowest = UINT64_MAX;
+        char dir[PATH_MAX];
+        if ((size_t) snprintf(dir, sizeof(dir), "%s%s", root, path) >= sizeof(dir))
+                return lowest;
+        for (;;) {
+                char name[PATH_MAX + 64], text[64] = "";
+                snprintf(name, sizeof(name), "%s/%s", dir, file);
+                FILE *f = fopen(name, "re");
+                if (f) {
+                        unsigned long long v;
+                        if (fgets(text, sizeof(text), f) && sscanf(text, "%llu", &v) == 1 && v < lowest)
+                                lowest = v;
+                        fclose(f);
+                }
+                char *slash = strrchr(dir, '/');
+                if (!slash || (size_t) (slash - dir) < strlen(root))
+                        return lowest;
+                *slash = '\0';
+        }
+}
+
+/* The memory this process may use: physical memory, or less under its
+ * cgroups' limits (v1 or v2) and its address-space and data limits. */
+static uint64_t memory_available(void)
+{
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        uint64_t avail = pages > 0 && page > 0 ? (uint64_t) pages * (uint64_t) page : UINT64_MAX;
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < avail)
+                avail = rl.rlim_cur;
+        if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < avail)
+                avail = rl.rlim_cur;
+        FILE *f = fopen("/proc/self/cgroup", "re");
+        if (!f)
+                return avail;
+        char *line = NULL;
+        size_t cap = 0;
+        while (getline(&line, &cap, f) > 0) {
+                /* "0::/path" (v2), "4:memory:/path" (v1) */
+                line[strcspn(line, "\n")] = '\0';
+                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2)
+                        continue;
+                uint64_t v = UINT64_MAX;
+                if (c2 == c1 + 1 && access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
+                        v = cgroup_limit("/sys/fs/cgroup", c2 + 1, "memory.max");
+                else if (c2 == c1 + 1)
+                        v = cgroup_limit("/sys/fs/cgroup/unified", c2 + 1, "memory.max");
+                else if (strncmp(c1 + 1, "memory", 6) == 0 && (c1[7] == ':' || c1[7] == ','))
+                        v = cgroup_limit("/sys/fs/cgroup/memory", c2 + 1, "memory.limit_in_bytes");
+                if (v < avail)
+                        avail = v;
+        }
+        free(line);
+        fclose(f);
+        return avail;
 }
 
 /* Is a FUSE filesystem mounted right on path? */
@@ -241,9 +337,22 @@ int main(int argc, char **argv)
         /* Anyone may read specs and use their rootfs; the kernel checks modes. */
         fuse_opt_add_arg(&args, "-oallow_other,default_permissions,fsname=bundlefs,subtype=bundlefs");
 
+        /* Option lists hold a quarter of what the daemon may use: their
+         * renderings, the cache and loading need room beside them. */
+        size_t max_memory;
+        if (!conf.max_memory) {
+                uint64_t avail = memory_available();
+                max_memory = avail / 4 > SIZE_MAX ? SIZE_MAX : (size_t) (avail / 4);
+        } else if (parse_bytes(conf.max_memory, &max_memory) < 0) {
+                fprintf(stderr, "bundlefs: --max-memory %s: not a size (bytes, or a number with K, M, G or T)\n",
+                        conf.max_memory);
+                status = 2;
+                goto out_args;
+        }
+
         bf_error err = { 0 };
         struct bfs *fs = NULL;
-        if (bfs_new(state, opts.mountpoint, log_msg, &fs, &err) < 0) {
+        if (bfs_new(state, opts.mountpoint, max_memory, log_msg, &fs, &err) < 0) {
                 fprintf(stderr, "bundlefs: %s\n", err.msg);
                 goto out_args;
         }
@@ -309,6 +418,7 @@ out_fs:
 out_args:
         free(opts.mountpoint);
         free(conf.state);
+        free(conf.max_memory);
         fuse_opt_free_args(&args);
         return status;
 }

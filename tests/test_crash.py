@@ -328,6 +328,82 @@ def test_kill_9_during_mkdir_keeps_every_acknowledged_one_whole(crash_daemon, tm
     assert_serves_normally(d.mountpoint, list(tree))
 
 
+# A container's life from its first steps: mkdir makes a directory and its
+# rootfs only, the first write makes its log (durable through the journal,
+# the log's directory entry not synced yet), then it moves and is written
+# again, and one in four is removed. Items are "<step> <k>".
+YOUNG_STEPS = ("mkdir", "write1", "rename", "write2", "rmdir")
+
+
+def young_name(k: int, step: str) -> str:
+    return f"c{k}m" if step in ("rename", "write2") else f"c{k}"
+
+
+def young_writer(mnt, w):
+    ns = mnt / f"y{w}"
+
+    def operations():
+        for k in range(ITEMS_MAX // 5):
+            c, moved = ns / f"c{k}", ns / f"c{k}m"
+            yield f"mkdir {k}", (lambda c=c: os.mkdir(c))
+            yield f"write1 {k}", (lambda c=c, k=k: one_write(c / "opts", f"WithHostname c{k}\n".encode(), APPEND))
+            yield f"rename {k}", (lambda c=c, moved=moved: os.rename(c, moved))
+            yield f"write2 {k}", (lambda moved=moved: one_write(moved / "opts", b"WithDomainname two.example\n", APPEND))
+            if k % 4 == 3:
+                yield f"rmdir {k}", (lambda moved=moved: os.rmdir(moved))
+    return operations
+
+
+def young_state(k: int, steps) -> tuple:
+    """(name, lines) of container k after steps, or (None, ()) when gone."""
+    name, lines = None, ()
+    for step in steps:
+        if step == "mkdir":
+            name = f"c{k}"
+        elif step == "write1":
+            lines += (f"WithHostname c{k}",)
+        elif step == "rename":
+            name = f"c{k}m"
+        elif step == "write2":
+            lines += ("WithDomainname two.example",)
+        elif step == "rmdir":
+            name, lines = None, ()
+    return name, lines
+
+
+@pytest.mark.parametrize("seed,delay", ROUNDS[:3], ids=[f"round{s}" for s, _ in ROUNDS[:3]])
+def test_kill_9_during_mkdir_first_writes_renames_and_removals_keeps_each_container_whole(crash_daemon, tmp_path,
+                                                                                          seed, delay):
+    mnt = crash_daemon.mountpoint
+    for w in range(4):
+        (mnt / f"y{w}").mkdir()
+    jobs = [(f"y{w}", young_writer(mnt, w)) for w in range(4)]
+    procs, journals = start_writers(tmp_path, jobs)
+    d = crash(crash_daemon, procs, journals, seed, delay)
+
+    tree = listing(d.mountpoint)
+    for w, journal in enumerate(journals):
+        done: dict[int, list[str]] = {}
+        for item in journal.acked():
+            step, k = item.split(" ")
+            done.setdefault(int(k), []).append(step)
+        flying = journal.in_flight()
+        flying_k = int(flying.split(" ")[1]) if flying else None
+        found = {}
+        for cid in tree[f"y{w}"]:
+            k = int(cid[1:].rstrip("m"))
+            assert k not in found, f"y{w}: container {k} both as {found[k][0]} and {cid}"
+            found[k] = (cid, tuple(read_text(d.mountpoint / f"y{w}" / cid / "opts").splitlines()))
+            assert_container_whole(d.mountpoint / f"y{w}" / cid)
+        for k in sorted(set(done) | set(found) | ({flying_k} if flying else set())):
+            allowed = {young_state(k, done.get(k, []))}
+            if k == flying_k:
+                allowed.add(young_state(k, done.get(k, []) + [flying.split(" ")[0]]))
+            state = found.get(k, (None, ()))
+            assert state in allowed, f"y{w}: container {k} is {state}, expected one of {allowed}"
+    assert_serves_normally(d.mountpoint, list(tree))
+
+
 def rename_setup(mnt, w, n):
     """Writer w's containers r<w>-<i> in namespace ra<w>, each with opts that
     say who it is; and a namespace rn<w>-0 of its own with two containers."""
