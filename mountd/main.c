@@ -278,77 +278,121 @@ static void *signal_thread(void *userdata)
         return NULL;
 }
 
+/* The command line: 0 to go on, or the status to exit with (help and
+ * version are answered here). */
+static int parse_command_line(struct fuse_args *args, struct config *conf, struct fuse_cmdline_opts *opts,
+                              int *ret_status)
+{
+        if (fuse_opt_parse(args, conf, option_spec, NULL) < 0)
+                return *ret_status = 2, -1;
+        if (conf->help) {
+                usage();
+                return *ret_status = 0, -1;
+        }
+        if (fuse_parse_cmdline(args, opts) != 0)
+                return *ret_status = 2, -1;     /* libfuse said why (a mount point it cannot resolve, ...) */
+        if (opts->show_version) {
+                printf("bundlefs %s (libfuse %s)\n", BUNDLEFS_VERSION, fuse_pkgversion());
+                return *ret_status = 0, -1;
+        }
+        if (opts->show_help) {
+                usage();
+                return *ret_status = 0, -1;
+        }
+        if (!opts->mountpoint) {
+                fprintf(stderr, "bundlefs: no mount point given (see bundlefs --help)\n");
+                return *ret_status = 2, -1;
+        }
+        if (geteuid() != 0) {
+                fprintf(stderr, "bundlefs: must run as root: it bind-mounts each container's rootfs into the tree\n");
+                return *ret_status = 1, -1;
+        }
+        return 0;
+}
+
+/* Option lists hold a quarter of what the daemon may use unless told
+ * otherwise: their renderings, the cache and loading need room beside them. */
+static int max_memory_of(const struct config *conf, size_t *ret)
+{
+        if (!conf->max_memory) {
+                uint64_t avail = memory_available();
+                *ret = avail / 4 > SIZE_MAX ? SIZE_MAX : (size_t) (avail / 4);
+                return 0;
+        }
+        if (parse_bytes(conf->max_memory, ret) < 0) {
+                fprintf(stderr, "bundlefs: --max-memory %s: not a size (bytes, or a number with K, M, G or T)\n",
+                        conf->max_memory);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static void process_setup(void)
+{
+        /* Files made in a rootfs served through FUSE get the modes asked for
+         * (the kernel applied the caller's umask already). */
+        umask(0);
+        /* Files open through a rootfs served by FUSE hold one descriptor
+         * each: use all of the open-file limit, as systemd's services do. */
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+                nofile.rlim_cur = nofile.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &nofile);
+        }
+}
+
+/* Signals go to one thread; every other thread blocks them. */
+static void signals_block(struct signal_ctx *sctx)
+{
+        struct sigaction wake = { .sa_handler = wake_handler };    /* no SA_RESTART */
+        sigemptyset(&wake.sa_mask);
+        sigaction(SIGUSR1, &wake, NULL);
+        pthread_mutex_init(&sctx->lock, NULL);
+        sigemptyset(&sctx->set);
+        sigaddset(&sctx->set, SIGTERM);
+        sigaddset(&sctx->set, SIGINT);
+        sigaddset(&sctx->set, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &sctx->set, NULL);
+        signal(SIGPIPE, SIG_IGN);
+}
+
+/* Serve requests until the tree is unmounted or a signal ends the loop. */
+static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
+{
+        if (opts->singlethread)
+                return fuse_session_loop(se) == 0 ? 0 : 1;
+        struct fuse_loop_config *lc = fuse_loop_cfg_create();
+        if (!lc)
+                return 1;
+        fuse_loop_cfg_set_clone_fd(lc, opts->clone_fd);
+        fuse_loop_cfg_set_max_threads(lc, MAX_THREADS);
+        if (opts->max_idle_threads != UINT_MAX)
+                fuse_loop_cfg_set_idle_threads(lc, opts->max_idle_threads);
+        int r = fuse_session_loop_mt(se, lc);
+        fuse_loop_cfg_destroy(lc);
+        return r == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
         struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
         struct config conf = { 0 };
         struct fuse_cmdline_opts opts = { 0 };
         int status = 1;
+        size_t max_memory;
 
-        if (fuse_opt_parse(&args, &conf, option_spec, NULL) < 0) {
+        if (parse_command_line(&args, &conf, &opts, &status) < 0)
+                goto out_args;
+        if (max_memory_of(&conf, &max_memory) < 0) {
                 status = 2;
-                goto out_args;
-        }
-        if (conf.help) {
-                usage();
-                status = 0;
-                goto out_args;
-        }
-        if (fuse_parse_cmdline(&args, &opts) != 0) {
-                status = 2;     /* libfuse said why (a mount point it cannot resolve, ...) */
-                goto out_args;
-        }
-        if (opts.show_version) {
-                printf("bundlefs %s (libfuse %s)\n", BUNDLEFS_VERSION, fuse_pkgversion());
-                status = 0;
-                goto out_args;
-        }
-        if (opts.show_help) {
-                usage();
-                status = 0;
-                goto out_args;
-        }
-        if (!opts.mountpoint) {
-                fprintf(stderr, "bundlefs: no mount point given (see bundlefs --help)\n");
-                status = 2;
-                goto out_args;
-        }
-        if (geteuid() != 0) {
-                fprintf(stderr, "bundlefs: must run as root: it bind-mounts each container's rootfs into the tree\n");
                 goto out_args;
         }
         const char *state = conf.state ? conf.state : DEFAULT_STATE;
         if (clean_stale_mount(opts.mountpoint) < 0)
                 goto out_args;
-
-        /* Files made in a rootfs served through FUSE get the modes asked for
-         * (the kernel applied the caller's umask already). */
-        umask(0);
-
-        /* Recently written containers keep their log open, and files open
-         * through a rootfs served by FUSE hold one each: use all of the
-         * open-file limit, as systemd's services do. */
-        struct rlimit nofile;
-        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-                nofile.rlim_cur = nofile.rlim_max;
-                (void) setrlimit(RLIMIT_NOFILE, &nofile);
-        }
-
+        process_setup();
         /* Anyone may read specs and use their rootfs; the kernel checks modes. */
         fuse_opt_add_arg(&args, "-oallow_other,default_permissions,fsname=bundlefs,subtype=bundlefs");
-
-        /* Option lists hold a quarter of what the daemon may use: their
-         * renderings, the cache and loading need room beside them. */
-        size_t max_memory;
-        if (!conf.max_memory) {
-                uint64_t avail = memory_available();
-                max_memory = avail / 4 > SIZE_MAX ? SIZE_MAX : (size_t) (avail / 4);
-        } else if (parse_bytes(conf.max_memory, &max_memory) < 0) {
-                fprintf(stderr, "bundlefs: --max-memory %s: not a size (bytes, or a number with K, M, G or T)\n",
-                        conf.max_memory);
-                status = 2;
-                goto out_args;
-        }
 
         bf_error err = { 0 };
         struct bfs *fs = NULL;
@@ -370,18 +414,8 @@ int main(int argc, char **argv)
                 use_syslog = true;
         }
 
-        /* Signals go to one thread; every other thread blocks them. */
         struct signal_ctx sctx = { .fs = fs, .se = se, .mountpoint = opts.mountpoint, .main_thread = pthread_self() };
-        struct sigaction wake = { .sa_handler = wake_handler };    /* no SA_RESTART */
-        sigemptyset(&wake.sa_mask);
-        sigaction(SIGUSR1, &wake, NULL);
-        pthread_mutex_init(&sctx.lock, NULL);
-        sigemptyset(&sctx.set);
-        sigaddset(&sctx.set, SIGTERM);
-        sigaddset(&sctx.set, SIGINT);
-        sigaddset(&sctx.set, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &sctx.set, NULL);
-        signal(SIGPIPE, SIG_IGN);
+        signals_block(&sctx);
         /* First, while this is the only thread: bfs_start forks the mount
          * helper. */
         if (bfs_start(fs, &err) < 0) {
@@ -391,17 +425,8 @@ int main(int argc, char **argv)
         pthread_t sigthr;
         if (pthread_create(&sigthr, NULL, signal_thread, &sctx) != 0)
                 goto out_unmount;
-        {
-                logf_msg(LOG_INFO, "serving %s from %s", opts.mountpoint, state);
-                struct fuse_loop_config *lc = fuse_loop_cfg_create();
-                fuse_loop_cfg_set_clone_fd(lc, opts.clone_fd);
-                fuse_loop_cfg_set_max_threads(lc, MAX_THREADS);
-                if (opts.max_idle_threads != UINT_MAX)
-                        fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
-                status = opts.singlethread ? fuse_session_loop(se) : fuse_session_loop_mt(se, lc);
-                fuse_loop_cfg_destroy(lc);
-                status = status == 0 ? 0 : 1;
-        }
+        logf_msg(LOG_INFO, "serving %s from %s", opts.mountpoint, state);
+        status = serve(se, &opts);
 
         pthread_mutex_lock(&sctx.lock);
         sctx.loop_done = true;
