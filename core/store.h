@@ -77,7 +77,7 @@ struct stat;
 struct statvfs;
 struct timespec;
 
-/* The state directory and its shared journal (private to store.c). */
+/* The state directory and its shared journal (private to store.c and store_load.c). */
 struct store;
 
 /* A container's log: id 0 while it has none (no write yet). */
