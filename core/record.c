@@ -5,7 +5,7 @@
 
 #define RECORD_HEADER_MAX 64
 
-void put_hex8(char *at, uint32_t v)
+void record_put_hex8(char *at, uint32_t v)
 {
         static const char digits[] = "0123456789abcdef";
         for (int i = 7; i >= 0; i--, v >>= 4)
@@ -28,7 +28,7 @@ void record_header_put(buf *out, char type, size_t len, uint32_t crc)
         while (nd)
                 h[n++] = digits[--nd];
         h[n++] = ' ';
-        put_hex8(h + n, crc);
+        record_put_hex8(h + n, crc);
         n += 8;
         h[n++] = '\n';
         buf_put(out, h, n);
@@ -52,7 +52,7 @@ void record_build(buf *out, char type, const char *p1, size_t n1, const char *p2
 
 /* Decimal digits at [p, end) into *ret; where they stop, or NULL (no digit,
  * or past SIZE_MAX). */
-const char *parse_size(const char *p, const char *end, size_t *ret)
+const char *record_parse_size(const char *p, const char *end, size_t *ret)
 {
         const char *start = p;
         size_t v = 0;
@@ -69,7 +69,7 @@ const char *parse_size(const char *p, const char *end, size_t *ret)
 }
 
 /* Exactly `digits` lower-case hex digits at [p, end) into *ret. */
-const char *parse_hex(const char *p, const char *end, size_t digits, uint64_t *ret)
+const char *record_parse_hex(const char *p, const char *end, size_t digits, uint64_t *ret)
 {
         if ((size_t) (end - p) < digits)
                 return NULL;
@@ -97,8 +97,8 @@ bool record_header(const char *data, size_t n, size_t pos, struct record *ret)
                 return false;
         size_t len;
         uint64_t crc;
-        const char *q = parse_size(p + 2, nl, &len);
-        if (!q || q == nl || *q != ' ' || parse_hex(q + 1, nl, 8, &crc) != nl)
+        const char *q = record_parse_size(p + 2, nl, &len);
+        if (!q || q == nl || *q != ' ' || record_parse_hex(q + 1, nl, 8, &crc) != nl)
                 return false;
         size_t body = (size_t) (nl - data) + 1;
         if (len > n - body)
@@ -120,6 +120,6 @@ bool record_parse(const char *data, size_t n, size_t pos, uint32_t seed, struct 
         if (!record_header(data, n, pos, ret))
                 return false;
         uint64_t crc = 0;
-        parse_hex(data + ret->crc_at, data + n, 8, &crc);
+        record_parse_hex(data + ret->crc_at, data + n, 8, &crc);
         return (uint32_t) crc32(seed, (const Bytef *) ret->payload, (uInt) ret->len) == (uint32_t) crc;
 }

@@ -58,13 +58,13 @@ static int fail(bf_error *err, int e, const char *what, const char *name)
         return bf_error_set(err, e, "%s %s: %s", what, name, strerror(e));
 }
 
-int sys_error(bf_error *err, const char *what, const char *name)
+int store_sys_error(bf_error *err, const char *what, const char *name)
 {
         return fail(err, errno, what, name);
 }
 
 /* "<ns>/<id>" or "<ns>/<id>/<leaf>" into out. */
-int rel_path(char out[static REL_PATH_MAX], const char *ns, const char *id, const char *leaf, bf_error *err)
+int store_rel_path(char out[static REL_PATH_MAX], const char *ns, const char *id, const char *leaf, bf_error *err)
 {
         int n = leaf ? snprintf(out, REL_PATH_MAX, "%s/%s/%s", ns, id, leaf) :
                        snprintf(out, REL_PATH_MAX, "%s/%s", ns, id);
@@ -73,7 +73,7 @@ int rel_path(char out[static REL_PATH_MAX], const char *ns, const char *id, cons
         return 0;
 }
 
-int cpaths_of(struct cpaths *p, const char *ns, const char *id, bf_error *err)
+int store_cpaths_of(struct cpaths *p, const char *ns, const char *id, bf_error *err)
 {
         if (snprintf(p->dir, REL_PATH_MAX, "%s/%s", ns, id) >= REL_PATH_MAX ||
             snprintf(p->log, REL_PATH_MAX, "%s/%s/" LOG_NAME, ns, id) >= REL_PATH_MAX ||
@@ -99,7 +99,7 @@ static bool reserve_release(struct store *s)
 
 /* Take back what was released, as far as the limit allows; true when the
  * reserve is whole. */
-bool reserve_refill(struct store *s)
+bool store_reserve_refill(struct store *s)
 {
         bool whole = true;
         mutex_lock(&s->reserve_lock);
@@ -111,7 +111,7 @@ bool reserve_refill(struct store *s)
 }
 
 /* openat(2), drawing on the reserve when out of descriptors. */
-int open_at(struct store *s, int dirfd, const char *path, int flags, mode_t mode)
+int store_open_at(struct store *s, int dirfd, const char *path, int flags, mode_t mode)
 {
         for (;;) {
                 int fd = openat(dirfd, path, flags, mode);
@@ -126,16 +126,16 @@ int open_at(struct store *s, int dirfd, const char *path, int flags, mode_t mode
 static int sync_path(struct store *s, const char *rel, int flags, bf_error *err)
 {
         if (!*rel)
-                return fsync(s->nsfd) < 0 ? sys_error(err, "syncing", "the namespaces") : 0;
-        int fd = open_at(s, s->nsfd, rel, flags | O_RDONLY | O_CLOEXEC, 0);
+                return fsync(s->nsfd) < 0 ? store_sys_error(err, "syncing", "the namespaces") : 0;
+        int fd = store_open_at(s, s->nsfd, rel, flags | O_RDONLY | O_CLOEXEC, 0);
         if (fd < 0 && errno == ENOENT && !(flags & O_DIRECTORY))
                 return 0;       /* a log replaced since: the new one was synced */
         if (fd < 0 && (errno == EMFILE || errno == ENFILE))
-                return syncfs(s->dirfd) < 0 ? sys_error(err, "syncing", rel) : 0;
-        int r = fd < 0 || fsync(fd) < 0 ? sys_error(err, "syncing", rel) : 0;
+                return syncfs(s->dirfd) < 0 ? store_sys_error(err, "syncing", rel) : 0;
+        int r = fd < 0 || fsync(fd) < 0 ? store_sys_error(err, "syncing", rel) : 0;
         if (fd >= 0)
                 close(fd);
-        reserve_refill(s);
+        store_reserve_refill(s);
         return r;
 }
 
@@ -160,7 +160,7 @@ static uint64_t random_id(void)
 
 /* ---- the journal ------------------------------------------------------------- */
 
-uint32_t epoch_seed(uint64_t epoch)
+uint32_t journal_epoch_seed(uint64_t epoch)
 {
         unsigned char b[8];
         for (int i = 0; i < 8; i++)
@@ -171,10 +171,10 @@ uint32_t epoch_seed(uint64_t epoch)
 /* Give every record of a batch its CRC, seeded with the epoch it is written in. */
 static void batch_seal(buf *batch, uint64_t epoch)
 {
-        uint32_t seed = epoch_seed(epoch);
+        uint32_t seed = journal_epoch_seed(epoch);
         struct record rec;
         for (size_t pos = 0; pos < batch->len && record_header(batch->p, batch->len, pos, &rec); pos = rec.next) {
-                put_hex8(batch->p + rec.crc_at, (uint32_t) crc32(seed, (const Bytef *) rec.payload, (uInt) rec.len));
+                record_put_hex8(batch->p + rec.crc_at, (uint32_t) crc32(seed, (const Bytef *) rec.payload, (uInt) rec.len));
         }
 }
 
@@ -192,13 +192,13 @@ static void journal_record(buf *out, char type, const char *p1, size_t n1, const
 int journal_new_epoch(struct store *s, uint64_t *ret_epoch, bf_error *err)
 {
         if (syncfs(s->dirfd) < 0)
-                return sys_error(err, "syncing", "the state directory");
+                return store_sys_error(err, "syncing", "the state directory");
         uint64_t epoch = random_id();
         char head[JOURNAL_HEADER_LEN + 1];
         snprintf(head, sizeof(head), JOURNAL_HEADER_FMT, epoch);
         if (pwrite(s->journal.fd, head, JOURNAL_HEADER_LEN, 0) != (ssize_t) JOURNAL_HEADER_LEN ||
             fdatasync(s->journal.fd) < 0)
-                return sys_error(err, "writing", "the journal");
+                return store_sys_error(err, "writing", "the journal");
         *ret_epoch = epoch;
         return 0;
 }
@@ -366,7 +366,7 @@ static int young_settle(struct store *s, bf_error *err) REQUIRES(store_names(s))
                         whole = true;
         }
         if (whole && syncfs(s->dirfd) < 0)
-                return sys_error(err, "syncing", "the state directory");
+                return store_sys_error(err, "syncing", "the state directory");
         _cleanup_(buf_free) buf rec = { 0 };
         journal_record(&rec, JOURNAL_SETTLED, "", 0, "", 0);
         if (rec.oom)
@@ -385,12 +385,12 @@ static int young_settle(struct store *s, bf_error *err) REQUIRES(store_names(s))
  * that writing it in place never needs a block, then renamed into place. */
 int journal_create(struct store *s, uint64_t *ret_epoch, bf_error *err)
 {
-        _cleanup_close_ int fd = open_at(s, s->dirfd, JOURNAL_NEW_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        _cleanup_close_ int fd = store_open_at(s, s->dirfd, JOURNAL_NEW_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
-                return sys_error(err, "creating", "the journal");
+                return store_sys_error(err, "creating", "the journal");
         int r = fallocate(fd, 0, 0, (off_t) STORE_JOURNAL_SIZE);
         if (r < 0 && errno != EOPNOTSUPP) {
-                r = sys_error(err, "allocating", "the journal");
+                r = store_sys_error(err, "allocating", "the journal");
                 unlinkat(s->dirfd, JOURNAL_NEW_NAME, 0);
                 return r;
         }
@@ -423,14 +423,14 @@ static void store_freep(struct store **s)
         store_close(*s);
 }
 
-int format_write(struct store *s, int version, bf_error *err)
+int store_format_write(struct store *s, int version, bf_error *err)
 {
         char text[64];
         int n = snprintf(text, sizeof(text), FORMAT_FMT, version);
         _cleanup_close_ int tmp = openat(s->dirfd, "format.new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (tmp < 0 || fd_write_all(tmp, text, (size_t) n) < 0 || fsync(tmp) < 0 ||
             renameat(s->dirfd, "format.new", s->dirfd, FORMAT_NAME) < 0 || fsync(s->dirfd) < 0)
-                return sys_error(err, "writing", "the state's format version");
+                return store_sys_error(err, "writing", "the state's format version");
         s->format = version;
         return 0;
 }
@@ -441,15 +441,15 @@ static int format_check(struct store *s, const char *path, bf_error *err)
 {
         _cleanup_close_ int ffd = openat(s->dirfd, FORMAT_NAME, O_RDONLY | O_CLOEXEC);
         if (ffd < 0 && errno != ENOENT)
-                return sys_error(err, "opening", FORMAT_NAME);
+                return store_sys_error(err, "opening", FORMAT_NAME);
         if (ffd < 0) {
                 if (mkdirat(s->dirfd, "namespaces", 0700) < 0 && errno != EEXIST)
-                        return sys_error(err, "creating", "namespaces");
-                return format_write(s, STORE_FORMAT_VERSION, err);
+                        return store_sys_error(err, "creating", "namespaces");
+                return store_format_write(s, STORE_FORMAT_VERSION, err);
         }
         char text[64] = { 0 };
         if (read(ffd, text, sizeof(text) - 1) < 0)
-                return sys_error(err, "reading", FORMAT_NAME);
+                return store_sys_error(err, "reading", FORMAT_NAME);
         unsigned v = 0;
         if (sscanf(text, "bundlefs-state %u", &v) != 1)
                 return bf_error_set(err, EINVAL, "%s/format: not a bundlefs state directory", path);
@@ -483,23 +483,23 @@ int store_open(const char *path, struct store **ret, bf_error *err)
 
         st->lockfd = openat(st->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (st->lockfd < 0)
-                return sys_error(err, "opening", "lock");
+                return store_sys_error(err, "opening", "lock");
         if (flock(st->lockfd, LOCK_EX | LOCK_NB) < 0)
                 return bf_error_set(err, EBUSY, "state directory %s is in use by another bundlefs", path);
         /* Who holds it, for an administrator to see. */
         char pid[32];
         int pl = snprintf(pid, sizeof(pid), "%d\n", (int) getpid());
         if (ftruncate(st->lockfd, 0) < 0 || pwrite(st->lockfd, pid, (size_t) pl, 0) != pl)
-                return sys_error(err, "writing", "lock");
+                return store_sys_error(err, "writing", "lock");
 
         int r = format_check(st, path, err);
         if (r < 0)
                 return r;
         st->nsfd = openat(st->dirfd, "namespaces", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (st->nsfd < 0)
-                return sys_error(err, "opening", "namespaces");
-        if (!reserve_refill(st))
-                return sys_error(err, "reserving descriptors for", "the state directory");
+                return store_sys_error(err, "opening", "namespaces");
+        if (!store_reserve_refill(st))
+                return store_sys_error(err, "reserving descriptors for", "the state directory");
         *ret = TAKE_PTR(st);
         return 0;
 }
@@ -620,7 +620,7 @@ static int log_create(struct store *s, const char *ns, const char *id, const cha
                       bf_error *err)
 {
         char rel[REL_PATH_MAX];
-        int r = rel_path(rel, ns, id, LOG_NAME, err);
+        int r = store_rel_path(rel, ns, id, LOG_NAME, err);
         if (r < 0)
                 return r;
         uint64_t log_id = random_id();
@@ -630,9 +630,9 @@ static int log_create(struct store *s, const char *ns, const char *id, const cha
         log_head(&young, log_id, platform);
         if (young.oom)
                 return bf_error_oom(err);
-        _cleanup_close_ int fd = open_at(s, s->nsfd, rel, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+        _cleanup_close_ int fd = store_open_at(s, s->nsfd, rel, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
         if (fd < 0)
-                return sys_error(err, "creating the option log of", id);
+                return store_sys_error(err, "creating the option log of", id);
         r = fd_write_all(fd, young.p + head_at, young.len - head_at);
         if (r < 0) {
                 r = fail(err, -r, "writing", "the option log");
@@ -658,12 +658,12 @@ int store_log_acquire(struct store *s, const char *ns, const char *id, const cha
         if (log->id == 0)
                 return log_create(s, ns, id, platform, log, err);
         char rel[REL_PATH_MAX];
-        int r = rel_path(rel, ns, id, LOG_NAME, err);
+        int r = store_rel_path(rel, ns, id, LOG_NAME, err);
         if (r < 0)
                 return r;
-        _cleanup_close_ int fd = open_at(s, s->nsfd, rel, O_RDWR | O_APPEND | O_CLOEXEC, 0);
+        _cleanup_close_ int fd = store_open_at(s, s->nsfd, rel, O_RDWR | O_APPEND | O_CLOEXEC, 0);
         if (fd < 0)
-                return sys_error(err, "opening the option log of", id);
+                return store_sys_error(err, "opening the option log of", id);
         char head[64] = { 0 }, want[64];
         int wl = snprintf(want, sizeof(want), LOG_HEADER_FMT, log->id);
         if (pread(fd, head, (size_t) wl, 0) != wl || memcmp(head, want, (size_t) wl) != 0)
@@ -678,9 +678,9 @@ void store_log_release(struct store *s, struct store_log *log)
         if (log->fd < 0 || log->kept)
                 return;
         /* The reserve first: a descriptor it lent is given back. */
-        if (!reserve_refill(s)) {
+        if (!store_reserve_refill(s)) {
                 close(TAKE_FD(log->fd));
-                reserve_refill(s);
+                store_reserve_refill(s);
                 return;
         }
         if (__atomic_add_fetch(&s->log_fds, 1, __ATOMIC_RELAXED) <= STORE_LOG_FDS_MAX) {
@@ -742,7 +742,7 @@ int store_append_platform(struct store *s, struct store_log *log, const char *pl
 /* Write a complete log (header, platform, runs of lines: A records, or C
  * records dropping nothing for lines a control file wrote) to
  * <dir>/log.new, sync it and rename it over <dir>/log, then sync <dir>. */
-int log_write_new(struct store *s, const struct cpaths *p, const char *platform, const struct store_run *runs,
+int store_log_write_new(struct store *s, const struct cpaths *p, const char *platform, const struct store_run *runs,
                          size_t nruns, struct store_log *ret, bf_error *err)
 {
         const char *dir = p->dir, *tmp = p->log_new, *rel = p->log;
@@ -761,9 +761,9 @@ int log_write_new(struct store *s, const struct cpaths *p, const char *platform,
                 return bf_error_oom(err);
         if (b.len > STORE_LOG_MAX)
                 return bf_error_set(err, EFBIG, "the option log would be larger than %zu MiB", STORE_LOG_MAX >> 20);
-        _cleanup_close_ int fd = open_at(s, s->nsfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
+        _cleanup_close_ int fd = store_open_at(s, s->nsfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
         if (fd < 0)
-                return sys_error(err, "creating a new option log for", dir);
+                return store_sys_error(err, "creating a new option log for", dir);
         int r = fd_write_all(fd, b.p, b.len);
         if (r < 0 || fdatasync(fd) < 0) {
                 r = fail(err, r < 0 ? -r : errno, "writing a new option log for", dir);
@@ -771,7 +771,7 @@ int log_write_new(struct store *s, const struct cpaths *p, const char *platform,
                 return r;
         }
         if (renameat(s->nsfd, tmp, s->nsfd, rel) < 0) {
-                r = sys_error(err, "renaming the new option log of", dir);
+                r = store_sys_error(err, "renaming the new option log of", dir);
                 unlinkat(s->nsfd, tmp, 0);
                 return r;
         }
@@ -792,7 +792,7 @@ int store_rewrite(struct store *s, const char *ns, const char *id, const char *p
                   size_t nruns, struct store_log *ret_log, bf_error *err)
 {
         struct cpaths p;
-        int r = cpaths_of(&p, ns, id, err);
+        int r = store_cpaths_of(&p, ns, id, err);
         if (r < 0)
                 return r;
         mutex_lock(&s->journal.lock);
@@ -800,7 +800,7 @@ int store_rewrite(struct store *s, const char *ns, const char *id, const char *p
         mutex_unlock(&s->journal.lock);
         if (stopped)
                 return bf_error_set(err, EIO, "writes stopped after a failed flush (an I/O error); restart bundlefs");
-        return log_write_new(s, &p, platform, runs, nruns, ret_log, err);
+        return store_log_write_new(s, &p, platform, runs, nruns, ret_log, err);
 }
 
 int store_replace(struct store *s, const char *ns, const char *id, const char *platform, const char *text,
@@ -815,7 +815,7 @@ int store_replace(struct store *s, const char *ns, const char *id, const char *p
 int store_namespace_create(struct store *s, const char *ns, bf_error *err)
 {
         if (mkdirat(s->nsfd, ns, 0755) < 0)
-                return sys_error(err, "creating namespace", ns);
+                return store_sys_error(err, "creating namespace", ns);
         int r = sync_dir(s, "", err);
         if (r < 0)
                 unlinkat(s->nsfd, ns, AT_REMOVEDIR);
@@ -827,7 +827,7 @@ int store_namespace_create(struct store *s, const char *ns, bf_error *err)
  * would make its namespace impossible to remove. Its rootfs is removed only
  * when empty (it always is: one is made empty, the other had lost its
  * rootfs already). */
-void remove_leftover(int dirfd, const char *name)
+void store_remove_leftover(int dirfd, const char *name)
 {
         _cleanup_close_ int cdir = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cdir < 0)
@@ -838,7 +838,7 @@ void remove_leftover(int dirfd, const char *name)
         unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
-bool is_leftover(const char *name)
+bool store_is_leftover(const char *name)
 {
         return strncmp(name, ".new-", 5) == 0 || strncmp(name, ".del-", 5) == 0;
 }
@@ -846,15 +846,15 @@ bool is_leftover(const char *name)
 /* Leftovers of removals whose cleaning failed, in an otherwise empty namespace. */
 static void namespace_sweep(struct store *s, const char *ns)
 {
-        _cleanup_close_ int fd = open_at(s, s->nsfd, ns, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        _cleanup_close_ int fd = store_open_at(s, s->nsfd, ns, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
         DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
         if (!d)
                 return;
         fd = -1;
         struct dirent *de;
         while ((de = readdir(d)))
-                if (is_leftover(de->d_name))
-                        remove_leftover(dirfd(d), de->d_name);
+                if (store_is_leftover(de->d_name))
+                        store_remove_leftover(dirfd(d), de->d_name);
         closedir(d);
 }
 
@@ -862,10 +862,10 @@ int store_namespace_remove(struct store *s, const char *ns, bf_error *err)
 {
         if (unlinkat(s->nsfd, ns, AT_REMOVEDIR) < 0) {
                 if (errno != ENOTEMPTY && errno != EEXIST)
-                        return sys_error(err, "removing namespace", ns);
+                        return store_sys_error(err, "removing namespace", ns);
                 namespace_sweep(s, ns);
                 if (unlinkat(s->nsfd, ns, AT_REMOVEDIR) < 0)
-                        return sys_error(err, "removing namespace", ns);
+                        return store_sys_error(err, "removing namespace", ns);
         }
         int r = sync_dir(s, "", err);
         if (r < 0)
@@ -879,7 +879,7 @@ int store_namespace_rename(struct store *s, const char *from, const char *to, bf
         if (r < 0)
                 return r;
         if (renameat2(s->nsfd, from, s->nsfd, to, RENAME_NOREPLACE) < 0)
-                return sys_error(err, "renaming namespace", from);
+                return store_sys_error(err, "renaming namespace", from);
         r = sync_dir(s, "", err);
         if (r < 0)
                 renameat2(s->nsfd, to, s->nsfd, from, RENAME_NOREPLACE);
@@ -889,15 +889,15 @@ int store_namespace_rename(struct store *s, const char *from, const char *to, bf
 int store_container_create(struct store *s, const char *ns, const char *id, bf_error *err)
 {
         struct cpaths p;
-        int r = cpaths_of(&p, ns, id, err);
+        int r = store_cpaths_of(&p, ns, id, err);
         if (r < 0)
                 return r;
         const char *dir = p.dir, *rootfs = p.rootfs;
         if (mkdirat(s->nsfd, dir, 0755) < 0)
                 return errno == EEXIST ? bf_error_set(err, EEXIST, "%s exists on disk", dir) :
-                                         sys_error(err, "creating container", dir);
+                                         store_sys_error(err, "creating container", dir);
         if (mkdirat(s->nsfd, rootfs, 0755) < 0) {
-                r = sys_error(err, "creating the rootfs of", dir);
+                r = store_sys_error(err, "creating the rootfs of", dir);
                 unlinkat(s->nsfd, dir, AT_REMOVEDIR);
                 return r;
         }
@@ -917,7 +917,7 @@ void store_container_abort(struct store *s, const char *ns, const char *id)
 {
         struct cpaths p;
         bf_error err = { 0 };
-        if (cpaths_of(&p, ns, id, &err) < 0)
+        if (store_cpaths_of(&p, ns, id, &err) < 0)
                 return;
         unlinkat(s->nsfd, p.rootfs, AT_REMOVEDIR);
         unlinkat(s->nsfd, p.dir, AT_REMOVEDIR);
@@ -928,8 +928,8 @@ int store_container_remove(struct store *s, const char *ns, const char *id, bf_e
         struct cpaths p, g;
         char del[REL_PATH_MAX];
         snprintf(del, sizeof(del), ".del-%s", id);
-        int r = cpaths_of(&p, ns, id, err);
-        if (r < 0 || (r = cpaths_of(&g, ns, del, err)) < 0)
+        int r = store_cpaths_of(&p, ns, id, err);
+        if (r < 0 || (r = store_cpaths_of(&g, ns, del, err)) < 0)
                 return r;
         const char *dir = p.dir, *rootfs = p.rootfs, *gone = g.dir;
         r = young_settle(s, err);
@@ -941,12 +941,12 @@ int store_container_remove(struct store *s, const char *ns, const char *id, bf_e
         if (unlinkat(s->nsfd, rootfs, AT_REMOVEDIR) < 0 && errno != ENOENT) {
                 if (errno == ENOTEMPTY || errno == EEXIST)
                         return bf_error_set(err, ENOTEMPTY, "%s: the rootfs is not empty", dir);
-                return sys_error(err, "removing the rootfs of", dir);
+                return store_sys_error(err, "removing the rootfs of", dir);
         }
         /* Renamed away, so that a crash never leaves a half-removed
          * container: this is the step that removes it. */
         if (renameat(s->nsfd, dir, s->nsfd, gone) < 0) {
-                r = sys_error(err, "removing container", dir);
+                r = store_sys_error(err, "removing container", dir);
                 mkdirat(s->nsfd, rootfs, 0755);
                 return r;
         }
@@ -967,14 +967,14 @@ int store_container_rename(struct store *s, const char *ns, const char *id, cons
                            bf_error *err)
 {
         char from[REL_PATH_MAX], to[REL_PATH_MAX];
-        int r = rel_path(from, ns, id, NULL, err);
-        if (r < 0 || (r = rel_path(to, to_ns, to_id, NULL, err)) < 0)
+        int r = store_rel_path(from, ns, id, NULL, err);
+        if (r < 0 || (r = store_rel_path(to, to_ns, to_id, NULL, err)) < 0)
                 return r;
         r = young_settle(s, err);
         if (r < 0)
                 return r;
         if (renameat2(s->nsfd, from, s->nsfd, to, RENAME_NOREPLACE) < 0)
-                return sys_error(err, "renaming container", from);
+                return store_sys_error(err, "renaming container", from);
         r = sync_dir(s, to_ns, err);
         if (r < 0 || (!streq(ns, to_ns) && (r = sync_dir(s, ns, err)) < 0)) {
                 renameat2(s->nsfd, to, s->nsfd, from, RENAME_NOREPLACE);
@@ -986,17 +986,17 @@ int store_container_rename(struct store *s, const char *ns, const char *id, cons
 int store_rootfs_empty(struct store *s, const char *ns, const char *id, bool *ret, bf_error *err)
 {
         struct cpaths p;
-        int r = cpaths_of(&p, ns, id, err);
+        int r = store_cpaths_of(&p, ns, id, err);
         if (r < 0)
                 return r;
         const char *rootfs = p.rootfs;
-        int fd = open_at(s, s->nsfd, rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        int fd = store_open_at(s, s->nsfd, rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
         if (fd < 0)
-                return sys_error(err, "opening", rootfs);
+                return store_sys_error(err, "opening", rootfs);
         DIR *d = fdopendir(fd);
         if (!d) {
                 close(fd);
-                return sys_error(err, "listing", rootfs);
+                return store_sys_error(err, "listing", rootfs);
         }
         bool empty = true;
         struct dirent *de;
@@ -1012,7 +1012,7 @@ int store_log_mtime(struct store *s, const char *ns, const char *id, struct time
 {
         struct cpaths p;
         bf_error err = { 0 };
-        int r = cpaths_of(&p, ns, id, &err);
+        int r = store_cpaths_of(&p, ns, id, &err);
         if (r < 0)
                 return r;
         struct stat st;

@@ -139,7 +139,7 @@ static int loaded_apply(struct loaded *out, char type, const char *p, size_t len
         size_t hl = nl ? (size_t) (nl - p) + 1 : 0;
         if (type == 'T') {
                 size_t keep = 0;
-                if (!nl || parse_size(p, nl, &keep) != nl || (!out->over && keep > out->live))
+                if (!nl || record_parse_size(p, nl, &keep) != nl || (!out->over && keep > out->live))
                         return bf_error_set(err, EINVAL, "a damaged record (T)");
                 size_t kept = 0;
                 for (size_t i = 0; !out->over && i < out->n; i++)
@@ -150,9 +150,9 @@ static int loaded_apply(struct loaded *out, char type, const char *p, size_t len
         if (type == 'C') {
                 /* "<count> <number>...\n": the lines dropped, then the lines added */
                 size_t count = 0, seq;
-                const char *q = nl ? parse_size(p, nl, &count) : NULL;
+                const char *q = nl ? record_parse_size(p, nl, &count) : NULL;
                 for (size_t i = 0; q && i < count; i++) {
-                        if (q == nl || *q != ' ' || !(q = parse_size(q + 1, nl, &seq)))
+                        if (q == nl || *q != ' ' || !(q = record_parse_size(q + 1, nl, &seq)))
                                 q = NULL;
                         else if (out->over)
                                 continue;
@@ -266,7 +266,7 @@ static bool log_header(const char *data, size_t n, uint64_t *ret_id, size_t *ret
                 return true;
         }
         if (n > v2 && memcmp(data, LOG_HEADER_V2_PREFIX, v2) == 0 &&
-            (idend = parse_hex(data + v2, data + n, 16, ret_id)) && idend < data + n && *idend == '\n' && *ret_id) {
+            (idend = record_parse_hex(data + v2, data + n, 16, ret_id)) && idend < data + n && *idend == '\n' && *ret_id) {
                 *ret_pos = (size_t) (idend - data) + 1;
                 return true;
         }
@@ -325,7 +325,7 @@ static int map_file(int fd, const char *name, size_t max, struct mapping *ret, b
 {
         struct stat st;
         if (fstat(fd, &st) < 0)
-                return sys_error(err, "reading", name);
+                return store_sys_error(err, "reading", name);
         if ((size_t) st.st_size > max)
                 return bf_error_set(err, EFBIG, "%s is larger than %zu MiB", name, max >> 20);
         *ret = (struct mapping){ .n = (size_t) st.st_size };
@@ -334,7 +334,7 @@ static int map_file(int fd, const char *name, size_t max, struct mapping *ret, b
         ret->p = mmap(NULL, ret->n, PROT_READ, MAP_PRIVATE, fd, 0);
         if (ret->p == MAP_FAILED) {
                 ret->p = NULL;
-                return sys_error(err, "reading", name);
+                return store_sys_error(err, "reading", name);
         }
         return 0;
 }
@@ -346,17 +346,17 @@ static int load_log(struct store *s, struct loading *ld, void (*warn)(void *, co
                     bf_error *err)
 {
         struct cpaths p;
-        int r = cpaths_of(&p, ld->ns, ld->id, err);
+        int r = store_cpaths_of(&p, ld->ns, ld->id, err);
         if (r < 0)
                 return r;
         const char *dir = p.dir, *rel = p.log;
         unlinkat(s->nsfd, p.log_new, 0);        /* a replacement that never finished */
 
-        _cleanup_close_ int fd = open_at(s, s->nsfd, rel, O_RDWR | O_CLOEXEC, 0);
+        _cleanup_close_ int fd = store_open_at(s, s->nsfd, rel, O_RDWR | O_CLOEXEC, 0);
         if (fd < 0 && errno == ENOENT)
                 return 0;               /* never written: an empty list */
         if (fd < 0)
-                return sys_error(err, "opening the option log of", dir);
+                return store_sys_error(err, "opening the option log of", dir);
         _cleanup_(mapping_done) struct mapping m = { 0 };
         r = map_file(fd, "the option log", STORE_LOG_MAX, &m, err);
         if (r < 0)
@@ -383,7 +383,7 @@ static int load_log(struct store *s, struct loading *ld, void (*warn)(void *, co
                 /* The tail was never acknowledged, or the journal has it: cut it
                  * before appending again. */
                 if (ftruncate(fd, (off_t) valid) < 0 || fdatasync(fd) < 0)
-                        return sys_error(err, "truncating the option log of", dir);
+                        return store_sys_error(err, "truncating the option log of", dir);
                 warnf(warn, userdata, "%s: dropped %zu bytes of an unfinished write from the log", dir, m.n - valid);
         }
         if (ld->log.id || ld->l.over)
@@ -396,7 +396,7 @@ static int load_log(struct store *s, struct loading *ld, void (*warn)(void *, co
         if (r < 0)
                 return r;
         struct store_log nl = { .fd = -1 };
-        r = log_write_new(s, &p, ld->l.platform, runs, nruns, &nl, err);
+        r = store_log_write_new(s, &p, ld->l.platform, runs, nruns, &nl, err);
         if (r < 0)
                 return r;
         close(nl.fd);
@@ -439,11 +439,11 @@ static int list_dir(int dirfd, const char *what, char ***ret, size_t *ret_n, bf_
 {
         int fd = dup(dirfd);
         if (fd < 0)
-                return sys_error(err, "listing", what);
+                return store_sys_error(err, "listing", what);
         DIR *d = fdopendir(fd);
         if (!d) {
                 close(fd);
-                return sys_error(err, "listing", what);
+                return store_sys_error(err, "listing", what);
         }
         rewinddir(d);
         char **names = NULL;
@@ -451,8 +451,8 @@ static int list_dir(int dirfd, const char *what, char ***ret, size_t *ret_n, bf_
         int r = 0;
         struct dirent *de;
         while (r == 0 && (de = readdir(d))) {
-                if (is_leftover(de->d_name))
-                        remove_leftover(fd, de->d_name);
+                if (store_is_leftover(de->d_name))
+                        store_remove_leftover(fd, de->d_name);
                 if (!identifier_valid(de->d_name))
                         continue;
                 if (n == cap) {
@@ -515,9 +515,9 @@ static int load_namespace(struct load *ld, const char *ns, bf_error *err)
         if (!slot->ns)
                 return bf_error_oom(err);
         ld->n++;
-        _cleanup_close_ int nsdir = open_at(ld->s, ld->s->nsfd, ns, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        _cleanup_close_ int nsdir = store_open_at(ld->s, ld->s->nsfd, ns, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
         if (nsdir < 0)
-                return sys_error(err, "opening namespace", ns);
+                return store_sys_error(err, "opening namespace", ns);
         char **ids = NULL;
         size_t nids = 0;
         int r = list_dir(nsdir, ns, &ids, &nids, err);
@@ -581,7 +581,7 @@ static int replay_new_log(struct load *ld, struct loading **index, size_t nindex
 {
         const char *nl = memchr(p, '\n', len), *q, *slash;
         uint64_t id;
-        if (!nl || !(q = parse_hex(p, nl, 16, &id)) || q == nl || *q != ' ' ||
+        if (!nl || !(q = record_parse_hex(p, nl, 16, &id)) || q == nl || *q != ' ' ||
             !(slash = memchr(q, '/', (size_t) (nl - q))))
                 return 0;
         const char *content = nl + 1;
@@ -627,14 +627,14 @@ static int replay_write(struct load *ld, bf_error *err)
                 if (!c->replayed.len)
                         continue;
                 char rel[REL_PATH_MAX];
-                int r = rel_path(rel, c->ns, c->id, LOG_NAME, err);
+                int r = store_rel_path(rel, c->ns, c->id, LOG_NAME, err);
                 if (r < 0)
                         return r;
                 /* A log made again is written whole; others get their tail. */
                 int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (c->rewrite ? O_TRUNC : O_APPEND);
-                _cleanup_close_ int fd = open_at(ld->s, ld->s->nsfd, rel, flags, 0600);
+                _cleanup_close_ int fd = store_open_at(ld->s, ld->s->nsfd, rel, flags, 0600);
                 if (fd < 0 || fd_write_all(fd, c->replayed.p, c->replayed.len) < 0)
-                        return sys_error(err, "writing back the option log of", rel);
+                        return store_sys_error(err, "writing back the option log of", rel);
                 buf_free(&c->replayed);
         }
         return 0;
@@ -681,7 +681,7 @@ static int journal_replay(struct load *ld, const char *data, size_t size, size_t
                 const char *p = rec.payload, *nl = memchr(p, '\n', rec.len), *q;
                 uint64_t id;
                 size_t offset;
-                if (!nl || !(q = parse_hex(p, nl, 16, &id)) || q == nl || *q != ' ' || parse_size(q + 1, nl, &offset) != nl)
+                if (!nl || !(q = record_parse_hex(p, nl, 16, &id)) || q == nl || *q != ' ' || record_parse_size(q + 1, nl, &offset) != nl)
                         continue;
                 const char *lrec = nl + 1;
                 size_t lrec_len = rec.len - (size_t) (lrec - p);
@@ -721,9 +721,9 @@ static int journal_load(struct load *ld, bf_error *err)
 {
         struct store *s = ld->s;
         struct journal *j = &s->journal;
-        _cleanup_close_ int fd = open_at(s, s->dirfd, JOURNAL_NAME, O_RDWR | O_CLOEXEC, 0);
+        _cleanup_close_ int fd = store_open_at(s, s->dirfd, JOURNAL_NAME, O_RDWR | O_CLOEXEC, 0);
         if (fd < 0 && errno != ENOENT)
-                return sys_error(err, "opening", "the journal");
+                return store_sys_error(err, "opening", "the journal");
         unlinkat(s->dirfd, JOURNAL_NEW_NAME, 0);
         bool fresh = true;
         if (fd >= 0) {
@@ -738,9 +738,9 @@ static int journal_load(struct load *ld, bf_error *err)
                 if (m.n >= hv1 && memcmp(data, JOURNAL_HEADER_V1, hv1) == 0) {
                         r = journal_replay(ld, data, m.n, hv1, 0, err);
                 } else if (m.n >= JOURNAL_HEADER_LEN && memcmp(data, JOURNAL_HEADER_PREFIX, hp) == 0 &&
-                           parse_hex(data + hp, data + m.n, 16, &epoch) == data + JOURNAL_HEADER_LEN - 1 &&
+                           record_parse_hex(data + hp, data + m.n, 16, &epoch) == data + JOURNAL_HEADER_LEN - 1 &&
                            data[JOURNAL_HEADER_LEN - 1] == '\n') {
-                        r = journal_replay(ld, data, m.n, JOURNAL_HEADER_LEN, epoch_seed(epoch), err);
+                        r = journal_replay(ld, data, m.n, JOURNAL_HEADER_LEN, journal_epoch_seed(epoch), err);
                         fresh = m.n != STORE_JOURNAL_SIZE;
                 } else if (m.n) {
                         /* Only the header of a new epoch can be torn, right after a
@@ -753,7 +753,7 @@ static int journal_load(struct load *ld, bf_error *err)
                         j->fd = TAKE_FD(fd);
         }
         uint64_t epoch = 0;
-        int r = fresh ? (syncfs(s->dirfd) < 0 ? sys_error(err, "syncing", "the state directory") :
+        int r = fresh ? (syncfs(s->dirfd) < 0 ? store_sys_error(err, "syncing", "the state directory") :
                                                 journal_create(s, &epoch, err)) :
                         journal_new_epoch(s, &epoch, err);
         if (r < 0)
@@ -770,7 +770,7 @@ static void load_done(struct load *ld)
                 loading_free(&ld->all[i]);
         }
         free(ld->all);
-        reserve_refill(ld->s);
+        store_reserve_refill(ld->s);
 }
 
 /* Every namespace and container, the journal replayed into them. */
@@ -789,7 +789,7 @@ static int load_all(struct load *ld, bf_error *err)
         r = journal_load(ld, err);
         if (r < 0)
                 return r;
-        return ld->s->format == STORE_FORMAT_VERSION ? 0 : format_write(ld->s, STORE_FORMAT_VERSION, err);
+        return ld->s->format == STORE_FORMAT_VERSION ? 0 : store_format_write(ld->s, STORE_FORMAT_VERSION, err);
 }
 
 /* Hand one loaded container (or namespace) to the visitor; the store

@@ -81,20 +81,20 @@ struct cpaths {
 };
 
 /* errors and paths (store.c) */
-int sys_error(bf_error *err, const char *what, const char *name);
-int rel_path(char out[static REL_PATH_MAX], const char *ns, const char *id, const char *leaf, bf_error *err);
-int cpaths_of(struct cpaths *p, const char *ns, const char *id, bf_error *err);
-bool reserve_refill(struct store *s);
-int open_at(struct store *s, int dirfd, const char *path, int flags, mode_t mode);
+int store_sys_error(bf_error *err, const char *what, const char *name);
+int store_rel_path(char out[static REL_PATH_MAX], const char *ns, const char *id, const char *leaf, bf_error *err);
+int store_cpaths_of(struct cpaths *p, const char *ns, const char *id, bf_error *err);
+bool store_reserve_refill(struct store *s);
+int store_open_at(struct store *s, int dirfd, const char *path, int flags, mode_t mode);
 
 /* the journal, the format and logs (store.c) */
-uint32_t epoch_seed(uint64_t epoch);
+uint32_t journal_epoch_seed(uint64_t epoch);
 int journal_new_epoch(struct store *s, uint64_t *ret_epoch, bf_error *err);
 int journal_create(struct store *s, uint64_t *ret_epoch, bf_error *err);
-int format_write(struct store *s, int version, bf_error *err);
-int log_write_new(struct store *s, const struct cpaths *p, const char *platform, const struct store_run *runs,
+int store_format_write(struct store *s, int version, bf_error *err);
+int store_log_write_new(struct store *s, const struct cpaths *p, const char *platform, const struct store_run *runs,
                   size_t nruns, struct store_log *ret, bf_error *err);
 
 /* leftovers of unfinished creations and removals (store.c) */
-void remove_leftover(int dirfd, const char *name);
-bool is_leftover(const char *name);
+void store_remove_leftover(int dirfd, const char *name);
+bool store_is_leftover(const char *name);
