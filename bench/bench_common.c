@@ -160,22 +160,6 @@ char *bench_fmt_count(double v)
         return bench_asprintf("%s", out);
 }
 
-int bench_write_all(int fd, const void *buf, size_t n)
-{
-        const char *p = buf;
-        while (n) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t) w;
-        }
-        return 0;
-}
-
 char *bench_read_file(const char *path, size_t *ret_len)
 {
         int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -36,7 +36,6 @@ double bench_quantile(const double *v, size_t n, double q);
 char *bench_fmt_count(double v);
 
 /* Every byte, retrying short writes and EINTR; 0 or a negative errno. */
-int bench_write_all(int fd, const void *p, size_t n);
 /* A whole file, NUL-terminated, to free; NULL with errno set. */
 char *bench_read_file(const char *path, size_t *ret_len);
 bool bench_file_exists(const char *path);

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "files.h"
 
 #define READ_BUF (128 * 1024)          /* what cat(1) reads at a time */
 #define MAX_WRITERS 8
@@ -217,7 +218,7 @@ static int replace_opts(int dirfd, const char *text, size_t len)
         int fd = openat(dirfd, "opts", O_WRONLY | O_TRUNC | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        int r = bench_write_all(fd, text, len);
+        int r = fd_write_all(fd, text, len);
         if (close(fd) < 0 && r == 0)
                 r = -errno;
         return r;
@@ -866,14 +867,14 @@ static double first_use(const char *ns_dir, const char *state_ns, const char *na
 }
 
 /* open, read to EOF, close of path; seconds. */
-static double read_once(const char *path, char *buf)
+static double read_once(const char *path, char *chunk)
 {
         double t0 = bench_now();
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 bench_die("open %s: %s", path, strerror(errno));
         ssize_t r;
-        while ((r = read(fd, buf, READ_BUF)) > 0)
+        while ((r = read(fd, chunk, READ_BUF)) > 0)
                 ;
         if (r < 0)
                 bench_die("read %s: %s", path, strerror(errno));
@@ -892,18 +893,18 @@ static double one_container_first_read(struct bench *b, int rounds)
         bench_make_dir(ns);
         bench_make_dir(c);
         bench_daemon_stop(&b->bfs, STOP_TIMEOUT);
-        char *buf = bench_malloc(READ_BUF);
+        char *chunk = bench_malloc(READ_BUF);
         double *t = bench_malloc((size_t) rounds * sizeof(double));
         for (int i = 0; i < rounds && !bench_interrupted; i++) {
                 start_bundlefs(b, b->state1, NULL, NULL);
-                t[i] = read_once(config, buf);
+                t[i] = read_once(config, chunk);
                 bench_daemon_stop(&b->bfs, STOP_TIMEOUT);
         }
         if (bench_interrupted)
                 bench_die("interrupted");
         double med = bench_median(t, (size_t) rounds);
         free(t);
-        free(buf);
+        free(chunk);
         free(config);
         free(c);
         free(ns);

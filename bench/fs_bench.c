@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "files.h"
 
 #ifndef BENCH_SOURCE_ROOT
 #define BENCH_SOURCE_ROOT "."
@@ -403,7 +404,7 @@ static void set_list(struct bench *b, int dirfd, bool list12)
         int fd = openat(dirfd, "opts", O_WRONLY | O_TRUNC | O_CLOEXEC);
         if (fd < 0)
                 bench_die("opening opts: %s", strerror(errno));
-        int r = list12 ? bench_write_all(fd, b->list_text, b->list_len) : 0;
+        int r = list12 ? fd_write_all(fd, b->list_text, b->list_len) : 0;
         if (r < 0)
                 bench_die("writing %s to opts: %s", b->list_path, strerror(-r));
         if (close(fd) < 0)

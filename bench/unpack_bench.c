@@ -38,6 +38,7 @@
 
 #include "arena.h"
 #include "bench_common.h"
+#include "files.h"
 #include "digest.h"
 #include "oci.h"
 #include "platform.h"
@@ -458,7 +459,7 @@ static double measure_tree(struct bench *b)
                 bench_die("mkdir %s: %s", ctr, strerror(errno));
         double t0 = bench_now();
         int fd = open(file, O_WRONLY | O_TRUNC | O_CLOEXEC);
-        if (fd < 0 || bench_write_all(fd, value, strlen(value)) < 0 || close(fd) < 0)
+        if (fd < 0 || fd_write_all(fd, value, strlen(value)) < 0 || close(fd) < 0)
                 bench_die("echo %s > %s: %s", b->ref, file, strerror(errno));
         double t = bench_now() - t0;
         free(ctr), free(file), free(value);
