@@ -56,10 +56,13 @@
 #define START_TIMEOUT 60.0              /* seconds until a daemon serves its tree */
 #define STOP_TIMEOUT 120.0              /* seconds a daemon may take to stop */
 
-/* What `echo web > hostname` writes, and the line appended to opts. The
- * lists below set the hostname to "web" last, so neither changes config.json. */
+/* What `echo web > hostname` writes, and the line appended to opts. A
+ * control-file write of the value the file already shows changes nothing
+ * (a round trip), so the writes alternate between two values of the same
+ * length: each one is a change, and config.json keeps its size. */
 #define CONTROL_FILE "hostname"
 #define CONTROL_VALUE "web\n"
+#define CONTROL_VALUE_OTHER "www\n"
 #define APPEND_LINE "WithHostname web\n"
 
 /* A realistic container of 10 options; the 5,000-option one starts with it. */
@@ -284,7 +287,9 @@ struct lat {
         const char *name;
         int flags;
         const char *data;
+        const char *data_other;         /* K_WRITE: written every other time, if set (same length) */
         size_t len;
+        unsigned long turn;
         size_t expect;
         int fd;                         /* K_DURABLE */
         /* untimed before each batch: put the list back (or empty the file) */
@@ -320,7 +325,8 @@ static void lat_op(struct lat *m, char *rbuf)
                 fd = openat(m->dirfd, m->name, O_WRONLY | O_CLOEXEC | m->flags);
                 if (fd < 0)
                         bench_die("%s: open: %s", m->label, strerror(errno));
-                ssize_t w = write(fd, m->data, m->len);
+                const char *data = m->data_other && (m->turn++ & 1) ? m->data_other : m->data;
+                ssize_t w = write(fd, data, m->len);
                 if (w < 0 || (size_t) w != m->len)
                         bench_die("%s: write: %s", m->label, w < 0 ? strerror(errno) : "short");
                 if (close(fd) < 0)
@@ -418,7 +424,7 @@ static void *writer_thread(void *p)
                         w->what = "open " CONTROL_FILE;
                         break;
                 }
-                ssize_t n = write(fd, CONTROL_VALUE, sizeof(CONTROL_VALUE) - 1);
+                ssize_t n = write(fd, w->ops & 1 ? CONTROL_VALUE_OTHER : CONTROL_VALUE, sizeof(CONTROL_VALUE) - 1);
                 int e = n < 0 ? errno : 0;
                 if (close(fd) < 0 && !e)
                         e = errno;
@@ -633,7 +639,7 @@ static void stage_latency(struct bench *b, int small_dir, int big_dir, int noop_
         int sb = b->small_batch, bb = b->big_batch;
         struct lat ms[] = {
                 { .label = "noop write", .kind = K_WRITE, .dirfd = noop_small_dir, .name = "file",
-                  .flags = O_TRUNC, .data = CONTROL_VALUE, .len = sizeof(CONTROL_VALUE) - 1, .batch = sb },
+                  .flags = O_TRUNC, .data = CONTROL_VALUE, .data_other = CONTROL_VALUE_OTHER, .len = sizeof(CONTROL_VALUE) - 1, .batch = sb },
                 { .label = "durable noop write", .kind = K_WRITE, .dirfd = noop_dur_dir, .name = "file",
                   .flags = O_TRUNC, .data = APPEND_LINE, .len = sizeof(APPEND_LINE) - 1, .batch = sb },
                 { .label = "durable append", .kind = K_DURABLE, .fd = plain_fd, .data = APPEND_LINE,
@@ -643,10 +649,10 @@ static void stage_latency(struct bench *b, int small_dir, int big_dir, int noop_
                 { .label = "noop read (big)", .kind = K_READ, .dirfd = noop_big_dir, .name = "file",
                   .expect = noop_big_size, .batch = bb },
                 { .label = "write hostname @10", .kind = K_WRITE, .dirfd = small_dir, .name = CONTROL_FILE,
-                  .flags = O_TRUNC, .data = CONTROL_VALUE, .len = sizeof(CONTROL_VALUE) - 1,
+                  .flags = O_TRUNC, .data = CONTROL_VALUE, .data_other = CONTROL_VALUE_OTHER, .len = sizeof(CONTROL_VALUE) - 1,
                   .reset_text = b->base_text, .reset_len = b->base_len, .batch = sb },
                 { .label = "write hostname @5000", .kind = K_WRITE, .dirfd = big_dir, .name = CONTROL_FILE,
-                  .flags = O_TRUNC, .data = CONTROL_VALUE, .len = sizeof(CONTROL_VALUE) - 1,
+                  .flags = O_TRUNC, .data = CONTROL_VALUE, .data_other = CONTROL_VALUE_OTHER, .len = sizeof(CONTROL_VALUE) - 1,
                   .reset_text = b->big_text, .reset_len = b->big_len, .batch = bb },
                 { .label = "cat config.json @10", .kind = K_READ, .dirfd = small_dir, .name = "config.json",
                   .expect = small_size, .batch = sb },
