@@ -392,28 +392,18 @@ static int validate_media_type(struct oci_image *img, const char *data, size_t n
         return 0;
 }
 
-static int read_index_blob(struct oci_image *img, const struct oci_descriptor *desc, struct oci_index *ret,
-                           bf_error *err)
+/* An index or a manifest: read, checked against its descriptor, decoded by
+ * type t into ret (size bytes, zeroed first). */
+static int read_json_blob(struct oci_image *img, const struct oci_descriptor *desc, const struct type *t,
+                          void *ret, size_t size, bf_error *err)
 {
         _cleanup_free_ char *data = NULL;
         size_t n;
         int e = read_blob(img, desc, OCI_INDEX_MAX, &data, &n, err);
         if (e < 0 || (e = validate_media_type(img, data, n, desc, err)) < 0)
                 return e;
-        *ret = (struct oci_index){ 0 };
-        return decode(img, &type_index, ret, data, n, desc->digest, err);
-}
-
-static int read_manifest_blob(struct oci_image *img, const struct oci_descriptor *desc, struct oci_manifest *ret,
-                              bf_error *err)
-{
-        _cleanup_free_ char *data = NULL;
-        size_t n;
-        int e = read_blob(img, desc, OCI_INDEX_MAX, &data, &n, err);
-        if (e < 0 || (e = validate_media_type(img, data, n, desc, err)) < 0)
-                return e;
-        *ret = (struct oci_manifest){ 0 };
-        return decode(img, &type_manifest, ret, data, n, desc->digest, err);
+        memset(ret, 0, size);
+        return decode(img, t, ret, data, n, desc->digest, err);
 }
 
 static int read_config_blob(struct oci_image *img, const struct oci_descriptor *desc, struct image *ret,
@@ -473,7 +463,7 @@ static int find_digest(struct oci_image *img, const struct oci_index *idx, const
                 struct oci_index *child = arena_alloc(img->a, sizeof(*child));
                 if (!child)
                         return bf_error_set(err, ENOMEM, "out of memory");
-                int e = read_index_blob(img, d, child, err);
+                int e = read_json_blob(img, d, &type_index, child, sizeof(*child), err);
                 if (e < 0)
                         return e;
                 if ((e = find_digest(img, child, want, depth + 1, ret, err)) != -ENOENT)
@@ -537,7 +527,7 @@ static int walk(struct oci_image *img, const struct oci_descriptor *desc, unsign
         const char *mt = desc->media_type ? desc->media_type : "";
         if (is_manifest_type(mt)) {
                 struct oci_manifest m;
-                int e = read_manifest_blob(img, desc, &m, err);
+                int e = read_json_blob(img, desc, &type_manifest, &m, sizeof(m), err);
                 if (e < 0)
                         return e;
                 if (!streq(desc->digest, w->image_digest)) {
@@ -562,7 +552,7 @@ static int walk(struct oci_image *img, const struct oci_descriptor *desc, unsign
                         return bf_error_set(err, EFBIG, "index %s: indexes nested more than %d deep", desc->digest,
                                             OCI_NESTING_MAX);
                 struct oci_index idx;
-                int e = read_index_blob(img, desc, &idx, err);
+                int e = read_json_blob(img, desc, &type_index, &idx, sizeof(idx), err);
                 if (e < 0)
                         return e;
                 w->was_index = true;
