@@ -6,16 +6,7 @@
 #include "options.h"
 #include "spec.h"
 
-/* A line's canonical text (valid until eight more calls). */
-static const char *text_of(const struct optline *l)
-{
-        static buf ring[8];
-        static unsigned next;
-        buf *b = &ring[next++ % 8];
-        b->len = 0;
-        optline_print(b, l);
-        return b->p ? b->p : "";
-}
+#include "optline_text.h"
 
 /* Parse a NUL-terminated line; on failure the error is in *err. */
 static struct optline *parse(const char *line, bf_error *err)

@@ -16,16 +16,7 @@
 #include "optline.h"
 #include "store.h"
 
-/* A line's canonical text (valid until eight more calls). */
-static const char *text_of(const struct optline *l)
-{
-        static buf ring[8];
-        static unsigned next;
-        buf *b = &ring[next++ % 8];
-        b->len = 0;
-        optline_print(b, l);
-        return b->p ? b->p : "";
-}
+#include "optline_text.h"
 
 #define PLATFORM "linux/amd64"
 
