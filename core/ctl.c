@@ -37,6 +37,7 @@ struct ctl {
         /* ... or what show prints (show_checked: a show that can fail). */
         void (*show)(const struct ctl_view *v, buf *out);
         int (*show_checked)(const struct ctl_view *v, buf *out, bf_error *err);
+        bool shows_lines;       /* the show reads the view's lines, not only its spec */
         /* Flags: what 1 turns on, for the refusal of 0. */
         const char *what;
 };
@@ -993,7 +994,7 @@ static const struct ctl ctls[] = {
         { "env", "WithEnv", parse_pairs, .field = "process.env" },
         { "groups", "WithAppendAdditionalGroups", parse_groups, .field = "process.user.additionalGids" },
         { "hostname", "WithHostname", parse_string, .field = "hostname" },
-        { "image", "WithImageConfig", parse_string, .show = show_image },
+        { "image", "WithImageConfig", parse_string, .show = show_image, .shows_lines = true },
         { "memory.limit", "WithMemoryLimit", parse_size, .show = show_memory_limit },
         { "memory.swap", "WithMemorySwap", parse_size, .field = "linux.resources.memory.swap", .unset = "max" },
         { "mounts", "WithMounts", parse_mounts, .show = show_mounts },
@@ -1059,6 +1060,11 @@ int ctl_parse(const struct ctl *c, const char *value, size_t len, struct optline
         o.n = 0;
         lines_done(&o);
         return 0;
+}
+
+bool ctl_shows_lines(const struct ctl *c)
+{
+        return c->shows_lines;
 }
 
 int ctl_show(const struct ctl *c, const struct ctl_view *v, buf *out, bf_error *err)

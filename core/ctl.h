@@ -4,6 +4,7 @@
  * core/ctl.c's table is the one place that lists them. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -13,7 +14,8 @@ struct ctl;
 struct optline;
 struct spec;
 
-/* What a read shows the value from: the spec rendered from lines. */
+/* What a read shows the value from: the spec rendered from lines (only
+ * files whose ctl_shows_lines is true look at the lines). */
 struct ctl_view {
         const struct spec *spec;
         struct optline *const *lines;
@@ -37,3 +39,6 @@ int ctl_parse(const struct ctl *c, const char *value, size_t len, struct optline
  * out. Fails only when out of memory or when the file cannot tell
  * (`privileged` reads this process's capabilities). */
 int ctl_show(const struct ctl *c, const struct ctl_view *v, buf *out, bf_error *err);
+/* Does c's show read the view's lines? Most show the spec alone, and the
+ * lines side by side cost a pass over a list that has dropped some. */
+bool ctl_shows_lines(const struct ctl *c);

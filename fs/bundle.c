@@ -910,9 +910,13 @@ static int show(const struct file_def *f, const struct spec *spec, const struct 
                 spec_encode(spec, out);
                 return 0;
         }
-        struct ctl_view v = { .spec = spec, .lines = optlist_lines(s->list), .nlines = optlist_len(s->list) };
-        if (!v.lines && v.nlines)
-                return bf_error_oom(err);
+        struct ctl_view v = { .spec = spec };
+        if (ctl_shows_lines(f->ctl)) {
+                v.lines = optlist_lines(s->list);
+                v.nlines = optlist_len(s->list);
+                if (!v.lines && v.nlines)
+                        return bf_error_oom(err);
+        }
         return ctl_show(f->ctl, &v, out, err);
 }
 
