@@ -95,7 +95,8 @@ def test_writers_readers_and_renames_at_once(daemon, tmp_path):
         reads, last = 0, {}
         while not stop.is_set() or reads == 0:
             cfg = json.loads(read_text(cdir / "config.json"))    # never torn
-            env = dict(e.split("=", 1) for e in cfg["process"]["env"])
+            # no env before the first write lands: containerd's default spec has none
+            env = dict(e.split("=", 1) for e in cfg["process"].get("env", []))
             for w in writers:
                 n = prefix_of_writes(env, w)
                 # one reader's reads follow each other: never fewer writes
