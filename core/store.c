@@ -31,6 +31,7 @@ struct ticket {
         int result;             /* 0: durable; else -errno, nothing of the record can replay */
         uint64_t young_id;      /* a log created by this record: young once durable */
         const char *young_path;
+        const char *young_ns;   /* a container made in this namespace by this record */
 };
 
 /* A log created by a first write whose directory entry may not be durable
@@ -39,6 +40,12 @@ struct ticket {
 struct young {
         uint64_t id;
         char path[REL_PATH_MAX];        /* "<ns>/<id>" */
+};
+
+/* A namespace whose directory may lack a container's entry made since it
+ * was last synced: the container's journal record makes it again. */
+struct young_ns {
+        char name[IDENTIFIER_MAX + 1];
 };
 
 rwlock *store_names(struct store *s)
@@ -219,6 +226,15 @@ static int journal_write(int fd, const buf *batch, size_t offset, bool *ret_fata
         return -e;
 }
 
+/* Namespace ns holds a young container (room was reserved). */
+static void young_ns_add(struct journal *j, const char *ns) REQUIRES(j->lock)
+{
+        for (size_t i = 0; i < j->nyoung_ns; i++)
+                if (streq(j->young_ns[i].name, ns))
+                        return;
+        snprintf(j->young_ns[j->nyoung_ns++].name, sizeof(j->young_ns[0].name), "%s", ns);
+}
+
 /* Flush everything queued (the caller is the flusher; the lock is let go
  * meanwhile). A batch that does not fit in what is left of the file starts
  * a new epoch instead: syncing the file system makes every queued record's
@@ -254,7 +270,7 @@ static void journal_flush(struct store *s, struct journal *j) REQUIRES(j->lock)
                 j->epoch = epoch;
                 j->size = offset + (fits ? batch.len : 0);
                 if (!fits)
-                        j->nyoung = 0;  /* synced: none is young any more */
+                        j->nyoung = j->nyoung_ns = 0;   /* synced: none is young any more */
         }
         for (struct ticket *t = tickets, *next; t; t = next) {
                 next = t->next;
@@ -266,6 +282,11 @@ static void journal_flush(struct store *s, struct journal *j) REQUIRES(j->lock)
                                 y->id = t->young_id;
                                 snprintf(y->path, sizeof(y->path), "%s", t->young_path);
                         }
+                }
+                if (t->young_ns) {
+                        j->young_ns_reserved--;
+                        if (r == 0 && fits)
+                                young_ns_add(j, t->young_ns);
                 }
                 t->result = r;
                 t->done = true;
@@ -280,6 +301,23 @@ static void journal_flush(struct store *s, struct journal *j) REQUIRES(j->lock)
         }
         j->flushing = false;
         pthread_cond_broadcast(&j->done);
+}
+
+static int young_ns_reserve(struct journal *j, bf_error *err) REQUIRES(j->lock)
+{
+        size_t need = j->nyoung_ns + j->young_ns_reserved + 1;
+        if (need > j->young_ns_cap) {
+                size_t cap = j->young_ns_cap ? 2 * j->young_ns_cap : 8;
+                while (cap < need)
+                        cap *= 2;
+                struct young_ns *grown = realloc(j->young_ns, cap * sizeof(*grown));
+                if (!grown)
+                        return bf_error_oom(err);
+                j->young_ns = grown;
+                j->young_ns_cap = cap;
+        }
+        j->young_ns_reserved++;
+        return 0;
 }
 
 /* Make room in the young set for a log being created (its record may be
@@ -318,12 +356,20 @@ static int journal_commit(struct store *s, const buf *rec, struct ticket *t, bf_
                 mutex_unlock(&j->lock);
                 return -ENOMEM;
         }
+        if (t->young_ns && young_ns_reserve(j, err) < 0) {
+                if (t->young_id)
+                        j->young_reserved--;
+                mutex_unlock(&j->lock);
+                return -ENOMEM;
+        }
         buf_put(&j->pending, rec->p, rec->len);
         if (j->pending.oom) {
                 /* buf_put added nothing; what others queued stays. */
                 j->pending.oom = false;
                 if (t->young_id)
                         j->young_reserved--;
+                if (t->young_ns)
+                        j->young_ns_reserved--;
                 mutex_unlock(&j->lock);
                 return bf_error_oom(err);
         }
@@ -343,22 +389,29 @@ static int journal_commit(struct store *s, const buf *rec, struct ticket *t, bf_
         return r < 0 ? fail(err, -r, "writing", "the journal") : 0;
 }
 
-/* Make every young log durable where it is, and say so in the journal, so
- * that no journal record names a container that is about to move. Renames
- * and removals call this first, holding the names alone (so no log is
- * being created meanwhile). */
+/* Make every young log and container durable where it is, and say so in
+ * the journal, so that no journal record names a container that is about
+ * to move. Renames and removals call this first, holding the names alone
+ * (so no log is being created meanwhile); the tree makes no container
+ * meanwhile either. */
 static int young_settle(struct store *s, bf_error *err) REQUIRES(store_names(s))
 {
         struct journal *j = &s->journal;
         mutex_lock(&j->lock);
-        size_t n = j->nyoung;
+        size_t n = j->nyoung, nns = j->nyoung_ns;
         _cleanup_free_ struct young *all = n ? malloc(n * sizeof(*all)) : NULL;
+        _cleanup_free_ struct young_ns *nss = nns ? malloc(nns * sizeof(*nss)) : NULL;
         if (all)
                 memcpy(all, j->young, n * sizeof(*all));
+        if (nss)
+                memcpy(nss, j->young_ns, nns * sizeof(*nss));
         mutex_unlock(&j->lock);
-        if (n == 0)
+        if (n == 0 && nns == 0)
                 return 0;
-        bool whole = !all || n > YOUNG_SYNC_MAX;
+        bool whole = (n && !all) || (nns && !nss) || n + nns > YOUNG_SYNC_MAX;
+        for (size_t i = 0; i < nns && !whole; i++)
+                if (sync_dir(s, nss[i].name, err) < 0)
+                        whole = true;
         for (size_t i = 0; i < n && !whole; i++) {
                 char log[REL_PATH_MAX];
                 snprintf(log, sizeof(log), "%s/" LOG_NAME, all[i].path);
@@ -376,7 +429,7 @@ static int young_settle(struct store *s, bf_error *err) REQUIRES(store_names(s))
         if (r < 0)
                 return r;
         mutex_lock(&j->lock);
-        j->nyoung = 0;
+        j->nyoung = j->nyoung_ns = 0;
         mutex_unlock(&j->lock);
         return 0;
 }
@@ -522,6 +575,7 @@ void store_close(struct store *s)
         mutex_destroy(&s->reserve_lock);
         buf_free(&s->journal.pending);
         free(s->journal.young);
+        free(s->journal.young_ns);
         mutex_destroy(&s->journal.lock);
         pthread_cond_destroy(&s->journal.done);
         rwlock_destroy(&s->names);
@@ -906,11 +960,21 @@ int store_container_create(struct store *s, const char *ns, const char *id, bf_e
 
 int store_container_commit(struct store *s, const char *ns, const char *id, bf_error *err)
 {
-        /* The container's own directory is not synced: a crash that loses
-         * its rootfs leaves a container that gets an empty one, which is
-         * all it had. */
-        (void) id;
-        return sync_dir(s, ns, err);
+        /* A journal record, not a sync of the namespace: one flush of the
+         * preallocated journal (shared with other writers), and a load
+         * makes the container again if a crash lost its entry. Its own
+         * directory is not synced either: a crash that loses its rootfs
+         * leaves a container that gets an empty one, which is all it had. */
+        char name[REL_PATH_MAX];
+        int r = store_rel_path(name, ns, id, NULL, err);
+        if (r < 0)
+                return r;
+        _cleanup_(buf_free) buf rec = { 0 };
+        journal_record(&rec, JOURNAL_NEW_DIR, name, strlen(name), "", 0);
+        if (rec.oom)
+                return bf_error_oom(err);
+        struct ticket t = { .young_ns = ns };
+        return journal_commit(s, &rec, &t, err);
 }
 
 void store_container_abort(struct store *s, const char *ns, const char *id)

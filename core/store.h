@@ -9,8 +9,9 @@
  *
  * A container directory without a log is a whole container with an empty
  * list and the host platform: mkdir makes the directory and its rootfs and
- * syncs the namespace, nothing more; the log comes with the first write. A
- * container found without a rootfs gets an empty one.
+ * writes the container's name to the shared journal (below), nothing more;
+ * the log comes with the first write. A container found without a rootfs
+ * gets an empty one.
  *
  * The log is a header line ("bundlefs-log 2 <id>", id a random 64-bit
  * number naming this log) and records, each "<type> <length> <crc32>\n"
@@ -28,9 +29,10 @@
  * a container creates its log the same way: the journal record holds the
  * whole new log and the container's name, so one flush makes the log and
  * its first record durable. Until its directory is synced, such a log is
- * "young": renaming or removing a container or a namespace first makes the
- * young logs durable (fsync) and says so in the journal, so that a journal
- * record never names a container that moved.
+ * "young", and so is a container made by mkdir until its namespace's
+ * directory is: renaming or removing a container or a namespace first makes
+ * the young logs and containers durable (fsync) and says so in the journal,
+ * so that a journal record never names a container that moved.
  *
  * The journal is a file of fixed size (STORE_JOURNAL_SIZE, allocated and
  * zero-filled when it is made), written in place: its writes need no new
@@ -40,9 +42,10 @@
  * does not fit, the file system is synced (syncfs), which makes the logs
  * durable and the journal redundant, and a new epoch starts.
  *
- * On load, journal records missing from their log (a log's unsynced tail
- * lost in a power cut) are written back into it, young logs lost with their
- * directory's unsynced entry are made again, and the journal starts a new
+ * On load, young containers lost with their namespace's unsynced entry
+ * are made again (empty) first; journal records missing from their log (a
+ * log's unsynced tail lost in a power cut) are written back into it, young
+ * logs lost with their directory's unsynced entry are made again, and the journal starts a new
  * epoch once the logs are synced. A record cut short by a crash fails its
  * length or CRC check and is dropped, so an acknowledged write is never
  * lost and a torn one never shows. Replacing the list writes a new log
@@ -153,7 +156,8 @@ int store_namespace_rename(struct store *s, const char *from, const char *to, bf
 
 /* mkdir of a container, in two steps around what the caller sets up in
  * memory: create makes its directory and empty rootfs (-EEXIST if the name
- * is taken on disk), then commit makes it durable or abort removes it. */
+ * is taken on disk), then commit makes it durable (a journal record) or
+ * abort removes it. */
 int store_container_create(struct store *s, const char *ns, const char *id, bf_error *err);
 int store_container_commit(struct store *s, const char *ns, const char *id, bf_error *err);
 void store_container_abort(struct store *s, const char *ns, const char *id);

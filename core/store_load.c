@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "identifiers.h"
 #include "optline.h"
 #include "record.h"
 #include "util.h"
@@ -715,6 +716,65 @@ static int journal_replay(struct load *ld, const char *data, size_t size, size_t
         return replay_write(ld, err);
 }
 
+/* Containers made by mkdir since the last "settled" mark whose entries a
+ * crash lost with their namespace's unsynced directory: made again, empty
+ * with an empty rootfs, as mkdir left them, before the namespaces are
+ * read. Journals of format 1 have no such records. */
+static int journal_remake_dirs(struct load *ld, bf_error *err)
+{
+        struct store *s = ld->s;
+        _cleanup_close_ int fd = store_open_at(s, s->dirfd, JOURNAL_NAME, O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : store_sys_error(err, "opening", "the journal");
+        _cleanup_(mapping_done) struct mapping m = { 0 };
+        int r = map_file(fd, "the journal", STORE_LOG_MAX, &m, err);
+        if (r < 0)
+                return r;
+        const char *data = m.p;
+        size_t hp = strlen(JOURNAL_HEADER_PREFIX);
+        uint64_t epoch;
+        if (m.n < JOURNAL_HEADER_LEN || memcmp(data, JOURNAL_HEADER_PREFIX, hp) != 0 ||
+            record_parse_hex(data + hp, data + m.n, 16, &epoch) != data + JOURNAL_HEADER_LEN - 1)
+                return 0;
+        uint32_t seed = journal_epoch_seed(epoch);
+        size_t settled = JOURNAL_HEADER_LEN, end = settled, remade = 0;
+        struct record rec;
+        for (size_t pos = settled; pos < m.n && record_parse(data, m.n, pos, seed, &rec); pos = rec.next) {
+                if (rec.type == JOURNAL_SETTLED)
+                        settled = rec.next;
+                end = rec.next;
+        }
+        for (size_t pos = settled; pos < end && record_parse(data, m.n, pos, seed, &rec); pos = rec.next) {
+                if (rec.type != JOURNAL_NEW_DIR || rec.len >= REL_PATH_MAX)
+                        continue;
+                char name[REL_PATH_MAX];
+                memcpy(name, rec.payload, rec.len);
+                name[rec.len] = '\0';
+                char *slash = strchr(name, '/');
+                if (!slash)
+                        continue;
+                *slash = '\0';
+                if (!identifier_valid(name) || !identifier_valid(slash + 1))
+                        continue;
+                *slash = '/';
+                if (mkdirat(s->nsfd, name, 0755) < 0) {
+                        if (errno != EEXIST && errno != ENOENT)    /* ENOENT: its namespace went (it was empty) */
+                                return store_sys_error(err, "making again container", name);
+                        continue;
+                }
+                char rootfs[REL_PATH_MAX];
+                r = store_rel_path(rootfs, name, "rootfs", NULL, err);
+                if (r < 0)
+                        return r;
+                if (mkdirat(s->nsfd, rootfs, 0755) < 0 && errno != EEXIST)
+                        return store_sys_error(err, "making again the rootfs of", name);
+                remade++;
+        }
+        if (remade)
+                warnf(ld->warn, ld->userdata, "made %zu containers again from the journal", remade);
+        return 0;
+}
+
 /* Read the journal, replay it, and start it afresh: a new epoch, or a new
  * file when there was none, or one of another format or size. */
 static int journal_load(struct load *ld, bf_error *err)
@@ -778,7 +838,10 @@ static int load_all(struct load *ld, bf_error *err)
 {
         char **nss = NULL;
         size_t nns = 0;
-        int r = list_dir(ld->s->nsfd, "the namespaces", &nss, &nns, err);
+        int r = journal_remake_dirs(ld, err);
+        if (r < 0)
+                return r;
+        r = list_dir(ld->s->nsfd, "the namespaces", &nss, &nns, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < nns && r == 0; i++)

@@ -31,13 +31,16 @@
 
 /* Journal record types: an append to a log ("<log id> <offset>\n" and the
  * log's record), a log created by a first write ("<log id> <ns>/<id>\n" and
- * the whole new log), and a mark that every young log before it is durable. */
+ * the whole new log), a container made by mkdir ("<ns>/<id>"), and a mark
+ * that every young log and directory before it is durable. */
 #define JOURNAL_APPEND 'J'
 #define JOURNAL_NEW_LOG 'N'
+#define JOURNAL_NEW_DIR 'D'
 #define JOURNAL_SETTLED 'C'
 
 struct ticket;
 struct young;
+struct young_ns;
 
 /* The shared journal and its group commit (see store.h). */
 struct journal {
@@ -53,6 +56,10 @@ struct journal {
         int error GUARDED_BY(lock);             /* a flush failed with an unknown outcome: no more writes */
         struct young *young GUARDED_BY(lock);
         size_t nyoung, young_cap, young_reserved GUARDED_BY(lock);
+        /* Namespaces holding a container made by mkdir whose entry may not
+         * be durable yet (its journal record is): each once. */
+        struct young_ns *young_ns GUARDED_BY(lock);
+        size_t nyoung_ns, young_ns_cap, young_ns_reserved GUARDED_BY(lock);
 };
 
 /* Descriptors kept in reserve, so that writes and syncs go on when

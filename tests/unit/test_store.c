@@ -403,6 +403,54 @@ TEST(a_first_write_lost_with_its_log_comes_back_from_the_journal)
         state_remove(&st);
 }
 
+TEST(containers_made_by_mkdir_and_lost_in_a_power_cut_come_back_from_the_journal)
+{
+        struct state st;
+        state_new(&st);
+        make(&st, "c1");
+        make(&st, "c2");
+        struct store_log log = { .fd = -1 };
+        CHECK_INTEQ(append(&st, "c2", &log, "WithHostname two\n"), 0);
+        store_log_close(st.s, &log);
+        /* As if a power cut lost both entries of the namespace, never
+         * synced, and c2's log with its own. */
+        char path[256];
+        snprintf(path, sizeof(path), "%s/namespaces/ns/c1/rootfs", st.dir);
+        CHECK_INTEQ(rmdir(path), 0);
+        snprintf(path, sizeof(path), "%s/namespaces/ns/c1", st.dir);
+        CHECK_INTEQ(rmdir(path), 0);
+        snprintf(path, sizeof(path), "%s/namespaces/ns/c2/log", st.dir);
+        CHECK_INTEQ(unlink(path), 0);
+        snprintf(path, sizeof(path), "%s/namespaces/ns/c2/rootfs", st.dir);
+        CHECK_INTEQ(rmdir(path), 0);
+        snprintf(path, sizeof(path), "%s/namespaces/ns/c2", st.dir);
+        CHECK_INTEQ(rmdir(path), 0);
+        struct found f;
+        reopen(&st, &f);
+        CHECK(f.c[1].seen && !f.c[1].error);
+        CHECK_INTEQ(f.c[1].nlines, 0);
+        CHECK(exists(st.dir, "namespaces/ns/c1/rootfs"));
+        CHECK(f.c[2].seen && !f.c[2].error);
+        CHECK_STREQ(f.c[2].text, "WithHostname two\n");
+        state_remove(&st);
+}
+
+TEST(a_container_made_by_mkdir_then_removed_or_renamed_is_not_made_again)
+{
+        struct state st;
+        state_new(&st);
+        make(&st, "c1");
+        make(&st, "c2");
+        CHECK_INTEQ(remove_container(&st, "c1"), 0);
+        CHECK_INTEQ(rename_container(&st, "c2", "c3"), 0);
+        struct found f;
+        reopen(&st, &f);
+        CHECK(!f.c[1].seen && !exists(st.dir, "namespaces/ns/c1"));
+        CHECK(!f.c[2].seen && !exists(st.dir, "namespaces/ns/c2"));
+        CHECK(f.c[3].seen);
+        state_remove(&st);
+}
+
 TEST(a_removed_young_container_never_lends_its_log_to_one_of_the_same_name)
 {
         struct state st;
