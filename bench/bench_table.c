@@ -837,24 +837,11 @@ static double time_ls(const char *path, long expect, int repeats)
         return bench_median(t, (size_t) repeats);
 }
 
-/* Seconds from t0 until `n` rootfs bind mounts are below ns_dir (at most `limit` s). */
-static double wait_bind_mounts(const char *ns_dir, long n, double t0, double limit)
-{
-        for (;;) {
-                long have = bench_count_mounts_below(ns_dir, "rootfs");
-                double t = bench_now() - t0;
-                if (have >= n)
-                        return t;
-                if (t > limit || bench_interrupted)
-                        return -1;
-                usleep(20000);
-        }
-}
-
 /* The first use of a rootfs nobody used since the start: stat(2) of
  * <ns_dir>/<name>/rootfs, which must show the state directory's rootfs
- * (the bind mount), not the tree's view of it through FUSE. Seconds. */
-static double first_use(const char *ns_dir, const char *state_ns, const char *name)
+ * (the bind mount), not the tree's view of it through FUSE; one that does
+ * not is counted in *not_mounted. Seconds. */
+static double first_use(const char *ns_dir, const char *state_ns, const char *name, long *not_mounted)
 {
         char *path = bench_asprintf("%s/%s/rootfs", ns_dir, name);
         char *real = bench_asprintf("%s/%s/rootfs", state_ns, name);
@@ -865,8 +852,10 @@ static double first_use(const char *ns_dir, const char *state_ns, const char *na
         if (stat(path, &got) < 0)
                 bench_die("stat %s: %s", path, strerror(errno));
         double t = bench_now() - t0;
-        if (got.st_dev != want.st_dev || got.st_ino != want.st_ino)
-                bench_die("%s: its first stat after the start is not its bind mount", path);
+        if (got.st_dev != want.st_dev || got.st_ino != want.st_ino) {
+                printf(" (%s: not its bind mount) ", name);
+                (*not_mounted)++;
+        }
         free(path);
         free(real);
         return t;
@@ -958,7 +947,7 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
         if (made == 0)
                 bench_die("mkdir %s/c0: %s", ns_dir, strerror(create_err));
         long fds_created = count_fds(b->bfs.pid);
-        double t_binds = wait_bind_mounts(ns_dir, made, t0, t_create + 300);
+        long binds_created = bench_count_mounts_below(ns_dir, "rootfs");
         printf(" stop, start ");
         fflush(stdout);
 
@@ -972,16 +961,17 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
         char *state_ns = bench_asprintf("%s/namespaces/many", b->state2);
         long uses = b->first_uses < made ? b->first_uses : made;
         snprintf(name, sizeof(name), "c%ld", made - 1);
-        double t_first_last = first_use(ns_dir, state_ns, name);
+        long not_mounted = 0;
+        double t_first_last = first_use(ns_dir, state_ns, name, &not_mounted);
         double *tu = bench_malloc((size_t) uses * sizeof(double)), *tu_again = bench_malloc((size_t) uses * sizeof(double));
         tu[0] = t_first_last;
         for (long k = 1; k < uses; k++) {
                 snprintf(name, sizeof(name), "c%ld", made - 1 - k);
-                tu[k] = first_use(ns_dir, state_ns, name);
+                tu[k] = first_use(ns_dir, state_ns, name, &not_mounted);
         }
         for (long k = 0; k < uses; k++) {
                 snprintf(name, sizeof(name), "c%ld", made - 1 - k);
-                tu_again[k] = first_use(ns_dir, state_ns, name);
+                tu_again[k] = first_use(ns_dir, state_ns, name, &not_mounted);
         }
         double t_use_med = bench_median(tu, (size_t) uses), t_use_p99 = bench_quantile(tu, (size_t) uses, 0.99);
         double t_again_med = bench_median(tu_again, (size_t) uses);
@@ -1019,8 +1009,12 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
                               b->quick ? " -- --quick: fewer containers than the target's 10,000" : ""));
         char *a = fmt_time(t_create), *e = fmt_time(t_create / (double) made), *f = fmt_time(mkdir_floor);
         add_row(bench_asprintf("create: mkdir each"), bench_asprintf("%s (%s each)", a, e),
-                bench_asprintf("mkdir + fsync dir: %s each", f), fmt_ratio(t_create / (double) made / mkdir_floor), NULL,
-                INFO);
+                bench_asprintf("mkdir + fsync dir: %s each", f), fmt_ratio(t_create / (double) made / mkdir_floor),
+                "<= 2x floor", t_create / (double) made <= 2 * mkdir_floor ? PASS : MISS);
+        free(a);
+        a = fmt_time(t_create * 10000.0 / (double) made);
+        add_row(bench_asprintf("  10,000 containers at that rate"), bench_asprintf("%s", a), bench_asprintf("-"),
+                bench_asprintf("-"), "< 3 s", t_create * 10000.0 / (double) made < 3 ? PASS : MISS);
         free(a), free(e), free(f);
         if (create_err) {
                 /* The rows below judge what was made; this one is the MISS. */
@@ -1031,10 +1025,8 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
         }
         add_row(bench_asprintf("daemon's open fds after creating"), bench_asprintf("%ld", fds_created),
                 bench_asprintf("RLIMIT_NOFILE %ld", b->nofile), bench_asprintf("-"), NULL, INFO);
-        a = t_binds >= 0 ? fmt_time(t_binds) : bench_asprintf("> 300 s");
-        add_row(bench_asprintf("  ... until every rootfs is bind-mounted"), bench_asprintf("%s from the first mkdir", a),
-                bench_asprintf("-"), bench_asprintf("-"), NULL, INFO);
-        free(a);
+        add_row(bench_asprintf("  rootfs bind mounts right after creating"), bench_asprintf("%ld", binds_created),
+                bench_asprintf("-"), bench_asprintf("-"), "0 (at first use)", binds_created == 0 ? PASS : MISS);
         a = fmt_time(t_stop);
         add_row(bench_asprintf("stop (SIGTERM until the daemon exits)"), bench_asprintf("%s", a), bench_asprintf("-"),
                 bench_asprintf("-"), NULL, INFO);
@@ -1054,6 +1046,8 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
         add_row(bench_asprintf("  first use, %ld rootfs (median, p99)", uses), bench_asprintf("%s (p99 %s)", a, e),
                 bench_asprintf("stat of a mounted rootfs: %s", f), fmt_ratio(t_use_med / t_again_med), NULL, INFO);
         free(a), free(e), free(f);
+        add_row(bench_asprintf("  stats not served by the bind mount"), bench_asprintf("%ld of %ld", not_mounted, 2 * uses),
+                bench_asprintf("-"), bench_asprintf("-"), "0", not_mounted == 0 ? PASS : MISS);
         double usable = t_back + t_first_last;
         a = fmt_time(usable);
         add_row(bench_asprintf("start until every rootfs is usable"), bench_asprintf("%s", a),

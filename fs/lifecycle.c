@@ -90,12 +90,9 @@ static int mkdir_container(struct tree *t, struct namespace *ns, const char *nam
         c->creator = *creator;
         c->creator_until = monotonic_in(CREATE_ANEW_SECONDS);
         node_of_container(c, 0, ret);
-        /* A new container is about to be filled: its mount is asked for
-         * before the reply, so that it comes as soon as the kernel knows
-         * the directory. */
-        struct rootfs *rootfs;
-        if (container_use_rootfs(t, c, &rootfs) == 0)
-                rootfs_want(rootfs);
+        /* No rootfs mount yet: it is made at the rootfs's first use, as
+         * after a start (mounts.h), so that making many containers makes
+         * no mounts nobody uses. */
         return 0;
 }
 

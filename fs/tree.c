@@ -625,8 +625,12 @@ static int lookup_in_container(struct tree *t, struct container *c, const char *
         if (c->removed) {
                 /* gone */
         } else if (f || streq(name, "rootfs")) {
+                /* The rootfs is made at the container's first use (a
+                 * mkdir's reply is no look-up): a file needs it too
+                 * (rootfs.image, config.json's open waits for its mount). */
                 struct rootfs *rootfs;
-                r = f ? 0 : container_use_rootfs(t, c, &rootfs);
+                int u = container_use_rootfs(t, c, &rootfs);
+                r = f ? 0 : u;
                 if (r == 0) {
                         if (!f)
                                 rootfs_want(rootfs);
@@ -742,9 +746,14 @@ static uint64_t ns_shown(const struct namespace *ns)
         return inode_shown(ns->persistent, 0, inode_number(&ns->inode, 0));
 }
 
-/* What the rootfs of c shows (its real directory's number). */
-static uint64_t rootfs_shown(const struct container *c)
+/* What the rootfs of c shows (its real directory's number). A container
+ * listed before anything used its rootfs (right after its mkdir) gets it
+ * made now. */
+static uint64_t rootfs_shown(struct tree *t, struct container *c) REQUIRES(t)
 {
+        struct rootfs *unused;
+        if (!c->pt && container_use_rootfs(t, c, &unused) < 0)
+                return inode_shown(0, 0, inode_number(&c->inode, ROOTFS_PART));
         struct stat st;
         struct pt_at at = { .p = c->pt, .node = NULL, .ino = inode_number(&c->inode, ROOTFS_PART) };
         return pt_stat(&at, &st) == 0 ? st.st_ino : inode_shown(0, 0, at.ino);
@@ -881,7 +890,7 @@ int tree_list(struct tree *t, const struct node *dir, tree_list_fn add, void *ct
                 for (size_t i = 0; i < files_count() && r == 0; i++)
                         r = add(ctx, file_at(i)->name, container_shown(c, (unsigned) i + 1), S_IFREG);
                 if (r == 0)
-                        r = add(ctx, "rootfs", rootfs_shown(c), S_IFDIR);
+                        r = add(ctx, "rootfs", rootfs_shown(t, c), S_IFDIR);
                 for (struct entry *e = c->entries; e && r == 0; e = e->next)
                         r = add(ctx, e->name, inode_shown(0, 0, inode_number(&e->inode, 0)),
                                 scratch_link(e->data) ? S_IFLNK : S_IFREG);

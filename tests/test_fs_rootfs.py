@@ -95,6 +95,27 @@ def test_a_start_mounts_nothing_and_the_first_use_of_a_rootfs_walks_into_its_mou
     assert mounts_at(ns / "c" / "rootfs")
 
 
+def test_mkdir_mounts_nothing_and_a_new_container_is_listed_used_and_run_from_its_mount(start_daemon):
+    """A mkdir's reply gives the kernel the new directory without a look-up:
+    listing it, opening its config.json and walking into its rootfs right
+    away each find what they need (the rootfs made at that first use)."""
+    d = start_daemon()
+    ns = d.mountpoint / "default"
+    ns.mkdir()
+    for cid in ("a", "b", "c"):
+        (ns / cid).mkdir()
+    assert bind_mounts(d.mountpoint) == [], "mkdir mounted a rootfs nobody used"
+    # Listing a container nothing looked up yet.
+    assert "rootfs" in os.listdir(ns / "a") and "config.json" in os.listdir(ns / "a")
+    # A runtime opens config.json first: the open waits for the mount.
+    (ns / "b" / "config.json").read_bytes()
+    assert mounts_at(ns / "b" / "rootfs")
+    # A path into the rootfs lands in the mount.
+    (ns / "c" / "rootfs" / "etc").mkdir()
+    assert same_file(ns / "c" / "rootfs" / "etc", rootfs_state_path(d.state, "default", "c") / "etc")
+    assert d.proc.poll() is None
+
+
 def test_rm_rf_right_after_a_start_removes_a_container_with_data(start_daemon):
     """rm -rf meets a mount being made by its own first look-up: the mount
     is stopped or taken off, and rm goes on through FUSE."""
