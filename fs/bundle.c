@@ -1091,22 +1091,6 @@ bool bundle_shows(struct bundle *b, const struct file_def *f, const struct conte
         return !check_inputs || content_current(c);
 }
 
-/* When what config.json and the control files show last changed: the
- * spec's own change, or that of what its rendering read. */
-static struct timespec rendered_mtime(struct bundle *b)
-{
-        struct content *c = NULL;
-        bf_error err = { 0 };
-        struct timespec inputs = { 0 };
-        if (rendered(b, file_find("config.json"), &c, &err) == 0)
-                inputs = content_inputs_changed(c);
-        content_unref(c);
-        mutex_lock(&b->lock);
-        struct timespec t = ts_max(ts_max(b->times.spec, b->times.inputs), inputs);
-        mutex_unlock(&b->lock);
-        return t;
-}
-
 int bundle_stat(struct bundle *b, const struct file_def *f, size_t *ret_size, struct timespec *ret_mtime)
 {
         *ret_size = 0;
@@ -1128,12 +1112,14 @@ int bundle_stat(struct bundle *b, const struct file_def *f, size_t *ret_size, st
         int r = content_of(b, f, &c, &err);
         if (r == 0)
                 *ret_size = content_len(c);
-        if (f->kind == FILE_CONFIG && r == 0) {
+        if (f->kind == FILE_CONFIG || f->kind == FILE_CONTROL) {
+                /* The spec's own change, or that of what its rendering read
+                 * (the file's own rendering tells: a control file's spec
+                 * read what config.json's did). */
+                struct timespec inputs = r == 0 ? content_inputs_changed(c) : (struct timespec){ 0 };
                 mutex_lock(&b->lock);
-                *ret_mtime = ts_max(ts_max(b->times.spec, b->times.inputs), content_inputs_changed(c));
+                *ret_mtime = ts_max(ts_max(b->times.spec, b->times.inputs), inputs);
                 mutex_unlock(&b->lock);
-        } else if (f->kind == FILE_CONFIG || f->kind == FILE_CONTROL) {
-                *ret_mtime = rendered_mtime(b);
         } else {
                 mutex_lock(&b->lock);
                 *ret_mtime = f->kind == FILE_ERROR ? b->times.error : b->times.platform;
