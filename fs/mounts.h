@@ -5,8 +5,9 @@
  * Mounts are made on first use, by a thread feeding the mount helper
  * process (mount_helper.h): a start or a mkdir mounts nothing, and a
  * container's mount is asked for when its directory or its rootfs is
- * looked up, or its config.json opened (rootfs_want; a mkdir's reply gives
- * the kernel the directory without a look-up). A look-up cannot wait for the mount (the helper's walk to
+ * looked up, or its config.json opened, or, right after its mkdir (whose
+ * reply gives the kernel the directory without a look-up), when one of
+ * its files is first looked up (rootfs_want). A look-up cannot wait for the mount (the helper's walk to
  * the mount point needs the very names being looked up, and the kernel
  * serialises look-ups of one name), so what must see the mount waits in a
  * request that holds nothing the walk needs: the open of config.json (a

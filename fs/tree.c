@@ -625,14 +625,17 @@ static int lookup_in_container(struct tree *t, struct container *c, const char *
         if (c->removed) {
                 /* gone */
         } else if (f || streq(name, "rootfs")) {
-                /* The rootfs is made at the container's first use (a
-                 * mkdir's reply is no look-up): a file needs it too
-                 * (rootfs.image, config.json's open waits for its mount). */
+                /* The rootfs is made at the container's first use, and
+                 * its mount asked for: after a mkdir (whose reply is no
+                 * look-up of the directory) that may be the look-up of a
+                 * file (rootfs.image needs the rootfs, config.json's open
+                 * waits for the mount). */
                 struct rootfs *rootfs;
+                bool first_use = !c->rootfs;
                 int u = container_use_rootfs(t, c, &rootfs);
                 r = f ? 0 : u;
                 if (r == 0) {
-                        if (!f)
+                        if ((!f || first_use) && u == 0)
                                 rootfs_want(rootfs);
                         c->nlookup++;
                         node_of_container(c, f ? (unsigned) file_index(f) + 1 : ROOTFS_PART, ret);
