@@ -34,6 +34,7 @@
 #include "checks.h"
 #include "ctl.h"
 #include "optline.h"
+#include "options.h"
 #include "render.h"
 
 #ifndef FUZZ_ROOTFS
@@ -200,6 +201,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buf config1 = { 0 }, config2 = { 0 }, shown = { 0 }, shown2 = { 0 };
         if (write_value(c, v, len, &s1) < 0 || render(&s1, &config1) < 0)
                 goto out;
+        /* Lines that read the host's files render as the host is at that
+         * moment (a devices walk meets test mounts that come and go): the
+         * comparisons below would compare two moments. */
+        for (size_t i = 0; i < s1.n; i++)
+                if (optline_uses_host_paths(s1.lines[i]))
+                        goto out;
         if (show(c, &s1, &shown) < 0)
                 goto out;
         if (verbose) {
