@@ -90,9 +90,9 @@ static int mkdir_container(struct tree *t, struct namespace *ns, const char *nam
         c->creator = *creator;
         c->creator_until = monotonic_in(CREATE_ANEW_SECONDS);
         node_of_container(c, 0, ret);
-        /* No rootfs mount yet: it is made at the rootfs's first use, as
-         * after a start (mounts.h), so that making many containers makes
-         * no mounts nobody uses. */
+        /* No rootfs and no mount yet: both come at the container's first
+         * use (its look-ups, tree.c; mounts.h), as after a start, so that
+         * making many containers makes no mounts nobody uses. */
         return 0;
 }
 
