@@ -303,19 +303,28 @@ static void journal_flush(struct store *s, struct journal *j) REQUIRES(j->lock)
         pthread_cond_broadcast(&j->done);
 }
 
+/* items, with room for `need` of `size` bytes (capacity *cap, doubled from
+ * `first`): moved if it had to grow, NULL without memory (items stays). */
+static void *room_for(void *items, size_t *cap, size_t need, size_t size, size_t first)
+{
+        if (need <= *cap)
+                return items;
+        size_t n = *cap ? 2 * *cap : first;
+        while (n < need)
+                n *= 2;
+        void *grown = realloc(items, n * size);
+        if (grown)
+                *cap = n;
+        return grown;
+}
+
 static int young_ns_reserve(struct journal *j, bf_error *err) REQUIRES(j->lock)
 {
-        size_t need = j->nyoung_ns + j->young_ns_reserved + 1;
-        if (need > j->young_ns_cap) {
-                size_t cap = j->young_ns_cap ? 2 * j->young_ns_cap : 8;
-                while (cap < need)
-                        cap *= 2;
-                struct young_ns *grown = realloc(j->young_ns, cap * sizeof(*grown));
-                if (!grown)
-                        return bf_error_oom(err);
-                j->young_ns = grown;
-                j->young_ns_cap = cap;
-        }
+        struct young_ns *all = room_for(j->young_ns, &j->young_ns_cap, j->nyoung_ns + j->young_ns_reserved + 1,
+                                        sizeof(*all), 8);
+        if (!all)
+                return bf_error_oom(err);
+        j->young_ns = all;
         j->young_ns_reserved++;
         return 0;
 }
@@ -324,17 +333,10 @@ static int young_ns_reserve(struct journal *j, bf_error *err) REQUIRES(j->lock)
  * durable any moment; adding it then must not fail). */
 static int young_reserve(struct journal *j, bf_error *err) REQUIRES(j->lock)
 {
-        size_t need = j->nyoung + j->young_reserved + 1;
-        if (need > j->young_cap) {
-                size_t cap = j->young_cap ? 2 * j->young_cap : 64;
-                while (cap < need)
-                        cap *= 2;
-                struct young *grown = realloc(j->young, cap * sizeof(*grown));
-                if (!grown)
-                        return bf_error_oom(err);
-                j->young = grown;
-                j->young_cap = cap;
-        }
+        struct young *all = room_for(j->young, &j->young_cap, j->nyoung + j->young_reserved + 1, sizeof(*all), 64);
+        if (!all)
+                return bf_error_oom(err);
+        j->young = all;
         j->young_reserved++;
         return 0;
 }
