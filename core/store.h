@@ -155,9 +155,9 @@ int store_namespace_rename(struct store *s, const char *from, const char *to, bf
         REQUIRES(store_names(s));
 
 /* mkdir of a container, in two steps around what the caller sets up in
- * memory: create makes its directory and empty rootfs (-EEXIST if the name
- * is taken on disk), then commit makes it durable (a journal record) or
- * abort removes it. */
+ * memory: create makes its directory (-EEXIST if the name is taken on
+ * disk), then commit makes it durable (a journal record) or abort removes
+ * it. Its rootfs is made, empty, at the container's first use. */
 int store_container_create(struct store *s, const char *ns, const char *id, bf_error *err);
 int store_container_commit(struct store *s, const char *ns, const char *id, bf_error *err);
 void store_container_abort(struct store *s, const char *ns, const char *id);
@@ -165,7 +165,11 @@ void store_container_abort(struct store *s, const char *ns, const char *id);
 int store_container_remove(struct store *s, const char *ns, const char *id, bf_error *err) REQUIRES(store_names(s));
 int store_container_rename(struct store *s, const char *ns, const char *id, const char *to_ns, const char *to_id,
                            bf_error *err) REQUIRES(store_names(s));
-/* Is <ns>/<id>/rootfs empty? */
+/* Make <ns>/<id>/rootfs, empty, unless it is there (*ret_made: it was
+ * made now). Not synced: a crash that loses it loses an empty directory,
+ * made again at the next use. */
+int store_rootfs_make(struct store *s, const char *ns, const char *id, bool *ret_made, bf_error *err);
+/* Is <ns>/<id>/rootfs empty? (Not made yet is empty.) */
 int store_rootfs_empty(struct store *s, const char *ns, const char *id, bool *ret, bf_error *err);
 /* When <ns>/<id>/log was last written (-ENOENT: no log yet). */
 int store_log_mtime(struct store *s, const char *ns, const char *id, struct timespec *ret);

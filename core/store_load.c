@@ -717,9 +717,9 @@ static int journal_replay(struct load *ld, const char *data, size_t size, size_t
 }
 
 /* Containers made by mkdir since the last "settled" mark whose entries a
- * crash lost with their namespace's unsynced directory: made again, empty
- * with an empty rootfs, as mkdir left them, before the namespaces are
- * read. Journals of format 1 have no such records. */
+ * crash lost with their namespace's unsynced directory: made again, empty,
+ * as mkdir left them (their rootfs comes at their first use), before the
+ * namespaces are read. Journals of format 1 have no such records. */
 static int journal_remake_dirs(struct load *ld, bf_error *err)
 {
         struct store *s = ld->s;
@@ -762,12 +762,6 @@ static int journal_remake_dirs(struct load *ld, bf_error *err)
                                 return store_sys_error(err, "making again container", name);
                         continue;
                 }
-                char rootfs[REL_PATH_MAX];
-                r = store_rel_path(rootfs, name, "rootfs", NULL, err);
-                if (r < 0)
-                        return r;
-                if (mkdirat(s->nsfd, rootfs, 0755) < 0 && errno != EEXIST)
-                        return store_sys_error(err, "making again the rootfs of", name);
                 remade++;
         }
         if (remade)

@@ -58,6 +58,9 @@ int bundle_name_new(struct bundle *b, const char *ns, const char *id, struct bun
 void bundle_name_free(struct bundle_name *n);
 /* The container is called n now (renderings name it); takes n. */
 void bundle_rename(struct bundle *b, struct bundle_name *n);
+/* Its rootfs directory was made just now (at its first use), in its
+ * directory <ns>/<id>, from which a start takes its times. */
+void bundle_rootfs_made(struct bundle *b, const char *ns, const char *id);
 
 /* The option lines one open control file has kept, so that its later
  * writes (a shell writes line by line) replace them: one value, one line. */

@@ -305,8 +305,6 @@ int rootfs_new(struct mounts *m, const char *dir, const char *ns, const char *id
                bf_error *err)
 {
         _cleanup_close_ int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT && mkdir(dir, 0755) == 0)
-                fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0)
                 return bf_error_set(err, errno, "opening %s: %s", dir, strerror(errno));

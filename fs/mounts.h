@@ -54,8 +54,8 @@ void mounts_free(struct mounts *m);
  * below it); each comes back at its next use after a while. */
 void mounts_detach_all(struct mounts *m);
 
-/* The rootfs of container <ns>/<id>, the real directory dir (made if a
- * crash left the container without one). Not mounted until wanted. */
+/* The rootfs of container <ns>/<id>, the real directory dir (the tree
+ * makes it first: store_rootfs_make). Not mounted until wanted. */
 int rootfs_new(struct mounts *m, const char *dir, const char *ns, const char *id, struct rootfs **ret,
                bf_error *err);
 void rootfs_unref(struct rootfs *r);

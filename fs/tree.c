@@ -325,8 +325,15 @@ int container_use_rootfs(struct tree *t, struct container *c, struct rootfs **re
         _cleanup_free_ char *dir = store_rootfs_path(t->parts.store, c->ns->name, c->id);
         if (!dir)
                 return -ENOMEM;
+        /* mkdir made none (nor does a start make one a crash lost). */
+        bool made;
+        int e = store_rootfs_make(t->parts.store, c->ns->name, c->id, &made, &err);
+        if (e < 0)
+                return e;
+        if (made)
+                bundle_rootfs_made(c->bundle, c->ns->name, c->id);
         struct rootfs *r;
-        int e = rootfs_new(t->parts.mounts, dir, c->ns->name, c->id, &r, &err);
+        e = rootfs_new(t->parts.mounts, dir, c->ns->name, c->id, &r, &err);
         if (e < 0)
                 return e;
         struct passthrough *pt;

@@ -199,8 +199,15 @@ TEST(a_container_never_written_has_no_log_and_loads_as_an_empty_list)
         struct state st;
         state_new(&st);
         make(&st, "c1");
-        CHECK(exists(st.dir, "namespaces/ns/c1/rootfs"));
+        /* Nor a rootfs: the tree makes it at the container's first use. */
+        CHECK(exists(st.dir, "namespaces/ns/c1"));
+        CHECK(!exists(st.dir, "namespaces/ns/c1/rootfs"));
         CHECK(!exists(st.dir, "namespaces/ns/c1/log"));
+        bool made = false;
+        CHECK_INTEQ(store_rootfs_make(st.s, "ns", "c1", &made, &st.err), 0);
+        CHECK(made && exists(st.dir, "namespaces/ns/c1/rootfs"));
+        CHECK_INTEQ(store_rootfs_make(st.s, "ns", "c1", &made, &st.err), 0);
+        CHECK(!made);
         struct found f;
         reopen(&st, &f);
         CHECK_INTEQ(f.containers, 1);
@@ -415,21 +422,17 @@ TEST(containers_made_by_mkdir_and_lost_in_a_power_cut_come_back_from_the_journal
         /* As if a power cut lost both entries of the namespace, never
          * synced, and c2's log with its own. */
         char path[256];
-        snprintf(path, sizeof(path), "%s/namespaces/ns/c1/rootfs", st.dir);
-        CHECK_INTEQ(rmdir(path), 0);
         snprintf(path, sizeof(path), "%s/namespaces/ns/c1", st.dir);
         CHECK_INTEQ(rmdir(path), 0);
         snprintf(path, sizeof(path), "%s/namespaces/ns/c2/log", st.dir);
         CHECK_INTEQ(unlink(path), 0);
-        snprintf(path, sizeof(path), "%s/namespaces/ns/c2/rootfs", st.dir);
-        CHECK_INTEQ(rmdir(path), 0);
         snprintf(path, sizeof(path), "%s/namespaces/ns/c2", st.dir);
         CHECK_INTEQ(rmdir(path), 0);
         struct found f;
         reopen(&st, &f);
         CHECK(f.c[1].seen && !f.c[1].error);
         CHECK_INTEQ(f.c[1].nlines, 0);
-        CHECK(exists(st.dir, "namespaces/ns/c1/rootfs"));
+        CHECK(exists(st.dir, "namespaces/ns/c1"));
         CHECK(f.c[2].seen && !f.c[2].error);
         CHECK_STREQ(f.c[2].text, "WithHostname two\n");
         state_remove(&st);
@@ -845,7 +848,13 @@ TEST(a_removal_whose_rootfs_is_not_empty_changes_nothing)
         struct state st;
         state_new(&st);
         make(&st, "c1");
+        bool empty = false;
+        CHECK_INTEQ(store_rootfs_empty(st.s, "ns", "c1", &empty, &st.err), 0);
+        CHECK(empty);   /* not made yet */
         char path[256];
+        bool made = false;
+        CHECK_INTEQ(store_rootfs_make(st.s, "ns", "c1", &made, &st.err), 0);   /* as its first use does */
+        CHECK(made);
         snprintf(path, sizeof(path), "%s/namespaces/ns/c1/rootfs/file", st.dir);
         FILE *fp = fopen(path, "w");
         CHECK(fp != NULL);
@@ -853,6 +862,8 @@ TEST(a_removal_whose_rootfs_is_not_empty_changes_nothing)
                 fclose(fp);
         CHECK_INTEQ(remove_container(&st, "c1"), -ENOTEMPTY);
         CHECK(exists(st.dir, "namespaces/ns/c1/rootfs/file"));
+        CHECK_INTEQ(store_rootfs_empty(st.s, "ns", "c1", &empty, &st.err), 0);
+        CHECK(!empty);
         CHECK_INTEQ(unlink(path), 0);
         CHECK_INTEQ(remove_container(&st, "c1"), 0);
         CHECK(!exists(st.dir, "namespaces/ns/c1"));
