@@ -184,6 +184,12 @@ static bool rootfs_attr_wait(fuse_req_t req, const struct node *n)
         if (rootfs_after_mount(r, rootfs_attr_after_mount, w))
                 return true;
         free(w);
+        /* Not being made any more: it may have been made since the first
+         * question, and this walk then passed the mount point just before. */
+        if (rootfs_walk_again(r, tid)) {
+                fuse_reply_err(req, ESTALE);
+                return true;
+        }
         return false;
 }
 

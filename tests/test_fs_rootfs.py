@@ -95,6 +95,26 @@ def test_a_start_mounts_nothing_and_the_first_use_of_a_rootfs_walks_into_its_mou
     assert mounts_at(ns / "c" / "rootfs")
 
 
+def test_the_first_stat_of_each_rootfs_after_a_start_is_its_mount_and_makes_it(start_daemon):
+    """mkdir makes no rootfs in the state directory; the first use makes it
+    and mounts it. A stat right after a start waits for that mount, or walks
+    again into it when it was made while the stat was on its way, for every
+    one of many containers used one after the other."""
+    d = start_daemon()
+    ns = d.mountpoint / "default"
+    ns.mkdir()
+    count = 200
+    for i in range(count):
+        (ns / f"c{i}").mkdir()
+    assert not rootfs_state_path(d.state, "default", "c0").exists(), "mkdir made the rootfs"
+    d.stop()
+    d.start()
+    not_mounted = [f"c{i}" for i in reversed(range(count))
+                   if not same_file(ns / f"c{i}" / "rootfs", rootfs_state_path(d.state, "default", f"c{i}"))]
+    assert not_mounted == [], "first stats served through FUSE, not by the mount"
+    assert len(bind_mounts(d.mountpoint)) == count
+
+
 def test_mkdir_mounts_nothing_and_a_new_container_is_listed_used_and_run_from_its_mount(start_daemon):
     """A mkdir's reply gives the kernel the new directory without a look-up:
     listing it, opening its config.json and walking into its rootfs right
