@@ -57,6 +57,39 @@ static int mkdir_namespace(struct tree *t, const char *name, struct node *ret) R
         return 0;
 }
 
+/* A new container of namespace ns on disk and in memory, not in the tree
+ * yet: its directory, then what memory needs (its inode, its bundle), then
+ * its journal record; nothing stays of one that failed. No log yet: the
+ * first write makes it. The store's names are held shared throughout, so
+ * that no rename or removal settles the young containers (store.h) between
+ * the directory and its record. */
+static int container_make(struct tree *t, const char *ns, const char *name, struct container **ret) EXCLUDES(t)
+{
+        bf_error err = { 0 };
+        struct store *store = t->parts.store;
+        rwlock_lock_shared(store_names(store));
+        int r = store_container_create(store, ns, name, &err);
+        if (r < 0)
+                goto out;
+        struct store_log log = { .fd = -1 };
+        struct container *c;
+        r = container_new(t, ns, name, platform_host(), NULL, &log, &c, &err);
+        if (r < 0) {
+                store_container_abort(store, ns, name);
+                goto out;
+        }
+        r = store_container_commit(store, ns, name, &err);
+        if (r < 0) {
+                container_discard(c);
+                store_container_abort(store, ns, name);
+                goto out;
+        }
+        *ret = c;
+out:
+        rwlock_unlock_shared(store_names(store));
+        return r;
+}
+
 static int mkdir_container(struct tree *t, struct namespace *ns, const char *name, const struct proc_id *creator,
                            struct node *ret) REQUIRES(t)
 {
@@ -64,27 +97,23 @@ static int mkdir_container(struct tree *t, struct namespace *ns, const char *nam
                 return -ENOENT;
         if (container_find(ns, name))
                 return -EEXIST;
-        bf_error err = { 0 };
-        struct store *store = t->parts.store;
-        /* The directories, then what memory needs (its inode, its bundle),
-         * then one sync of the namespace: nothing stays of a mkdir that
-         * failed. No log yet: the first write makes it. */
-        int r = store_container_create(store, ns->name, name, &err);
+        /* The disk's part is made with the tree's lock let go: mkdirs in
+         * other namespaces (the kernel makes those of one directory one at
+         * a time) run beside it and share the journal's flush, and the
+         * tree answers meanwhile. The name is the directory's on disk
+         * (a second mkdir or a rename onto it gets EEXIST), and the
+         * namespace stays as it is until `creating` goes down. */
+        char nsname[IDENTIFIER_MAX + 1];
+        snprintf(nsname, sizeof(nsname), "%s", ns->name);
+        ns->creating++;
+        tree_unlock(t);
+        struct container *c = NULL;
+        int r = container_make(t, nsname, name, &c);
+        tree_lock(t);
+        if (--ns->creating == 0)
+                pthread_cond_broadcast(&t->created);
         if (r < 0)
                 return r;
-        struct store_log log = { .fd = -1 };
-        struct container *c;
-        r = container_new(t, ns->name, name, platform_host(), NULL, &log, &c, &err);
-        if (r < 0) {
-                store_container_abort(store, ns->name, name);
-                return r;
-        }
-        r = store_container_commit(store, ns->name, name, &err);
-        if (r < 0) {
-                container_discard(c);
-                store_container_abort(store, ns->name, name);
-                return r;
-        }
         container_insert(ns, c);
         c->nlookup++;
         c->creator = *creator;
@@ -120,7 +149,7 @@ static int rmdir_namespace(struct tree *t, const char *name) REQUIRES(t)
         struct namespace *ns = ns_find(t, name);
         if (!ns)
                 return -ENOENT;
-        if (ns->containers)
+        if (ns->containers || ns->creating)
                 return -ENOTEMPTY;
         bf_error err = { 0 };
         int r = store_namespace_remove(t->parts.store, name, &err);
@@ -463,7 +492,8 @@ static int renames_prepare(struct namespace *ns, const char *newname, struct ren
 
 static int rename_namespace(struct tree *t, const char *name, const char *newname) REQUIRES(t)
 {
-        struct namespace *ns = ns_find(t, name);
+        /* A mkdir under way in it knows it by its name. */
+        struct namespace *ns = ns_find_settled(t, name);
         if (!ns)
                 return -ENOENT;
         if (streq(name, newname))

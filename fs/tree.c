@@ -43,6 +43,14 @@ struct namespace *ns_find(struct tree *t, const char *name) REQUIRES(t)
         return NULL;
 }
 
+struct namespace *ns_find_settled(struct tree *t, const char *name) REQUIRES(t) NO_LOCK_ANALYSIS
+{
+        struct namespace *ns;
+        while ((ns = ns_find(t, name)) && ns->creating)
+                cond_wait(&t->created, &t->lock);
+        return ns;
+}
+
 void ns_insert(struct tree *t, struct namespace *ns) REQUIRES(t)
 {
         struct namespace **p = &t->namespaces;
@@ -394,6 +402,7 @@ int tree_new(const struct tree_parts *parts, struct tree **ret, bf_error *err)
                 return r;
         }
         mutex_init(&t->lock);
+        pthread_cond_init(&t->created, NULL);
         t->parts = *parts;
         struct stat st;
         if (store_dir_stat(parts->store, NULL, NULL, &st, NULL) == 0)
@@ -437,6 +446,7 @@ void tree_free(struct tree *t) NO_LOCK_ANALYSIS
                 container_free(c);
         }
         scratch_pool_free(t->pool);
+        pthread_cond_destroy(&t->created);
         mutex_destroy(&t->lock);
         free(t);
 }

@@ -3,6 +3,7 @@
  * outside fs/tree*.c and fs/lifecycle.c includes this. */
 #pragma once
 
+#include <pthread.h>
 #include <time.h>
 
 #include "caller.h"
@@ -49,6 +50,9 @@ struct namespace {
         struct container **buckets;     /* nbuckets is a power of two */
         size_t nbuckets;
         size_t count;
+        /* mkdirs of containers under way in it, with the tree's lock let
+         * go (lifecycle.c): it is neither renamed nor removed meanwhile. */
+        unsigned creating;
         bool removed;
         uint64_t nlookup;               /* the kernel's references */
 };
@@ -100,6 +104,7 @@ struct anew {
  * own lock (DEVELOPERS.md, "Locks"). */
 struct CAPABILITY("mutex") tree {
         mutex lock;
+        pthread_cond_t created;         /* a namespace's `creating` went down */
         struct tree_parts parts;
         dev_t state_dev;                /* inode numbers from there are persistent ids */
         struct scratch_pool *pool;
@@ -119,6 +124,9 @@ static inline void tree_unlock(struct tree *t) RELEASE(t) NO_LOCK_ANALYSIS
 }
 
 struct namespace *ns_find(struct tree *t, const char *name) REQUIRES(t);
+/* ns_find, once no mkdir is under way in that namespace (the lock is let
+ * go while it waits). */
+struct namespace *ns_find_settled(struct tree *t, const char *name) REQUIRES(t);
 void ns_insert(struct tree *t, struct namespace *ns) REQUIRES(t);
 void ns_unlink(struct tree *t, struct namespace *ns) REQUIRES(t);
 int ns_new(struct tree *t, const char *name, struct namespace **ret, bf_error *err);

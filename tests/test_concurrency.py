@@ -176,3 +176,85 @@ def test_writers_readers_and_renames_at_once(daemon, tmp_path):
     for i, c in enumerate(own):
         assert len(read_text(c / "opts").splitlines()) == 2 * WRITES
     assert sorted(os.listdir(mnt / "default")) == ["own0", "own1", "shared"]
+
+
+def test_mkdirs_in_many_namespaces_at_once_beside_namespace_renames_and_removals(daemon):
+    """mkdirs in different namespaces run at once (the kernel makes one
+    directory's entries one at a time, the daemon lets its tree go while a
+    mkdir's directory and journal record are made). A namespace being
+    renamed or removed meanwhile waits for them or says ENOTEMPTY: every
+    mkdir that returned is there, under the namespace's name of the end,
+    and again after a restart."""
+    mnt = daemon.mountpoint
+    spaces = [f"ns{k}" for k in range(4)]
+    for ns in spaces:
+        (mnt / ns).mkdir()
+    made = {ns: [] for ns in spaces}
+    stop = threading.Event()
+    where = {"ns0": "ns0"}     # ns0's name now: the renamer moves it to and fro
+
+    def creator(_mnt, ns):
+        for i in range(60):
+            # ns0 is renamed under its creator: a mkdir then finds no ns0
+            name = where.get(ns, ns)
+            try:
+                (mnt / name / f"c{i}").mkdir()
+            except FileNotFoundError:
+                assert ns == "ns0", f"{ns}/c{i}: ENOENT"
+                continue
+            made[ns].append(f"c{i}")
+
+    def renamer(_mnt, _name):
+        n = 0
+        while not stop.is_set() or n == 0:
+            new = "ns0-b" if where["ns0"] == "ns0" else "ns0"
+            os.rename(mnt / where["ns0"], mnt / new)
+            where["ns0"] = new
+            n += 1
+
+    (mnt / "gone").mkdir()
+    gone_made = []
+
+    def gone_creator(_mnt, _name):
+        for i in range(60):
+            try:
+                (mnt / "gone" / f"c{i}").mkdir()
+            except FileNotFoundError:
+                return      # removed before any mkdir in it returned
+            gone_made.append(f"c{i}")
+
+    def remover(_mnt, _name):
+        """rmdir of a namespace while mkdirs in it are under way: it goes
+        only while none was made, else ENOTEMPTY."""
+        while not stop.is_set():
+            try:
+                os.rmdir(mnt / "gone")
+                return
+            except OSError as e:
+                assert e.errno == errno.ENOTEMPTY, e
+
+    creators = Runner()
+    for ns in spaces:
+        creators.start(creator, mnt, ns)
+    creators.start(gone_creator, mnt, "gone")
+    others = Runner()
+    others.start(renamer, mnt, "renamer")
+    others.start(remover, mnt, "remover")
+    creators.join()
+    stop.set()
+    others.join()
+    if (mnt / "gone").exists():
+        assert sorted(os.listdir(mnt / "gone")) == sorted(gone_made)
+    else:
+        assert gone_made == [], "a namespace was removed after a mkdir in it returned"
+
+    def listed():
+        return {ns: sorted(os.listdir(mnt / where.get(ns, ns))) for ns in spaces}
+
+    want = {ns: sorted(names) for ns, names in made.items()}
+    assert all(len(want[ns]) == 60 for ns in spaces[1:])
+    assert listed() == want
+    daemon.stop()
+    daemon.start()
+    assert listed() == want
+    assert daemon.proc.poll() is None
