@@ -393,9 +393,9 @@ static int journal_commit(struct store *s, const buf *rec, struct ticket *t, bf_
 
 /* Make every young log and container durable where it is, and say so in
  * the journal, so that no journal record names a container that is about
- * to move. Renames and removals call this first, holding the names alone
- * (so no log is being created meanwhile); the tree makes no container
- * meanwhile either. */
+ * to move. Renames and removals call this first, holding the names alone:
+ * no log is being created meanwhile, and no container (a mkdir holds the
+ * names shared from its directory to its record). */
 static int young_settle(struct store *s, bf_error *err) REQUIRES(store_names(s))
 {
         struct journal *j = &s->journal;

@@ -158,8 +158,10 @@ int store_namespace_rename(struct store *s, const char *from, const char *to, bf
  * memory: create makes its directory (-EEXIST if the name is taken on
  * disk), then commit makes it durable (a journal record) or abort removes
  * it. Its rootfs is made, empty, at the container's first use. */
-int store_container_create(struct store *s, const char *ns, const char *id, bf_error *err);
-int store_container_commit(struct store *s, const char *ns, const char *id, bf_error *err);
+int store_container_create(struct store *s, const char *ns, const char *id, bf_error *err)
+        REQUIRES_SHARED(store_names(s));
+int store_container_commit(struct store *s, const char *ns, const char *id, bf_error *err)
+        REQUIRES_SHARED(store_names(s));
 void store_container_abort(struct store *s, const char *ns, const char *id);
 /* rmdir: only an empty rootfs goes (else -ENOTEMPTY, nothing changed). */
 int store_container_remove(struct store *s, const char *ns, const char *id, bf_error *err) REQUIRES(store_names(s));

@@ -139,10 +139,13 @@ static bool exists(const char *dir, const char *rel)
         return file_size(dir, rel) >= 0;
 }
 
+/* mkdir of a container, as the tree makes one: the store's names held. */
 static void make(struct state *st, const char *id)
 {
+        rwlock_lock_shared(store_names(st->s));
         CHECK_INTEQ(store_container_create(st->s, "ns", id, &st->err), 0);
         CHECK_INTEQ(store_container_commit(st->s, "ns", id, &st->err), 0);
+        rwlock_unlock_shared(store_names(st->s));
 }
 
 /* Append to a container's log as a writer does: opened (or created, on the
