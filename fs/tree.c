@@ -167,16 +167,53 @@ static void hash_remove(struct namespace *ns, struct container *c)
 
 void container_insert(struct namespace *ns, struct container *c)
 {
-        /* Loading inserts in order: after the last one, directly. */
-        struct container **p = ns->last && strcmp(ns->last->id, c->id) < 0 ? &ns->last->next : &ns->containers;
-        while (*p && strcmp((*p)->id, c->id) < 0)
-                p = &(*p)->next;
-        c->next = *p;
-        *p = c;
-        if (!c->next)
-                ns->last = c;
+        /* At the end: in order when loading, else sorted when next listed
+         * (a mkdir walks no list, whatever the namespace's size). */
+        if (ns->last && strcmp(ns->last->id, c->id) > 0)
+                ns->unsorted = true;
+        c->next = NULL;
+        if (ns->last)
+                ns->last->next = c;
+        else
+                ns->containers = c;
+        ns->last = c;
         c->ns = ns;
         hash_add(ns, c);
+}
+
+/* The n containers of list, sorted by id (a merge sort). */
+static struct container *sorted_by_id(struct container *list, size_t n)
+{
+        if (n < 2)
+                return list;
+        struct container *mid = list;
+        for (size_t i = 1; i < n / 2; i++)
+                mid = mid->next;
+        struct container *b = sorted_by_id(mid->next, n - n / 2);
+        mid->next = NULL;
+        struct container *a = sorted_by_id(list, n / 2), *out = NULL, **tail = &out;
+        while (a && b) {
+                struct container **least = strcmp(a->id, b->id) <= 0 ? &a : &b;
+                *tail = *least;
+                tail = &(*least)->next;
+                *least = (*least)->next;
+        }
+        *tail = a ? a : b;
+        return out;
+}
+
+/* A namespace lists its containers sorted by id. */
+static void containers_sort(struct namespace *ns)
+{
+        if (!ns->unsorted)
+                return;
+        size_t n = 0;
+        for (struct container *c = ns->containers; c; c = c->next)
+                n++;
+        ns->containers = sorted_by_id(ns->containers, n);
+        for (ns->last = ns->containers; ns->last && ns->last->next; ns->last = ns->last->next)
+                ;
+        ns->unsorted = false;
 }
 
 void container_unlink(struct namespace *ns, struct container *c)
@@ -903,6 +940,7 @@ int tree_list(struct tree *t, const struct node *dir, tree_list_fn add, void *ct
                 for (struct namespace *ns = t->namespaces; ns && r == 0; ns = ns->next)
                         r = add(ctx, ns->name, ns_shown(ns), S_IFDIR);
         } else if (dir->kind == NODE_NAMESPACE) {
+                containers_sort(dir->ns);
                 for (struct container *c = dir->ns->containers; c && r == 0; c = c->next)
                         r = add(ctx, c->id, container_shown(c, 0), S_IFDIR);
         } else if (dir->kind == NODE_CONTAINER && !dir->c->removed) {

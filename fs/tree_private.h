@@ -43,10 +43,12 @@ struct namespace {
         uint64_t persistent;            /* its state directory's inode number (inodes.h), 0: none */
         char *name;
         struct namespace *next;         /* sorted by name */
-        /* Its containers: a list sorted by id (for readdir) and a hash
-         * table by id (for look-ups), so that neither a look-up nor loading
-         * a large namespace in order walks the list. */
+        /* Its containers: a list (for readdir, sorted by id unless
+         * `unsorted`: made since the last listing) and a hash table by id
+         * (for look-ups), so that neither a look-up nor a mkdir nor loading
+         * walks the list. */
         struct container *containers, *last;
+        bool unsorted;
         struct container **buckets;     /* nbuckets is a power of two */
         size_t nbuckets;
         size_t count;

@@ -164,6 +164,24 @@ def test_readdir_of_the_root_and_a_namespace_lists_exactly_what_was_made(daemon)
     assert os.listdir(mnt / "k8s.io") == []
 
 
+def test_a_namespace_lists_its_containers_sorted_by_id_whatever_order_they_were_made_in(daemon):
+    ns = daemon.mountpoint / "default"
+    ns.mkdir()
+    made = ["c2", "c10", "b", "c1", "a-1"]
+    for cid in made[:3]:
+        (ns / cid).mkdir()
+    assert os.listdir(ns) == ["b", "c10", "c2"]
+    for cid in made[3:]:
+        (ns / cid).mkdir()
+    os.rename(ns / "c10", ns / "0")
+    os.rmdir(ns / "c1")
+    want = ["0", "a-1", "b", "c2"]
+    assert os.listdir(ns) == want
+    daemon.stop()
+    daemon.start()
+    assert os.listdir(ns) == want
+
+
 def test_files_have_their_modes_and_belong_to_the_mounting_user(daemon):
     cdir = make_container(daemon.mountpoint)
     for name in os.listdir(cdir):
