@@ -772,40 +772,40 @@ static void stage_throughput(struct bench *b, const int *wdirs, const int *noop_
         }
 }
 
-/* The floor of mkdir and ls, on the state directory's filesystem: the first
- * `timed` entries are directories made durable (mkdir + fsync of the parent),
- * the rest empty files, only for the readdir floor (they are quicker to make
- * and to remove: no block to free). */
-static double plain_dirs(struct bench *b, long n, int timed, char **ret_dir)
+/* The floor of ls, on the state directory's filesystem: n empty files
+ * (quicker to make and to remove than directories: no block to free). */
+static void plain_dirs(struct bench *b, long n, char **ret_dir)
 {
         char *dir = bench_asprintf("%s/dirs", b->plain);
         bench_make_dir(dir);
         int dfd = bench_open_dir(dir);
-        double *s = bench_malloc((size_t) timed * sizeof(double));
         char name[32];
         for (long i = 0; i < n; i++) {
                 snprintf(name, sizeof(name), "c%ld", i);
-                if (i >= timed) {
-                        int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-                        if (fd < 0)
-                                bench_die("creating %s/%s: %s", dir, name, strerror(errno));
-                        close(fd);
-                        continue;
-                }
-                double t0 = bench_now();
-                if (mkdirat(dfd, name, 0755) < 0)
-                        bench_die("mkdir %s/%s: %s", dir, name, strerror(errno));
-                if (fsync(dfd) < 0)
-                        bench_die("fsync %s: %s", dir, strerror(errno));
-                s[i] = bench_now() - t0;
+                int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+                if (fd < 0)
+                        bench_die("creating %s/%s: %s", dir, name, strerror(errno));
+                close(fd);
         }
         close(dfd);
-        double mean = 0;
-        for (int i = 0; i < timed; i++)
-                mean += s[i];
-        free(s);
         *ret_dir = dir;
-        return mean / timed;
+}
+
+/* The creation floor: `count` more of mkdir + fsync of the directory in
+ * dfd (entries from *next on); the seconds they took in all. Taken in
+ * turns with the tree's mkdirs, so that both see the disk as it is then. */
+static double floor_mkdirs(int dfd, long *next, int count)
+{
+        char name[32];
+        double t = 0;
+        for (int i = 0; i < count; i++) {
+                snprintf(name, sizeof(name), "f%ld", (*next)++);
+                double t0 = bench_now();
+                if (mkdirat(dfd, name, 0755) < 0 || fsync(dfd) < 0)
+                        bench_die("mkdir + fsync %s: %s", name, strerror(errno));
+                t += bench_now() - t0;
+        }
+        return t;
 }
 
 /* Creators at once, each making its share of the directories in a
@@ -976,7 +976,12 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
         fflush(stdout);
 
         char *plain_dir;
-        double mkdir_floor = plain_dirs(b, n, b->mkdir_floor_ops, &plain_dir);
+        plain_dirs(b, n, &plain_dir);
+        char *floor_dir = bench_asprintf("%s/mkdir-floor", b->plain);
+        bench_make_dir(floor_dir);
+        int floor_dfd = bench_open_dir(floor_dir);
+        long floor_next = 0;
+        double floor_total = 0;
         double ls_floor = time_ls(plain_dir, n, b->ls_repeats);
 
         /* The same number made by creators at once, a namespace each, on a
@@ -1000,8 +1005,20 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
         char name[32];
         long made = 0;
         int create_err = 0;
-        double t0 = bench_now();
+        /* In ten parts, each after its share of the floor. */
+        long part = n / 10 ? n / 10 : 1;
+        int floor_part = b->mkdir_floor_ops / 10 ? b->mkdir_floor_ops / 10 : 1, floor_ops = 0;
+        double t_create = 0, t0 = 0;
         for (long i = 0; i < n && !bench_interrupted; i++) {
+                if (i % part == 0) {
+                        if (i)
+                                t_create += bench_now() - t0;
+                        floor_total += floor_mkdirs(floor_dfd, &floor_next, floor_part);
+                        floor_ops += floor_part;
+                        printf(".");
+                        fflush(stdout);
+                        t0 = bench_now();
+                }
                 snprintf(name, sizeof(name), "c%ld", i);
                 if (mkdirat(nsfd, name, 0755) < 0) {
                         /* Measure what was made; the create row says where it stopped. */
@@ -1010,13 +1027,12 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
                         break;
                 }
                 made++;
-                if (i % (n / 10 ? n / 10 : 1) == 0) {
-                        printf(".");
-                        fflush(stdout);
-                }
         }
-        double t_create = bench_now() - t0;
+        t_create += bench_now() - t0;
+        double mkdir_floor = floor_total / floor_ops;
         close(nsfd);
+        close(floor_dfd);
+        free(floor_dir);
         if (bench_interrupted)
                 bench_die("interrupted");
         if (made == 0)
