@@ -229,9 +229,14 @@ bool rootfs_after_mount(struct rootfs *r, rootfs_done_fn done, void *arg)
                 return false;   /* answered now, without the mount */
         mutex_lock(&m->lock);
         if (r->state != MOUNT_QUEUED || m->stopping) {
+                /* Decided under the lock: a mount made since the caller
+                 * last asked is answered as made, never as missing. */
+                bool made = r->state == MOUNT_DONE && !m->stopping;
                 mutex_unlock(&m->lock);
                 free(w);
-                return false;
+                if (made)
+                        done(arg, true);
+                return made;
         }
         struct timespec deadline = now_mono();
         deadline.tv_sec += ROOTFS_WAIT_MS / 1000;

@@ -68,11 +68,12 @@ int rootfs_open(struct rootfs *r, int flags);
  * mounted, being mounted, or kept off (rm -rf, a failure) for less than
  * ROOTFS_REMOUNT_IDLE_MS. */
 void rootfs_want(struct rootfs *r);
-/* Is its mount being made? Then done(arg, mounted) is called once it is
- * made or has failed, or after ROOTFS_WAIT_MS (mounted: whether the mount
- * is there then), from a thread of this module with no lock held, and
- * true is returned: the caller answers its request in done. False: done
- * is never called. */
+/* Is its mount being made, or made? Then done(arg, mounted) is called
+ * once it is made or has failed, or after ROOTFS_WAIT_MS (mounted: whether
+ * the mount is there then), from a thread of this module, or at once from
+ * the caller's when it is there already, with no lock held; and true is
+ * returned: the caller answers its request in done. False (not mounted,
+ * nor being mounted): done is never called. */
 typedef void (*rootfs_done_fn)(void *arg, bool mounted);
 bool rootfs_after_mount(struct rootfs *r, rootfs_done_fn done, void *arg);
 /* A request on the rootfs came through FUSE from thread tid: should it be

@@ -173,10 +173,6 @@ static bool rootfs_attr_wait(fuse_req_t req, const struct node *n)
         struct rootfs *r = container_rootfs(n->c);
         int tid = (int) fuse_req_ctx(req)->pid;
         rootfs_want(r);
-        if (rootfs_walk_again(r, tid)) {
-                fuse_reply_err(req, ESTALE);
-                return true;
-        }
         struct rootfs_attr_wait *w = malloc(sizeof(*w));
         if (!w)
                 return false;
@@ -184,12 +180,6 @@ static bool rootfs_attr_wait(fuse_req_t req, const struct node *n)
         if (rootfs_after_mount(r, rootfs_attr_after_mount, w))
                 return true;
         free(w);
-        /* Not being made any more: it may have been made since the first
-         * question, and this walk then passed the mount point just before. */
-        if (rootfs_walk_again(r, tid)) {
-                fuse_reply_err(req, ESTALE);
-                return true;
-        }
         return false;
 }
 
@@ -681,7 +671,7 @@ static void config_open_after_mount(void *arg, bool mounted)
         free(w);
 }
 
-/* True if the reply waits for the mount (and is sent later). */
+/* True if the reply is sent once the mount is there (at once if it is). */
 static bool config_open_wait(fuse_req_t req, const struct node *n, const struct fuse_file_info *fi)
 {
         struct rootfs *r = n->file->kind == FILE_CONFIG ? container_rootfs(n->c) : NULL;
