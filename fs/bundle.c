@@ -436,14 +436,11 @@ void bundle_rename(struct bundle *b, struct bundle_name *n)
 
 void bundle_rootfs_made(struct bundle *b, const char *ns, const char *id)
 {
-        /* Making it stamps the container's directory, as a start will see
-         * it: take that time now, so that no file's times move across a
-         * restart. Nothing it shows changed: no new version. (The kernel
-         * asks for a file's times only after its look-up, which made it.) */
-        struct stat st;
-        if (store_dir_stat(b->store, ns, id, &st, NULL) < 0)
-                return;
-        struct timespec t = st.st_ctim;
+        /* Making it stamps the container's directory: take the time a start
+         * will take, so that no file's times move across a restart. Nothing
+         * it shows changed: no new version. (The kernel asks for a file's
+         * times only after its look-up, which made it.) */
+        struct timespec t = disk_time(b->store, -1, ns, id);
         mutex_lock(&b->lock);
         struct timespec *all[] = { &b->times.list, &b->times.platform, &b->times.spec, &b->times.error,
                                    &b->times.inputs };
