@@ -774,7 +774,7 @@ static void stage_throughput(struct bench *b, const int *wdirs, const int *noop_
 
 /* The floor of ls, on the state directory's filesystem: n empty files
  * (quicker to make and to remove than directories: no block to free). */
-static void plain_dirs(struct bench *b, long n, char **ret_dir)
+static void plain_files(struct bench *b, long n, char **ret_dir)
 {
         char *dir = bench_asprintf("%s/dirs", b->plain);
         bench_make_dir(dir);
@@ -976,7 +976,7 @@ static void stage_many(struct bench *b, double noop_start, size_t noop_read_size
         fflush(stdout);
 
         char *plain_dir;
-        plain_dirs(b, n, &plain_dir);
+        plain_files(b, n, &plain_dir);
         char *floor_dir = bench_asprintf("%s/mkdir-floor", b->plain);
         bench_make_dir(floor_dir);
         int floor_dfd = bench_open_dir(floor_dir);
